@@ -1,0 +1,3 @@
+"""fate: the federated learning engine that runs inside every party."""
+
+__version__ = "0.1.0"

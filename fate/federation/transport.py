@@ -1,0 +1,37 @@
+"""The transport contract: how a party hands opaque bytes to another party.
+
+Implementations: an in-memory one for unit tests, and the real router client
+(HTTP(S) to the party's own router, which forwards to peers with mutual TLS).
+One shared test suite runs against every implementation.
+"""
+
+from __future__ import annotations
+
+import abc
+
+
+class TransportError(Exception):
+    """A message could not be delivered or did not arrive in time."""
+
+
+class Transport(abc.ABC):
+    """Point-to-point, ordered per (job_id, tag, src, dst) key, at-most-once delivery of bytes.
+
+    A message is addressed by (job_id, tag, src, dst). A receiver asks for
+    exactly one (job_id, tag, src); sending the same key twice is an error the
+    receiver may report, so components must use distinct tags per round
+    (e.g. "hetero_lr.d.iter3").
+    """
+
+    party_id: int
+
+    @abc.abstractmethod
+    def send(self, job_id: str, tag: str, dst: int, payload: bytes) -> None:
+        """Deliver payload to party dst; raises TransportError after retries/deadline."""
+
+    @abc.abstractmethod
+    def recv(self, job_id: str, tag: str, src: int, timeout: float = 600.0) -> bytes:
+        """Block until the message (job_id, tag, src -> self) arrives; TransportError on timeout."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; the default has nothing to release."""

