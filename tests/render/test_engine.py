@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from fatectl.errors import RenderError
+from fatectl.render.engine import Layout, engine_configs
+from fatectl.spec.model import Compose, Federation
+
+
+def test_direct_compose_routes_every_peer_by_service_name(make_fed: Callable[..., Federation]) -> None:
+    configs = engine_configs(make_fed(3), Layout.compose())
+    assert sorted(configs) == [f"party-{i}/{f}.yaml" for i in range(3) for f in ("board", "flow", "router")]
+    router = configs["party-0/router.yaml"]
+    assert router["routes"] == [
+        {"party_id": 10000, "host": "party-1-router", "port": 9370},
+        {"party_id": 10001, "host": "party-2-router", "port": 9370},
+    ]
+    assert router["default_route"] is None
+    assert router["listen"] == {"host": "0.0.0.0", "port": 9370}
+    assert router["tls"] == {
+        "mode": "mutual",
+        "ca_file": "/run/secrets/ca.crt",
+        "cert_file": "/run/secrets/tls.crt",
+        "key_file": "/run/secrets/tls.key",
+    }
+    flow = configs["party-0/flow.yaml"]
+    assert flow["router"] == {"host": "party-0-router", "port": 9370}
+    assert flow["token_file"] == "/run/secrets/flow_token"
+    assert flow["data_dir"] == "/data/flow"
+
+
+def test_exchange_star_topology(make_fed: Callable[..., Federation]) -> None:
+    configs = engine_configs(make_fed(3, exchange=True), Layout.compose())
+    for i in range(3):
+        party = configs[f"party-{i}/router.yaml"]
+        assert party["routes"] == []
+        assert party["default_route"] == {"host": "exchange-router", "port": 9370}
+    hub = configs["exchange/router.yaml"]
+    assert hub["role"] == "exchange" and hub["party_id"] == 1
+    assert [r["party_id"] for r in hub["routes"]] == [9999, 10000, 10001]
+
+
+def test_local_layout_uses_host_ports_and_directories(make_fed: Callable[..., Federation]) -> None:
+    configs = engine_configs(make_fed(2, exchange=True), Layout.local("/tmp/s", "/tmp/d"))
+    router = configs["party-1/router.yaml"]
+    assert router["listen"] == {"host": "127.0.0.1", "port": 20010}
+    assert router["default_route"] == {"host": "127.0.0.1", "port": 19370}
+    assert router["tls"]["key_file"] == "/tmp/s/party-1/tls.key"
+    assert router["data_dir"] == "/tmp/d/party-1/router"
+    assert configs["party-1/flow.yaml"]["router"] == {"host": "127.0.0.1", "port": 20010}
+    assert configs["exchange/router.yaml"]["listen"]["port"] == 19370
+
+
+def test_helm_layout_reaches_peers_at_address_and_node_port(make_fed: Callable[..., Federation]) -> None:
+    configs = engine_configs(make_fed(2), Layout.helm())
+    assert configs["party-0/router.yaml"]["routes"] == [{"party_id": 10000, "host": "10.0.0.2", "port": 30003}]
+    assert configs["party-0/flow.yaml"]["router"] == {"host": "party-0-router", "port": 9370}
+
+
+def test_tls_none_has_no_files(make_fed: Callable[..., Federation]) -> None:
+    configs = engine_configs(make_fed(2, tls="none"), Layout.compose())
+    assert configs["party-0/router.yaml"]["tls"] == {"mode": "none"}
+
+
+def test_local_layout_without_host_ports_lists_every_missing_port(make_fed: Callable[..., Federation]) -> None:
+    fed = make_fed(2)
+    bare = tuple(p.__class__(**{**p.__dict__, "compose": Compose()}) for p in fed.parties)
+    fed = fed.__class__(**{**fed.__dict__, "parties": bare})
+    with pytest.raises(RenderError) as err:
+        engine_configs(fed, Layout.local("/s", "/d"))
+    assert len(err.value.problems) == 4
