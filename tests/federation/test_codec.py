@@ -1,0 +1,116 @@
+"""The wire codec: round trips, and refusal of anything it does not know."""
+
+from __future__ import annotations
+
+import collections
+import pickle
+
+import msgpack
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fate.federation import codec
+
+json_like = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text() | st.binary(),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.tuples(inner, inner)
+    | st.dictionaries(st.text(max_size=5) | st.integers(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(json_like)
+def test_round_trip_keeps_values_and_types(value: object) -> None:
+    decoded = codec.decode(codec.encode(value))
+    assert decoded == value
+    assert type(decoded) is type(value)
+
+
+@pytest.mark.parametrize("value", [2**64, -(2**64) - 1, 3**400, -(7**333), 0, -1])
+def test_integers_of_any_size(value: int) -> None:
+    assert codec.decode(codec.encode(value)) == value
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.arange(12, dtype=np.int64).reshape(3, 4),
+        np.arange(12, dtype=np.float32).reshape(3, 4).T,  # not C-contiguous
+        np.zeros((0, 5)),
+        np.array([True, False]),
+        np.array(3.5),
+        np.array([1 + 2j]),
+    ],
+)
+def test_numpy_arrays_keep_dtype_and_shape(array: np.ndarray) -> None:
+    decoded = codec.decode(codec.encode(array))
+    assert decoded.dtype == array.dtype
+    assert decoded.shape == array.shape
+    np.testing.assert_array_equal(decoded, array)
+    assert decoded.flags.writeable
+
+
+def test_numpy_scalars_round_trip() -> None:
+    for scalar in (np.float64(2.5), np.int32(-3), np.bool_(True)):
+        decoded = codec.decode(codec.encode(scalar))
+        assert decoded == scalar and type(decoded) is type(scalar)
+
+
+def test_subclasses_travel_as_their_base() -> None:
+    assert codec.decode(codec.encode(collections.OrderedDict(a=1))) == {"a": 1}
+
+
+def test_object_arrays_and_unknown_types_are_refused() -> None:
+    with pytest.raises(codec.CodecError, match="dtype object"):
+        codec.encode(np.array([object()]))
+    with pytest.raises(codec.CodecError, match="cannot send a value of type set"):
+        codec.encode({1, 2})
+
+
+def test_pickle_bytes_are_not_executed_or_accepted() -> None:
+    # A pickle is just bytes to msgpack; it must never be turned back into objects.
+    blob = pickle.dumps({"a": 1})
+    with pytest.raises(codec.CodecError):
+        codec.decode(blob)
+
+
+def test_unknown_extension_code_is_refused() -> None:
+    data = msgpack.packb(msgpack.ExtType(99, b"x"))
+    with pytest.raises(codec.CodecError, match="unknown extension type code 99"):
+        codec.decode(data)
+
+
+def test_forged_array_header_is_refused() -> None:
+    inner = msgpack.packb([["<f8", [10]], b"\0" * 8], use_bin_type=True)
+    with pytest.raises(codec.CodecError, match="does not match its shape"):
+        codec.decode(msgpack.packb(msgpack.ExtType(3, inner)))
+    inner = msgpack.packb([["|O", [1]], b"\0" * 8], use_bin_type=True)
+    with pytest.raises(codec.CodecError, match="refusing numpy dtype"):
+        codec.decode(msgpack.packb(msgpack.ExtType(3, inner)))
+
+
+class _Point:
+    def __init__(self, x: int, y: int) -> None:
+        self.x, self.y = x, y
+
+
+def test_registered_extension_types_round_trip() -> None:
+    codec.register(
+        _Point,
+        120,
+        lambda p: codec.encode([p.x, p.y]),
+        lambda b: _Point(*codec.decode(b)),
+    )
+    decoded = codec.decode(codec.encode({"p": [_Point(1, 2**90)]}))
+    assert (decoded["p"][0].x, decoded["p"][0].y) == (1, 2**90)
+
+
+def test_register_rejects_reserved_and_taken_codes() -> None:
+    with pytest.raises(ValueError, match="16..127"):
+        codec.register(_Point, 3, bytes, bytes)
+    codec.register(_Point, 121, lambda p: b"", lambda b: None)
+    with pytest.raises(ValueError, match="already taken"):
+        codec.register(dict, 121, lambda p: b"", lambda b: None)
