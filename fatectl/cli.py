@@ -48,6 +48,27 @@ output_option = click.option(
 
 # ---- commands are added below, one block per area (spec/render, certs, lab, jobs, images, bundle) ----
 
+# ---- certs (ROUTER): federation CA, per-party certificates and flow tokens ----
+
+
+@main.group()
+def certs() -> None:
+    """Federation CA, party certificates and flow tokens."""
+
+
+@certs.command("create")
+@spec_argument
+@click.option("-o", "--output-dir", "directory", required=True, type=click.Path(file_okay=False, path_type=str),
+              help="Directory for the CA and one sub-directory per party; existing files are kept.")
+def certs_create(spec: str, directory: str) -> None:
+    """Create whatever CA, certificates, keys and tokens of SPEC are missing in DIR."""
+    from fatectl.secrets import create_certs
+
+    layout = create_certs(spec, directory)
+    click.echo(f"CA: {layout.ca_file}")
+    for party_id, party in sorted(layout.parties.items()):
+        click.echo(f"party {party_id} ({party.name}): {party.directory}")
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()
