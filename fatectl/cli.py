@@ -58,11 +58,12 @@ def validate(spec: str) -> None:
     from fatectl.spec.loader import validate_file
 
     fed = validate_file(spec)
+    ids = [str(p.id) for p in fed.parties]
     modules = sorted({m for p in fed.parties for m in p.module_names}, key=("router", "flow", "board").index)
-    exchange = f" via exchange {fed.exchange.name} ({fed.exchange.id})" if fed.exchange.enabled else ""
+    exchange = f" via {fed.exchange.name} ({fed.exchange.id})" if fed.exchange.enabled else ""
     click.echo(
-        f"OK {spec}: federation {fed.name}, {len(fed.parties)} parties "
-        f"({', '.join(str(p.id) for p in fed.parties)}), modules {'+'.join(modules)}, "
+        f"OK {spec}: federation {fed.name}, {len(ids)} parties "
+        f"({', '.join(ids) if len(ids) <= 6 else f'{ids[0]} ... {ids[-1]}'}), modules {'+'.join(modules)}, "
         f"topology {fed.topology}{exchange}, tls {fed.security.tls}, {fed.security.paillier_key_bits}-bit keys"
     )
 

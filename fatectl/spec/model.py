@@ -149,6 +149,8 @@ class Exchange:
     host_port: int | None = None  # compose lab
     node_port: int | None = None
     namespace: str = "fate-exchange"
+    service_type: str = "ClusterIP"  # ClusterIP | NodePort | LoadBalancer
+    resources: Resources = field(default_factory=Resources)
 
 
 @dataclass(frozen=True)
@@ -172,3 +174,8 @@ class Federation:
 
     def peers_of(self, party_id: int) -> tuple[Party, ...]:
         return tuple(p for p in self.parties if p.id != party_id)
+
+    @property
+    def topology(self) -> str:
+        """"star" when every message goes through the exchange, else "direct"."""
+        return "star" if self.exchange.enabled else "direct"

@@ -1,0 +1,174 @@
+"""Cross-field rules the schema cannot express.
+
+Rules run even when the schema found problems, so a user sees everything at
+once; each rule therefore reads the data defensively and skips what is
+malformed (the schema already reports that).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fatectl.errors import Problem
+from fatectl.spec.document import Document, PathKey, dotted
+from fatectl.spec.model import MODULE_DEPENDENCIES, MODULES
+
+MIN_SECURE_KEY_BITS = 2048
+
+Rule = Callable[[Document, dict[str, Any]], Iterator[Problem]]
+
+
+def rule_problems(doc: Document, data: dict[str, Any]) -> list[Problem]:
+    """Problems of every cross-field rule; data is the defaulted document."""
+    return [problem for rule in RULES for problem in rule(doc, data)]
+
+
+def _get(data: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+def _parties(data: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
+    parties = data.get("parties")
+    if isinstance(parties, list):
+        for index, party in enumerate(parties):
+            if isinstance(party, dict):
+                yield index, party
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _modules(party: dict[str, Any]) -> list[str]:
+    modules = party.get("modules")
+    return [m for m in modules if isinstance(m, str)] if isinstance(modules, list) else []
+
+
+def _exchange_enabled(data: dict[str, Any]) -> bool:
+    return _get(data, "exchange", "enabled") is True
+
+
+def _unique(doc: Document, what: str, seen: list[tuple[Any, PathKey]]) -> Iterator[Problem]:
+    first: dict[Any, PathKey] = {}
+    for value, path in seen:
+        if value is None:
+            continue
+        if value in first:
+            yield doc.problem(path, f"duplicate {what} {value!r} (already used at {dotted(first[value])})")
+        else:
+            first[value] = path
+
+
+def unique_ids_and_names(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    ids: list[tuple[Any, PathKey]] = []
+    names: list[tuple[Any, PathKey]] = []
+    if _exchange_enabled(data):
+        ids.append((_int(_get(data, "exchange", "id")), ("exchange", "id")))
+        names.append((_get(data, "exchange", "name"), ("exchange", "name")))
+    for index, party in _parties(data):
+        ids.append((_int(party.get("id")), ("parties", index, "id")))
+        name = party.get("name")
+        names.append((name if isinstance(name, str) else None, ("parties", index, "name")))
+    # The exchange is listed first, so a clash is reported at the party that collides with it.
+    yield from _unique(doc, "party id", ids)
+    yield from _unique(doc, "name", names)
+
+
+def module_dependencies(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    raw = doc.data.get("parties")
+    for index, party in _parties(data):
+        modules = _modules(party)
+        path: PathKey = ("parties", index, "modules")
+        yield from _unique(doc, "module", [(m, (*path, i)) for i, m in enumerate(modules)])
+        missing = [
+            (module, needed)
+            for module in dict.fromkeys(modules)
+            for needed in MODULE_DEPENDENCIES.get(module, ())
+            if needed not in modules
+        ]
+        for module, needed in missing:
+            yield doc.problem(path, f"module '{module}' needs module '{needed}'")
+        if modules and "router" not in modules and all(needed != "router" for _, needed in missing):
+            yield doc.problem(path, "every party needs the router module (peers reach it only through its router)")
+        written = raw[index] if isinstance(raw, list) and index < len(raw) and isinstance(raw[index], dict) else {}
+        for module in MODULES:
+            if module in written and module not in modules:
+                yield doc.problem(
+                    ("parties", index, module), f"settings for module '{module}', which is not in modules", key=True
+                )
+
+
+def key_size(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    bits = _int(_get(data, "security", "paillierKeyBits"))
+    if bits is not None and bits < MIN_SECURE_KEY_BITS and _get(data, "security", "allowInsecureKeys") is not True:
+        yield doc.problem(
+            ("security", "paillierKeyBits"),
+            f"{bits}-bit Paillier keys are insecure; use at least {MIN_SECURE_KEY_BITS} "
+            "(or set security.allowInsecureKeys: true for a lab)",
+        )
+
+
+def exchange_consistency(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    if not _exchange_enabled(data):
+        return
+    if not _get(data, "exchange", "address"):
+        yield doc.problem(("exchange",), "an enabled exchange needs an address (where parties reach it)")
+    port_type = _get(data, "exchange", "kubernetes", "serviceType")
+    if _get(data, "exchange", "kubernetes", "nodePort") is not None and port_type == "ClusterIP":
+        yield doc.problem(
+            ("exchange", "kubernetes", "nodePort"), "a nodePort needs serviceType NodePort or LoadBalancer"
+        )
+
+
+def kubernetes_settings(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    node_ports: list[tuple[Any, PathKey]] = []
+    if _exchange_enabled(data):
+        node_ports.append((_int(_get(data, "exchange", "kubernetes", "nodePort")), ("exchange", "kubernetes", "nodePort")))
+    for index, party in _parties(data):
+        modules = _modules(party)
+        k8s: PathKey = ("parties", index, "kubernetes")
+        ports = _get(party, "kubernetes", "nodePorts")
+        for module, port in (ports.items() if isinstance(ports, dict) else []):
+            path = (*k8s, "nodePorts", module)
+            node_ports.append((_int(port), path))
+            if port is not None and module in MODULES and module not in modules:
+                yield doc.problem(path, f"nodePort for module '{module}', which is not in modules")
+            elif port is not None and _get(party, "kubernetes", "serviceType") == "ClusterIP":
+                yield doc.problem(path, "nodePorts need kubernetes.serviceType NodePort or LoadBalancer")
+        if _get(party, "kubernetes", "ingress", "enabled") is True:
+            if not _get(party, "kubernetes", "ingress", "host"):
+                yield doc.problem((*k8s, "ingress"), "an enabled ingress needs a host")
+            if "board" not in modules:
+                yield doc.problem((*k8s, "ingress", "enabled"), "the ingress serves the board; add 'board' to modules")
+    # NodePorts are cluster-wide; parties may share a cluster (labs, tests), so keep them all distinct.
+    yield from _unique(doc, "nodePort", node_ports)
+
+
+def compose_host_ports(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    taken: list[tuple[Any, PathKey]] = []
+    if _exchange_enabled(data):
+        taken.append((_int(_get(data, "exchange", "compose", "hostPort")), ("exchange", "compose", "hostPort")))
+    for index, party in _parties(data):
+        modules = _modules(party)
+        ports = _get(party, "compose", "hostPorts")
+        for module, port in (ports.items() if isinstance(ports, dict) else []):
+            path: PathKey = ("parties", index, "compose", "hostPorts", module)
+            taken.append((_int(port), path))
+            if port is not None and module in MODULES and module not in modules:
+                yield doc.problem(path, f"host port for module '{module}', which is not in modules")
+    yield from _unique(doc, "host port", taken)
+
+
+RULES: tuple[Rule, ...] = (
+    unique_ids_and_names,
+    module_dependencies,
+    key_size,
+    exchange_consistency,
+    kubernetes_settings,
+    compose_host_ports,
+)
