@@ -67,6 +67,50 @@ def validate(spec: str) -> None:
         f"topology {fed.topology}{exchange}, tls {fed.security.tls}, {fed.security.paillier_key_bits}-bit keys"
     )
 
+# ---- render (RENDER): Helm charts and the compose project ----
+
+
+@main.group()
+def render() -> None:
+    """Render Helm charts or a compose project from a spec."""
+
+
+render_output = click.option("-o", "--output-dir", "directory", required=True,
+                             type=click.Path(file_okay=False, path_type=str), help="Output directory.")
+
+
+@render.command("helm")
+@spec_argument
+@render_output
+@click.option("--party", "party_id", type=int, default=None, help="Only this party's (or the exchange's) chart.")
+@click.option("--secrets-dir", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Federation CA and party secrets (default DIR/secrets); missing ones are generated.")
+def render_helm_cmd(spec: str, directory: str, party_id: int | None, secrets_dir: str | None) -> None:
+    """One Helm chart per party in DIR/<party name>/ (+ a 0600 secret-values.yaml for `helm install -f`)."""
+    from pathlib import Path
+
+    from fatectl.render.project import render_helm_project
+
+    result = render_helm_project(spec, Path(directory), party_id, Path(secrets_dir) if secrets_dir else None)
+    for name in result.targets:
+        click.echo(f"chart {result.out / name}")
+    click.echo(f"{len(result.changed)} file(s) changed; secrets in {result.secrets_dir}")
+
+
+@render.command("compose")
+@spec_argument
+@render_output
+def render_compose_cmd(spec: str, directory: str) -> None:
+    """DIR/compose.yaml with every party (and the exchange), config files and secrets."""
+    from pathlib import Path
+
+    from fatectl.render.project import render_compose_project
+
+    result = render_compose_project(spec, Path(directory))
+    click.echo(f"compose project {result.out / 'compose.yaml'}")
+    click.echo(f"{len(result.changed)} file(s) changed; secrets in {result.secrets_dir}")
+
+
 # ---- certs (ROUTER): federation CA, per-party certificates and flow tokens ----
 
 
@@ -155,6 +199,125 @@ def _print_rows(rows: list[dict[str, Any]], columns: list[str], output_format: s
     click.echo("  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip())
     for r in rows:
         click.echo("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns).rstrip())
+
+
+# ---- bundle (BUNDLE): signed offline bundles for air-gapped sites ----
+
+
+class _Bars:
+    """One progress bar per long step; the core reports (label, advance, total)."""
+
+    def __init__(self) -> None:
+        self._label = ""
+        self._bar: Any = None
+
+    def __call__(self, label: str, advance: int, total: int) -> None:
+        if label != self._label:
+            self.close()
+            self._label = label
+            self._bar = click.progressbar(length=max(total, 1), label=label, file=sys.stderr)
+            self._bar.__enter__()
+        self._bar.update(advance)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+        self._bar, self._label = None, ""
+
+
+@main.group()
+def bundle() -> None:
+    """Offline bundles: images, charts, compose project, spec and wheels in one checked file."""
+
+
+@bundle.command("keygen")
+@click.option("-o", "--output", "key", required=True, type=click.Path(dir_okay=False, path_type=str),
+              help="Private key file (0600); the public key goes to KEY.pub.")
+def bundle_keygen(key: str) -> None:
+    """Make an Ed25519 key pair for signing bundles."""
+    from pathlib import Path
+
+    from fatectl.signing import generate_keypair
+
+    pair = generate_keypair(Path(key))
+    click.echo(f"private key {pair.private_path} (keep it secret)\npublic key  {pair.public_path} "
+               f"(give it to sites: bundle verify --pubkey)\nkey id      {pair.key_id}")
+
+
+@bundle.command("create")
+@spec_argument
+@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False, path_type=str))
+@click.option("--party", type=int, default=None, help="Only this party's chart and its own TLS key.")
+@click.option("--sign-key", type=click.Path(dir_okay=False, exists=True, path_type=str), default=None)
+@click.option("--secrets-dir", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Federation secrets (fatectl certs create -o DIR); needed with --party.")
+@click.option("--wheels-dir", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Wheel cache (default .cache/wheels in the source tree).")
+@click.option("--no-wheels", is_flag=True, help="Leave the Python wheels out.")
+@click.option("--gzip/--no-gzip", "compress", default=False, show_default=True,
+              help="Compress the bundle (smaller, slower; see docs/benchmarks.md).")
+def bundle_create(spec: str, out: str, party: int | None, sign_key: str | None, secrets_dir: str | None,
+                  wheels_dir: str | None, no_wheels: bool, compress: bool) -> None:
+    """Write one deterministic bundle of SPEC (or of one --party) to FILE."""
+    from fatectl.bundle import create_spec_bundle
+
+    bars = _Bars()
+    try:
+        manifest = create_spec_bundle(spec, out, party=party, sign_key=sign_key, secrets_dir=secrets_dir,
+                                      wheels_dir=wheels_dir, with_wheels=not no_wheels, compress=compress,
+                                      progress=bars)
+    finally:
+        bars.close()
+    scope = f"party {manifest.party}" if manifest.party is not None else "whole federation"
+    click.echo(f"wrote {out}: {len(manifest.files)} files, {manifest.total_size / 1e6:.1f} MB, {scope}, "
+               f"{'signed' if sign_key else 'UNSIGNED'}")
+
+
+@bundle.command("verify")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--pubkey", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Trusted public key; the bundle must be signed by it.")
+def bundle_verify(file: str, pubkey: str | None) -> None:
+    """Check every checksum, member name and the signature; unpack nothing."""
+    from pathlib import Path
+
+    from fatectl.bundle import verify_bundle
+
+    bars = _Bars()
+    try:
+        manifest = verify_bundle(Path(file), Path(pubkey) if pubkey else None, progress=bars)
+    finally:
+        bars.close()
+    scope = f"party {manifest.party}" if manifest.party is not None else "whole federation"
+    signature = "signature OK" if manifest.signed else "signature NOT checked (no --pubkey)"
+    click.echo(f"OK {file}: {len(manifest.files)} files verified, {scope}, fatectl {manifest.fatectl_version}, "
+               f"engine {manifest.engine_version}, {signature}")
+
+
+@bundle.command("load")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--pubkey", type=click.Path(dir_okay=False, path_type=str), default=None)
+@click.option("--registry", default=None, help="Retag and push images to HOST/PREFIX (a private registry).")
+@click.option("-d", "--dest", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Where to unpack (default: ./<bundle name>); must not exist.")
+def bundle_load(file: str, pubkey: str | None, registry: str | None, dest: str | None) -> None:
+    """Verify FILE, unpack it, docker load its images (and push them), print the next commands."""
+    from pathlib import Path
+
+    from fatectl.bundle import load_bundle
+
+    bars = _Bars()
+    try:
+        result = load_bundle(Path(file), Path(pubkey) if pubkey else None, registry,
+                             dest=Path(dest) if dest else None, progress=bars)
+    finally:
+        bars.close()
+    click.echo(f"unpacked to {result.directory}")
+    for ref in result.images:
+        click.echo(f"image {ref}")
+    click.echo("next, at this site:")
+    for command in result.commands:
+        click.echo(f"  {command}")
 
 
 if __name__ == "__main__":  # pragma: no cover

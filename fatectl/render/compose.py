@@ -1,0 +1,122 @@
+"""The compose lab: every party (and the exchange) as services of one Compose project.
+
+Pure: `render_compose(fed)` returns {relative path: text}; secrets are written elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fatectl.render.engine import Layout, board_service, engine_configs, flow_service, router_service
+from fatectl.render.templating import render_template
+from fatectl.render.yamltext import dump_yaml
+from fatectl.spec.model import Federation, Party
+
+TLS_FILES = ("ca.crt", "tls.crt", "tls.key")
+TOKEN_FILE = "flow_token"
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    command: list[str]
+    config: str
+    config_target: str
+    networks: list[str]
+    volume: str
+    secrets: list[dict[str, str]] = field(default_factory=list)
+    ports: list[str] = field(default_factory=list)
+    healthcheck: list[str] = field(default_factory=list)
+    depends_on: list[dict[str, str]] = field(default_factory=list)
+    profile: str = ""
+
+
+def secret_files(fed: Federation) -> dict[str, list[str]]:
+    """Secret files each compose process needs, relative to the project's secrets/ directory."""
+    tls = list(TLS_FILES) if fed.security.tls != "none" else []
+    needs: dict[str, list[str]] = {}
+    for p in fed.parties:
+        needs[router_service(p.name)] = [f"{p.name}/{f}" for f in tls]
+        if "flow" in p.module_names:
+            needs[flow_service(p.name)] = [f"{p.name}/{f}" for f in [*tls, TOKEN_FILE]]
+        if "board" in p.module_names:
+            needs[board_service(p.name)] = [f"{p.name}/{TOKEN_FILE}"]
+    if fed.exchange.enabled:
+        needs[router_service(fed.exchange.name)] = [f"{fed.exchange.name}/{f}" for f in tls]
+    return needs
+
+
+def render_compose(fed: Federation) -> dict[str, str]:
+    """`compose.yaml` plus `config/<name>/<process>.yaml` for every process."""
+    configs = engine_configs(fed, Layout.compose())
+    needs = secret_files(fed)
+    services: list[Service] = []
+    for party in fed.parties:
+        services.extend(_party_services(party, needs))
+    if fed.exchange.enabled:
+        ex = fed.exchange
+        ports = [f"127.0.0.1:{ex.host_port}:{ex.port}"] if ex.host_port else []
+        services.append(_process(ex.name, "router", needs, ["federation"], ports))
+    files = {f"config/{path}": dump_yaml(cfg) for path, cfg in configs.items()}
+    files["compose.yaml"] = render_template(
+        "compose/compose.yaml.j2",
+        name=fed.name,
+        image=fed.engine.ref,
+        pull_policy=_pull_policy(fed.engine.pull_policy),
+        services=services,
+        networks=[p.name for p in fed.parties],
+        volumes=sorted({s.volume for s in services if s.volume}),
+        configs=[{"name": _config_name(path), "file": f"./config/{path}"} for path in configs],
+        secrets=[
+            {"name": _secret_name(path), "file": f"./secrets/{path}"}
+            for path in sorted({f for files in needs.values() for f in files})
+        ],
+    )
+    return dict(sorted(files.items()))
+
+
+def _pull_policy(k8s_policy: str) -> str:
+    # The lab image is built or loaded locally, never pulled, unless the spec insists.
+    return {"Always": "always", "Never": "never"}.get(k8s_policy, "missing")
+
+
+def _party_services(party: Party, needs: dict[str, list[str]]) -> list[Service]:
+    ports = party.compose.host_ports
+    out = []
+    for module in party.modules:
+        networks = [party.name, "federation"] if module.name == "router" else [party.name]
+        published = [f"127.0.0.1:{ports[module.name]}:{module.port}"] if module.name in ports else []
+        out.append(_process(party.name, module.name, needs, networks, published))
+    return out
+
+
+def _process(owner: str, module: str, needs: dict[str, list[str]], networks: list[str], ports: list[str]) -> Service:
+    service = f"{owner}-{module}"
+    config = f"{owner}/{module}.yaml"
+    target = f"/etc/fate/{module}.yaml"
+    upstream = {"flow": router_service(owner), "board": flow_service(owner)}.get(module)
+    checked = module in ("router", "flow")
+    return Service(
+        name=service,
+        command=["python", "-m", "fate", module, "--config", target],
+        config=_config_name(config),
+        config_target=target,
+        networks=networks,
+        volume="" if module == "board" else f"{owner}-data",
+        secrets=[{"source": _secret_name(f), "target": f.split("/", 1)[1]} for f in needs.get(service, [])],
+        ports=ports,
+        healthcheck=["CMD", "python", "-m", "fate", "check", module, "--config", target] if checked else [],
+        depends_on=[{"name": upstream, "condition": "service_healthy"}] if upstream else [],
+        # The engine has no board process yet; keep it out of a default `up`.
+        profile="board" if module == "board" else "",
+    )
+
+
+def _config_name(path: str) -> str:
+    return path.removesuffix(".yaml").replace("/", "-") + "-config"
+
+
+def _secret_name(path: str) -> str:
+    return path.replace("/", "-").replace(".", "-").replace("_", "-")
+
+

@@ -1,0 +1,208 @@
+"""Helm charts: a static Go-template chart plus Jinja-rendered values.yaml and Chart.yaml.
+
+Pure: `render_helm(fed)` returns {relative path: text}; writing and secrets live elsewhere.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from fatectl import __version__
+from fatectl.render.engine import Layout, engine_configs
+from fatectl.render.templating import render_template
+from fatectl.resources import templates_root
+from fatectl.spec.model import DEFAULT_PORTS, Exchange, Federation, Module, Party, thaw
+
+CHART_DIR = "helm/fate-party"
+# Fixed non-root ids: the restricted Pod Security Standard forbids root, and fixed ids
+# let fsGroup make the mounted secrets readable without world permissions.
+RUN_AS = 10001
+
+
+def chart_sources() -> dict[str, str]:
+    """The static chart files, copied verbatim (Go templates never pass through Jinja)."""
+    root = templates_root() / CHART_DIR
+    return {
+        str(path.relative_to(root)): path.read_text(encoding="utf-8")
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+
+
+def render_helm(fed: Federation, party_id: int | None = None) -> dict[str, str]:
+    """Charts for every party and the enabled exchange (or only `party_id`), keyed `<name>/<file>`."""
+    targets = _targets(fed, party_id)
+    static = chart_sources()
+    files: dict[str, str] = {}
+    for name in targets:
+        values = chart_values(fed, name)
+        files[f"{name}/Chart.yaml"] = render_template(
+            "helm/Chart.yaml.j2",
+            role=values["role"],
+            party_name=name,
+            party_id=values["partyId"],
+            federation=fed.name,
+            chart_version=__version__,
+            app_version=fed.engine.tag,
+        )
+        files[f"{name}/values.yaml"] = render_template(
+            "helm/values.yaml.j2", v=values, namespace=_namespace(fed, name)
+        )
+        files.update({f"{name}/{path}": text for path, text in static.items()})
+    return dict(sorted(files.items()))
+
+
+def chart_names(fed: Federation) -> tuple[str, ...]:
+    names = [p.name for p in fed.parties]
+    if fed.exchange.enabled:
+        names.append(fed.exchange.name)
+    return tuple(names)
+
+
+def _targets(fed: Federation, party_id: int | None) -> tuple[str, ...]:
+    if party_id is None:
+        return chart_names(fed)
+    if fed.exchange.enabled and party_id == fed.exchange.id:
+        return (fed.exchange.name,)
+    return (fed.party(party_id).name,)
+
+
+def _namespace(fed: Federation, name: str) -> str:
+    if fed.exchange.enabled and name == fed.exchange.name:
+        return fed.exchange.namespace
+    return next(p.kubernetes.namespace for p in fed.parties if p.name == name)
+
+
+def chart_values(fed: Federation, name: str) -> dict[str, Any]:
+    """values.yaml content for the chart of party (or exchange) `name`, as data."""
+    router = engine_configs(fed, Layout.helm(release=name))[f"{name}/router.yaml"]
+    base: dict[str, Any] = {
+        "federation": fed.name,
+        "image": {
+            "registry": fed.engine.registry,
+            "repository": fed.engine.image,
+            "tag": fed.engine.tag,
+            "pullPolicy": fed.engine.pull_policy,
+        },
+        "imagePullSecrets": list(fed.engine.image_pull_secrets),
+        "securityContext": {"runAsUser": RUN_AS, "runAsGroup": RUN_AS, "fsGroup": RUN_AS},
+        "routes": [{"partyId": r["party_id"], "host": r["host"], "port": r["port"]} for r in router["routes"]],
+        "defaultRoute": router["default_route"],
+    }
+    if fed.exchange.enabled and name == fed.exchange.name:
+        return _exchange_values(fed, fed.exchange, base)
+    return _party_values(fed, next(p for p in fed.parties if p.name == name), base)
+
+
+def _resources(module: Module | None) -> dict[str, Any]:
+    if module is None:
+        return {}
+    out = {"requests": thaw(module.resources.requests), "limits": thaw(module.resources.limits)}
+    return {k: v for k, v in out.items() if v}
+
+
+def _party_values(fed: Federation, party: Party, base: dict[str, Any]) -> dict[str, Any]:
+    k8s = party.kubernetes
+    router, flow, board = (party.module(m) for m in ("router", "flow", "board"))
+    assert router is not None
+    persistence = flow.persistence if flow and flow.persistence else None
+    peers = [fed.exchange] if fed.exchange.enabled else list(fed.peers_of(party.id))
+    return {
+        **_common(base, role="party", party_id=party.id, name=party.name),
+        "tls": {"mode": fed.security.tls, "existingSecret": k8s.existing_tls_secret},
+        "token": {"existingSecret": k8s.existing_token_secret},
+        "router": {
+            "port": router.port,
+            "service": {"type": k8s.service_type, "nodePort": router.node_port if k8s.service_type == "NodePort" else None},
+            "routes": base["routes"],
+            "defaultRoute": base["defaultRoute"],
+            "resources": _resources(router),
+        },
+        "flow": {
+            "enabled": flow is not None,
+            "port": flow.port if flow else DEFAULT_PORTS["flow"],
+            "resources": _resources(flow),
+            "persistence": {
+                "size": persistence.size if persistence else "10Gi",
+                "storageClass": persistence.storage_class if persistence else "",
+                "existingClaim": persistence.existing_claim if persistence else "",
+            },
+        },
+        "board": {
+            "enabled": board is not None,
+            "port": board.port if board else DEFAULT_PORTS["board"],
+            "resources": _resources(board),
+            "ingress": {
+                "enabled": board is not None and k8s.ingress.enabled,
+                "host": k8s.ingress.host,
+                "className": k8s.ingress.class_name,
+                "tlsSecret": k8s.ingress.tls_secret,
+            },
+        },
+        "networkPolicy": {"enabled": True, "peers": [_policy_peer(p) for p in peers], "extraFlowSources": []},
+        "nodeSelector": thaw(k8s.node_selector),
+        "tolerations": thaw(k8s.tolerations),
+        "affinity": thaw(k8s.affinity),
+    }
+
+
+def _exchange_values(fed: Federation, exchange: Exchange, base: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **_common(base, role="exchange", party_id=exchange.id, name=exchange.name),
+        "tls": {"mode": fed.security.tls, "existingSecret": ""},
+        "token": {"existingSecret": ""},
+        "router": {
+            "port": exchange.port,
+            "service": {
+                "type": "NodePort" if exchange.node_port else "ClusterIP",
+                "nodePort": exchange.node_port,
+            },
+            "routes": base["routes"],
+            "defaultRoute": None,
+            "resources": {},
+        },
+        "flow": {
+            "enabled": False,
+            "port": DEFAULT_PORTS["flow"],
+            "resources": {},
+            "persistence": {"size": "10Gi", "storageClass": "", "existingClaim": ""},
+        },
+        "board": {
+            "enabled": False,
+            "port": DEFAULT_PORTS["board"],
+            "resources": {},
+            "ingress": {"enabled": False, "host": "", "className": "", "tlsSecret": ""},
+        },
+        "networkPolicy": {
+            "enabled": True,
+            "peers": [_policy_peer(p) for p in fed.parties],
+            "extraFlowSources": [],
+        },
+        "nodeSelector": {},
+        "tolerations": [],
+        "affinity": {},
+    }
+
+
+def _common(base: dict[str, Any], *, role: str, party_id: int, name: str) -> dict[str, Any]:
+    return {
+        "federation": base["federation"],
+        "role": role,
+        "partyId": party_id,
+        "partyName": name,
+        "image": base["image"],
+        "imagePullSecrets": base["imagePullSecrets"],
+        "securityContext": base["securityContext"],
+    }
+
+
+def _policy_peer(peer: Party | Exchange) -> dict[str, Any]:
+    """A peer allowed to reach the router: by IP when its address is one, else by namespace."""
+    try:
+        ip = ipaddress.ip_address(peer.address)
+    except ValueError:
+        ns = peer.kubernetes.namespace if isinstance(peer, Party) else peer.namespace
+        return {"partyId": peer.id, "namespace": ns}
+    return {"partyId": peer.id, "cidr": f"{ip}/{ip.max_prefixlen}"}
+

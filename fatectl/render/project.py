@@ -1,0 +1,94 @@
+"""What `fatectl render helm|compose` do: load the spec, render, ensure secrets, write.
+
+Rendering itself is pure (fatectl.render.helm / .compose); this module is the one place
+that touches the disk, so the commands stay thin and the renderers stay testable.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from fatectl.render.compose import render_compose
+from fatectl.render.helm import render_helm
+from fatectl.render.writer import write_tree
+from fatectl.render.yamltext import dump_yaml
+from fatectl.secrets import SecretsLayout, ensure_secrets
+from fatectl.spec.model import Federation
+
+SECRETS_DIR = "secrets"
+SECRET_VALUES = "secret-values.yaml"
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    out: Path
+    targets: tuple[str, ...]  # chart directories, or ("compose.yaml",)
+    changed: tuple[Path, ...]
+    secrets_dir: Path
+
+
+def _load(spec: str | Path) -> Federation:
+    from fatectl.spec.loader import load_federation
+
+    return load_federation(spec)
+
+
+def render_helm_project(
+    spec: str | Path, out: Path, party_id: int | None = None, secrets_dir: Path | None = None
+) -> RenderResult:
+    """Charts under `out/<name>/`, each with a 0600 secret-values.yaml of its TLS material."""
+    return write_helm(_load(spec), out, party_id, secrets_dir)
+
+
+def write_helm(
+    fed: Federation, out: Path, party_id: int | None = None, secrets_dir: Path | None = None
+) -> RenderResult:
+    files: dict[str, str | bytes] = dict(render_helm(fed, party_id))
+    targets = tuple(sorted({path.split("/", 1)[0] for path in files}))
+    secrets_root = secrets_dir or out / SECRETS_DIR
+    secret_paths: set[str] = set()
+    if fed.security.tls != "none":
+        layout = ensure_secrets(fed, secrets_root)
+        for name in targets:
+            files[f"{name}/{SECRET_VALUES}"] = secret_values(layout, _id_of(fed, name))
+            secret_paths.add(f"{name}/{SECRET_VALUES}")
+    changed = write_tree(out, files, frozenset(secret_paths))
+    return RenderResult(out, targets, tuple(changed), secrets_root)
+
+
+def secret_values(layout: SecretsLayout, party_id: int) -> str:
+    """Helm values carrying one party's TLS material; passed with -f, never packaged."""
+    party = layout.party(party_id)
+    return dump_yaml(
+        {
+            "tls": {
+                "ca": party.ca_file.read_text(encoding="ascii"),
+                "cert": party.cert_file.read_text(encoding="ascii"),
+                "key": party.key_file.read_text(encoding="ascii"),
+            }
+        }
+    )
+
+
+def _id_of(fed: Federation, name: str) -> int:
+    if fed.exchange.enabled and name == fed.exchange.name:
+        return fed.exchange.id
+    return next(p.id for p in fed.parties if p.name == name)
+
+
+def render_compose_project(spec: str | Path, out: Path) -> RenderResult:
+    """`out/compose.yaml`, `out/config/...`, secrets under `out/secrets/` and `out/.env`."""
+    return write_compose(_load(spec), out)
+
+
+def write_compose(fed: Federation, out: Path) -> RenderResult:
+    files: dict[str, str | bytes] = dict(render_compose(fed))
+    secrets_root = out / SECRETS_DIR
+    ensure_secrets(fed, secrets_root)
+    # File secrets are bind mounts that keep host ownership and mode 0600, so the
+    # containers run as the user who owns them.
+    files[".env"] = f"FATECTL_UID={os.getuid()}\nFATECTL_GID={os.getgid()}\n"
+    changed = write_tree(out, files)
+    return RenderResult(out, ("compose.yaml",), tuple(changed), secrets_root)

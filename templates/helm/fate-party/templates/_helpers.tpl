@@ -1,0 +1,156 @@
+{{/* Release-scoped base name; suffixes (-router, -flow-0 ...) must still fit a DNS label. */}}
+{{- define "fate-party.fullname" -}}
+{{- default .Release.Name .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "fate-party.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "fate-party.selectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "fate-party.labels" -}}
+{{ include "fate-party.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: {{ .Values.federation | quote }}
+helm.sh/chart: {{ include "fate-party.chart" . }}
+fate.io/party-id: {{ .Values.partyId | int64 | quote }}
+fate.io/role: {{ .Values.role }}
+{{- end -}}
+
+{{- define "fate-party.image" -}}
+{{- $repo := .Values.image.repository -}}
+{{- if .Values.image.registry -}}
+{{- $repo = printf "%s/%s" (trimSuffix "/" .Values.image.registry) .Values.image.repository -}}
+{{- end -}}
+{{- printf "%s:%s" $repo .Values.image.tag -}}
+{{- end -}}
+
+{{- define "fate-party.tlsSecret" -}}
+{{- default (printf "%s-tls" (include "fate-party.fullname" .)) .Values.tls.existingSecret -}}
+{{- end -}}
+
+{{- define "fate-party.tokenSecret" -}}
+{{- default (printf "%s-token" (include "fate-party.fullname" .)) .Values.token.existingSecret -}}
+{{- end -}}
+
+{{- define "fate-party.tlsConfig" -}}
+{{- if eq .Values.tls.mode "none" -}}
+mode: none
+{{- else -}}
+mode: {{ .Values.tls.mode }}
+ca_file: /run/secrets/ca.crt
+cert_file: /run/secrets/tls.crt
+key_file: /run/secrets/tls.key
+{{- end -}}
+{{- end -}}
+
+{{/* router.yaml, built from values so `helm upgrade --set router.port=...` stays consistent. */}}
+{{- define "fate-party.routerConfig" -}}
+{{- $routes := list -}}
+{{- range .Values.router.routes -}}
+{{- $routes = append $routes (dict "party_id" (int64 .partyId) "host" .host "port" (int64 .port)) -}}
+{{- end -}}
+{{- $default := dict -}}
+{{- with .Values.router.defaultRoute -}}
+{{- $default = dict "host" .host "port" (int64 .port) -}}
+{{- end -}}
+{{- $cfg := dict "party_id" (int64 .Values.partyId) "role" .Values.role "routes" $routes "data_dir" "/data/router" -}}
+{{- $_ := set $cfg "listen" (dict "host" "0.0.0.0" "port" (int64 .Values.router.port)) -}}
+{{- $_ = set $cfg "tls" (include "fate-party.tlsConfig" . | fromYaml) -}}
+{{- $_ = set $cfg "default_route" (ternary nil $default (empty $default)) -}}
+{{- toYaml $cfg -}}
+{{- end -}}
+
+{{- define "fate-party.flowConfig" -}}
+{{- $fullname := include "fate-party.fullname" . -}}
+{{- $cfg := dict "party_id" (int64 .Values.partyId) "token_file" "/run/secrets/flow_token" "data_dir" "/data/flow" -}}
+{{- $_ := set $cfg "listen" (dict "host" "0.0.0.0" "port" (int64 .Values.flow.port)) -}}
+{{- $_ = set $cfg "router" (dict "host" (printf "%s-router" $fullname) "port" (int64 .Values.router.port)) -}}
+{{- $_ = set $cfg "tls" (include "fate-party.tlsConfig" . | fromYaml) -}}
+{{- $_ = set $cfg "database_url" "" -}}
+{{- toYaml $cfg -}}
+{{- end -}}
+
+{{- define "fate-party.boardConfig" -}}
+{{- $fullname := include "fate-party.fullname" . -}}
+{{- $cfg := dict "party_id" (int64 .Values.partyId) "token_file" "/run/secrets/flow_token" -}}
+{{- $_ := set $cfg "listen" (dict "host" "0.0.0.0" "port" (int64 .Values.board.port)) -}}
+{{- $_ = set $cfg "flow" (dict "host" (printf "%s-flow" $fullname) "port" (int64 .Values.flow.port)) -}}
+{{- toYaml $cfg -}}
+{{- end -}}
+
+{{/* Restricted Pod Security Standard, shared by every pod and container. */}}
+{{- define "fate-party.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .Values.securityContext.runAsUser }}
+runAsGroup: {{ .Values.securityContext.runAsGroup }}
+fsGroup: {{ .Values.securityContext.fsGroup }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "fate-party.containerSecurityContext" -}}
+runAsNonRoot: true
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "fate-party.scheduling" -}}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+{{- range . }}
+  - name: {{ . }}
+{{- end }}
+{{- end }}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+{{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+{{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.affinity }}
+affinity:
+{{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* /run/secrets: TLS material and, for flow/board, the API token, from Secrets referenced by name. */}}
+{{- define "fate-party.secretsVolume" -}}
+- name: secrets
+  projected:
+    defaultMode: 0440
+    sources:
+    {{- if ne .ctx.Values.tls.mode "none" }}
+      - secret:
+          name: {{ include "fate-party.tlsSecret" .ctx }}
+          items:
+            - {key: ca.crt, path: ca.crt}
+            - {key: tls.crt, path: tls.crt}
+            - {key: tls.key, path: tls.key}
+    {{- end }}
+    {{- if .token }}
+      - secret:
+          name: {{ include "fate-party.tokenSecret" .ctx }}
+          items:
+            - {key: flow_token, path: flow_token}
+    {{- end }}
+{{- end -}}
+
+{{- define "fate-party.checkProbe" -}}
+exec:
+  command: ["python", "-m", "fate", "check", {{ .process | quote }}, "--config", {{ printf "/etc/fate/%s.yaml" .process | quote }}]
+periodSeconds: {{ .period }}
+timeoutSeconds: 10
+failureThreshold: 3
+{{- end -}}
