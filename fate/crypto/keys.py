@@ -1,0 +1,228 @@
+"""Paillier keys with g = n + 1, DJN fixed-base obfuscation and CRT decryption.
+
+Encryption is c = (1 + m*n) * h_s^a mod n^2 where h_s = (-x^2)^n for a random
+x and a has |n|/2 bits (Damgard-Jurik-Nielsen): the obfuscator comes from a
+precomputed fixed-base table instead of a full r^n powmod.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import gmpy2
+from gmpy2 import mpz
+
+from fate.crypto.errors import InsecureKeyError, WireFormatError
+from fate.crypto.multiexp import FixedBaseTable
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from fate.crypto.array import EncryptedArray
+    from fate.crypto.pool import CryptoPool
+
+SUPPORTED_BITS = (2048, 3072, 4096)
+# Below this even tests cannot pack or encode sensibly.
+MIN_INSECURE_BITS = 256
+
+
+def check_key_bits(n_length: int, insecure: bool) -> None:
+    if n_length in SUPPORTED_BITS:
+        return
+    if insecure and MIN_INSECURE_BITS <= n_length < SUPPORTED_BITS[0] and n_length % 2 == 0:
+        return
+    if n_length < SUPPORTED_BITS[0] and not insecure:
+        raise InsecureKeyError(
+            f"a {n_length}-bit Paillier key is insecure; use {', '.join(map(str, SUPPORTED_BITS))} "
+            "bits, or pass insecure=True in tests"
+        )
+    raise InsecureKeyError(
+        f"unsupported Paillier key size {n_length}: use one of {SUPPORTED_BITS}"
+        f" (or an even size from {MIN_INSECURE_BITS} with insecure=True)"
+    )
+
+
+def _random_unit(n: mpz) -> mpz:
+    while True:
+        x = mpz(secrets.randbelow(int(n) - 1) + 1)
+        if gmpy2.gcd(x, n) == 1:
+            return x
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    n: mpz
+    # Any holder of n may pick its own h_s; it is not part of the key's identity.
+    hs: mpz | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        n = mpz(self.n)
+        if n < 3 or n % 2 == 0:
+            raise WireFormatError("a Paillier modulus must be an odd integer greater than 2")
+        object.__setattr__(self, "n", n)
+        if self.hs is not None:
+            object.__setattr__(self, "hs", mpz(self.hs))
+
+    def __hash__(self) -> int:
+        return hash(int(self.n))
+
+    @property
+    def bits(self) -> int:
+        return int(self.n.bit_length())
+
+    @cached_property
+    def nsquare(self) -> mpz:
+        return self.n * self.n
+
+    @cached_property
+    def max_int(self) -> int:
+        """Largest magnitude a plaintext may have; the band between +max_int and -max_int flags overflow."""
+        return int(self.n // 3 - 1)
+
+    @cached_property
+    def _table(self) -> FixedBaseTable:
+        hs = self.hs
+        if hs is None:
+            x = _random_unit(self.n)
+            hs = gmpy2.powmod(self.n - x * x % self.n, self.n, self.nsquare)
+        return FixedBaseTable(hs, self.nsquare, (self.bits + 1) // 2)
+
+    def obfuscator(self) -> mpz:
+        return self._table.pow(secrets.randbits((self.bits + 1) // 2))
+
+    def raw_encrypt(self, residues: Iterable[int]) -> list[mpz]:
+        """Encrypt plaintexts already reduced to [0, n)."""
+        n, n2 = self.n, self.nsquare
+        # m < n, so 1 + m*n < n^2 needs no reduction.
+        return [(1 + n * m) * self.obfuscator() % n2 for m in residues]
+
+    def raw_rerandomize(self, ciphertexts: Iterable[mpz]) -> list[mpz]:
+        n2 = self.nsquare
+        return [c * self.obfuscator() % n2 for c in ciphertexts]
+
+    def encrypt(
+        self, values: np.ndarray | float | Sequence[float], frac_bits: int | None = None, pool: CryptoPool | None = None
+    ) -> EncryptedArray:
+        """Fixed-point encode and encrypt an array (see fate.crypto.encoding for the precision)."""
+        from fate.crypto.array import encrypt
+
+        return encrypt(self, values, frac_bits=frac_bits, pool=pool)
+
+    def to_json(self) -> str:
+        return json.dumps({"kind": "paillier-public", "n": format(self.n, "x")}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | bytes, insecure: bool = False) -> PublicKey:
+        data = _load(text, "paillier-public")
+        n = _hex(data, "n")
+        check_key_bits(n.bit_length(), insecure)
+        return cls(n)
+
+
+@functools.lru_cache(maxsize=32)
+def shared_public_key(n: int) -> PublicKey:
+    """One PublicKey (and fixed-base table) per modulus, so decoding many messages builds one table."""
+    return PublicKey(mpz(n))
+
+
+@dataclass(frozen=True)
+class PrivateKey:
+    public_key: PublicKey
+    p: mpz
+    q: mpz
+
+    def __post_init__(self) -> None:
+        p, q = mpz(self.p), mpz(self.q)
+        if p == q or p * q != self.public_key.n:
+            raise WireFormatError("p and q are not the distinct factors of the public modulus")
+        if p > q:  # a canonical order keeps JSON and equality stable
+            p, q = q, p
+        object.__setattr__(self, "p", p)
+        object.__setattr__(self, "q", q)
+
+    @cached_property
+    def _crt(self) -> tuple[mpz, mpz, mpz, mpz, mpz, mpz, mpz]:
+        p, q, n = self.p, self.q, self.public_key.n
+        psq, qsq = p * p, q * q
+        # h_p = L_p(g^(p-1) mod p^2)^-1 mod p, the decryption constant for g = n + 1.
+        hp = gmpy2.invert((gmpy2.powmod(n + 1, p - 1, psq) - 1) // p, p)
+        hq = gmpy2.invert((gmpy2.powmod(n + 1, q - 1, qsq) - 1) // q, q)
+        return p, q, psq, qsq, hp, hq, gmpy2.invert(q, p)
+
+    def raw_decrypt(self, ciphertexts: Sequence[mpz]) -> list[mpz]:
+        """Residues in [0, n) via CRT: two half-size exponentiations per ciphertext."""
+        p, q, psq, qsq, hp, hq, qinv = self._crt
+        if not ciphertexts:
+            return []
+        cps = gmpy2.powmod_base_list([c % psq for c in ciphertexts], p - 1, psq)
+        cqs = gmpy2.powmod_base_list([c % qsq for c in ciphertexts], q - 1, qsq)
+        out = []
+        for cp, cq in zip(cps, cqs, strict=True):
+            mp = (cp - 1) // p * hp % p
+            mq = (cq - 1) // q * hq % q
+            out.append(mq + (mp - mq) * qinv % p * q)
+        return out
+
+    def decrypt(self, encrypted: Any, pool: CryptoPool | None = None) -> np.ndarray:
+        """Decrypt an EncryptedArray to float64 (the array's shape; 0-d for a sum)."""
+        from fate.crypto.array import decrypt
+
+        return decrypt(self, encrypted, pool=pool)
+
+    def to_json(self) -> str:
+        data = {"kind": "paillier-private", "n": format(self.public_key.n, "x")}
+        data.update(p=format(self.p, "x"), q=format(self.q, "x"))
+        return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | bytes, insecure: bool = False) -> PrivateKey:
+        data = _load(text, "paillier-private")
+        n, p, q = _hex(data, "n"), _hex(data, "p"), _hex(data, "q")
+        check_key_bits(n.bit_length(), insecure)
+        if not (gmpy2.is_prime(p) and gmpy2.is_prime(q)):
+            raise WireFormatError("private key factors are not prime")
+        return cls(PublicKey(n), p, q)
+
+
+def generate_keypair(n_length: int = 2048, insecure: bool = False) -> tuple[PublicKey, PrivateKey]:
+    """A fresh key pair; sizes below 2048 bits need insecure=True (tests only)."""
+    check_key_bits(n_length, insecure)
+    half = n_length // 2
+    while True:
+        # The two top bits set make p*q exactly n_length bits long.
+        p = gmpy2.next_prime(mpz(secrets.randbits(half)) | (mpz(3) << (half - 2)))
+        q = gmpy2.next_prime(mpz(secrets.randbits(half)) | (mpz(3) << (half - 2)))
+        n = p * q
+        if p != q and n.bit_length() == n_length and gmpy2.gcd(n, (p - 1) * (q - 1)) == 1:
+            break
+    public = PublicKey(n)
+    return public, PrivateKey(public, p, q)
+
+
+def _load(text: str | bytes, kind: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except (ValueError, TypeError) as err:
+        raise WireFormatError(f"not a JSON {kind} key: {err}") from None
+    if not isinstance(data, dict) or data.get("kind") != kind:
+        raise WireFormatError(f"JSON document is not a {kind} key")
+    return data
+
+
+def _hex(data: dict[str, Any], name: str) -> mpz:
+    value = data.get(name)
+    if not isinstance(value, str):
+        raise WireFormatError(f"key field {name!r} must be a hex string")
+    try:
+        number = mpz(value, 16)
+    except ValueError:
+        raise WireFormatError(f"key field {name!r} is not valid hex") from None
+    if number <= 0:
+        raise WireFormatError(f"key field {name!r} must be positive")
+    return number
