@@ -1,17 +1,88 @@
-"""`python -m fate <role>`: start one engine role (router, flow, worker)."""
+"""`python -m fate <role>`: start one engine role, or check that a local one is healthy.
+
+    python -m fate router --config router.yaml
+    python -m fate flow --config flow.yaml
+    python -m fate check router|flow --config FILE    # exit 0 when the local service answers healthy
+"""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import logging
+import signal
 import sys
+
+USAGE = "usage: python -m fate {router|flow|check} [options]"
+
+
+def _router(argv: list[str]) -> int:
+    from fate.federation.config import load_router_config
+    from fate.federation.router import start_router
+
+    parser = argparse.ArgumentParser(prog="python -m fate router")
+    parser.add_argument("--config", required=True, help="router.yaml")
+    args = parser.parse_args(argv)
+    config = load_router_config(args.config)
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        running = await start_router(config)
+        try:
+            await stop.wait()
+        finally:
+            await running.stop()
+
+    asyncio.run(serve())
+    return 0
+
+
+def _flow(argv: list[str]) -> int:
+    # Imported on demand: the router image path must not pay for (or depend on) flow's imports.
+    from fate.flow.server import main as flow_main
+
+    return int(flow_main(argv) or 0)
+
+
+def _check(argv: list[str]) -> int:
+    from fate.federation.health import check_flow, check_router
+
+    parser = argparse.ArgumentParser(prog="python -m fate check")
+    parser.add_argument("service", choices=["router", "flow"])
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--timeout", type=float, default=5.0)
+    args = parser.parse_args(argv)
+    check = check_router if args.service == "router" else check_flow
+    problem = check(args.config, args.timeout)
+    if problem:
+        print(f"unhealthy: {problem}", file=sys.stderr)
+        return 1
+    return 0
+
+
+ROLES = {"router": _router, "flow": _flow, "check": _check}
 
 
 def main(argv: list[str] | None = None) -> int:
+    from fate.federation.transport import TransportError
+
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in {"-h", "--help"}:
-        print("usage: python -m fate {router|flow|worker} [options]")
+        print(USAGE)
         return 0 if args else 2
-    print(f"unknown role {args[0]!r}", file=sys.stderr)
-    return 2
+    command = ROLES.get(args[0])
+    if command is None:
+        print(f"unknown role {args[0]!r}\n{USAGE}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return command(args[1:])
+    except TransportError as err:  # the federation root: config, TLS files, ...
+        print(f"error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,0 +1,183 @@
+"""RouterTransport: how a party's flow and workers reach other parties, through their own router.
+
+The client presents the party's own certificate (so its router treats it as
+a local client) and verifies the router as `party-<own id>`. Sends retry with
+exponential backoff until a deadline while the router is unreachable or busy;
+receives long-poll the router's mailbox until the caller's timeout.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import httpx
+
+from fate.federation.config import TLSConfig
+from fate.federation.hops import message_path
+from fate.federation.tls import client_context, identity
+from fate.federation.transport import Transport, TransportError
+
+CHUNK = 1024 * 1024
+
+
+def _tls_config(tls: TLSConfig | Mapping[str, Any] | None) -> TLSConfig:
+    if tls is None:
+        return TLSConfig()
+    if isinstance(tls, TLSConfig):
+        return tls
+    return TLSConfig(
+        mode=str(tls.get("mode", "none")),
+        ca_file=str(tls.get("ca_file", "")),
+        cert_file=str(tls.get("cert_file", "")),
+        key_file=str(tls.get("key_file", "")),
+    )
+
+
+def _chunks(payload: bytes) -> Iterator[bytes]:
+    view = memoryview(payload)
+    for start in range(0, len(view), CHUNK):
+        yield bytes(view[start : start + CHUNK])
+
+
+class RouterTransport(Transport):
+    """Transport to a party's own router over HTTP(S); thread-safe for concurrent jobs."""
+
+    def __init__(
+        self,
+        party_id: int,
+        router_host: str,
+        router_port: int,
+        tls: TLSConfig | Mapping[str, Any] | None = None,
+        deadline: float = 120.0,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self.party_id = int(party_id)
+        self.tls = _tls_config(tls)
+        self.deadline = deadline
+        self.max_backoff = max_backoff
+        scheme = "https" if self.tls.enabled else "http"
+        self.base_url = f"{scheme}://{router_host}:{router_port}"
+        verify: Any = client_context(self.tls) if self.tls.enabled else False
+        self._client = httpx.Client(
+            base_url=self.base_url,
+            verify=verify,
+            timeout=httpx.Timeout(60.0, connect=10.0),
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=8),
+        )
+        self._extensions = {"sni_hostname": identity(self.party_id)} if self.tls.enabled else {}
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return self._client.request(method, path, extensions=self._extensions, **kwargs)
+
+    def send(self, job_id: str, tag: str, dst: int, payload: bytes) -> None:
+        deadline = time.monotonic() + self.deadline
+        backoff, attempts, last = 0.05, 0, ""
+        while True:
+            attempts += 1
+            try:
+                resp = self._request(
+                    "POST",
+                    message_path(job_id, tag),
+                    params={"src": self.party_id, "dst": dst},
+                    content=_chunks(payload),
+                    headers={"Content-Length": str(len(payload)), "Content-Type": "application/octet-stream"},
+                    timeout=httpx.Timeout(max(self.deadline, 60.0), connect=10.0),
+                )
+                if resp.status_code == 200:
+                    return
+                message, retryable = _error_of(resp)
+                if not retryable:
+                    raise TransportError(f"sending {tag!r} of job {job_id} to party {dst} failed: {message}")
+                last = message
+            except httpx.TransportError as err:
+                last = f"router {self.base_url} unreachable: {err or type(err).__name__}"
+            if time.monotonic() + backoff > deadline:
+                raise TransportError(
+                    f"sending {tag!r} of job {job_id} to party {dst} failed after {attempts} attempts: {last}"
+                )
+            time.sleep(backoff)
+            backoff = min(backoff * 2, self.max_backoff)
+
+    def recv(self, job_id: str, tag: str, src: int, timeout: float = 600.0) -> bytes:
+        deadline = time.monotonic() + timeout
+        path = message_path(job_id, tag)
+        while True:
+            remaining = deadline - time.monotonic()
+            wait = max(0.0, min(remaining, 30.0))
+            try:
+                with self._client.stream(
+                    "GET",
+                    path,
+                    params={"src": src, "timeout": f"{wait:.3f}"},
+                    extensions=self._extensions,
+                    timeout=httpx.Timeout(wait + 60.0, connect=10.0),
+                ) as resp:
+                    if resp.status_code == 200:
+                        return _read_stream(resp)
+                    if resp.status_code != 204:
+                        resp.read()
+                        message, retryable = _error_of(resp)
+                        if not retryable:
+                            raise TransportError(f"receiving {tag!r} of job {job_id} failed: {message}")
+            except httpx.TransportError as err:
+                if time.monotonic() >= deadline:
+                    raise TransportError(f"router {self.base_url} unreachable: {err}") from None
+                time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+            if time.monotonic() >= deadline:
+                raise TransportError(
+                    f"timed out after {timeout:g}s waiting for {tag!r} of job {job_id} from party {src}"
+                )
+
+    def drop_job(self, job_id: str) -> int:
+        """Free the router's mailbox of a finished job; returns how many messages were never read."""
+        resp = self._request("DELETE", f"/v1/messages/{job_id}")
+        if resp.status_code != 200:
+            raise TransportError(f"dropping job {job_id}: {_error_of(resp)[0]}")
+        return int(resp.json()["dropped"])
+
+    def links(self) -> dict[str, dict[str, Any]]:
+        """Per-peer link status as the router sees it: {peer: {state, latency_ms, last_error, checked_at}}."""
+        try:
+            resp = self._request("GET", "/v1/links")
+        except httpx.TransportError as err:
+            raise TransportError(f"router {self.base_url} unreachable: {err}") from None
+        if resp.status_code != 200:
+            raise TransportError(f"link status: {_error_of(resp)[0]}")
+        links: dict[str, dict[str, Any]] = resp.json()
+        return links
+
+    def healthy(self) -> bool:
+        try:
+            return self._request("GET", "/healthz", timeout=5.0).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _read_stream(resp: httpx.Response) -> bytes:
+    size = int(resp.headers.get("Content-Length", "0"))
+    buffer = bytearray()
+    if size:
+        buffer = bytearray(size)
+        pos = 0
+        for block in resp.iter_raw(CHUNK):
+            buffer[pos : pos + len(block)] = block
+            pos += len(block)
+        if pos != size:
+            raise TransportError(f"message truncated: got {pos} of {size} bytes")
+        return bytes(buffer)
+    for block in resp.iter_raw(CHUNK):
+        buffer += block
+    return bytes(buffer)
+
+
+def _error_of(resp: httpx.Response) -> tuple[str, bool]:
+    try:
+        body = resp.json()
+        return str(body.get("error", body)), bool(body.get("retryable", False))
+    except (ValueError, AttributeError):
+        return f"HTTP {resp.status_code}", resp.status_code >= 500

@@ -1,0 +1,228 @@
+"""The router: a party's gateway, the only port one organisation exposes to another.
+
+Who may do what is decided by the caller's certificate (`party-<id>`):
+- this router's own party (its flow and workers) sends as itself to anyone,
+  receives from its mailbox, reads link status;
+- a peer may only deliver messages whose src is the peer itself, addressed
+  to this party (a party router relays for nobody);
+- the exchange (this party's default route) relays messages of other parties,
+  whose src it checked against *their* certificates;
+- an exchange router forwards between parties, checking src the same way.
+With `tls: {mode: none}` there are no identities and everything is allowed:
+that mode exists only for throughput references and trusted single-host labs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from fate.federation.config import RouterConfig
+from fate.federation.errors import BadRequest, Busy, Forbidden, NoRoute, RouterError
+from fate.federation.hops import Hops
+from fate.federation.mailbox import Mailboxes, Payload, read_body
+from fate.federation.tls import peer_party_id, server_context
+
+log = logging.getLogger("fate.router")
+
+
+class Router:
+    def __init__(self, config: RouterConfig) -> None:
+        self.config = config
+        self.party_id = config.party_id
+        self.mailboxes = Mailboxes(config.limits)
+        self.hops = Hops(config)
+        self.spool_dir = Path(config.data_dir) / "spool"
+
+    # ---- identities ----
+
+    def _caller(self, request: web.Request) -> int | None:
+        """Party id proven by the client certificate; None when TLS is off."""
+        if not self.config.tls.enabled:
+            return None
+        transport = request.transport
+        caller = peer_party_id(transport.get_extra_info("peercert") if transport else None)
+        if caller is None:
+            raise Forbidden("the client certificate carries no party-<id> identity")
+        return caller
+
+    def _require_local(self, request: web.Request) -> None:
+        caller = self._caller(request)
+        if caller is not None and caller != self.party_id:
+            raise Forbidden(f"party-{caller} is not a local client of party {self.party_id}'s router")
+
+    async def _is_relay(self, caller: int) -> bool:
+        if self.config.role != "party":
+            return False
+        if self.hops.exchange_identity() is None and self.config.default_route is not None:
+            await self.hops.probe_all()
+        return caller == self.hops.exchange_identity()
+
+    async def _authorize(self, caller: int | None, src: int, dst: int) -> None:
+        if caller is None:
+            return
+        if caller == self.party_id:
+            if self.config.role == "party" and src != self.party_id:
+                raise Forbidden(f"local clients of party {self.party_id} send only as party {self.party_id}")
+            return
+        relay = await self._is_relay(caller)
+        if src != caller and not relay:
+            raise Forbidden(f"the certificate of party-{caller} may not send messages from party {src}")
+        if self.config.role == "party" and dst != self.party_id:
+            raise Forbidden(f"the router of party {self.party_id} does not relay messages for party {dst}")
+
+    # ---- handlers ----
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "party_id": self.party_id, "role": self.config.role})
+
+    async def post_message(self, request: web.Request) -> web.Response:
+        job, tag = request.match_info["job"], request.match_info["tag"]
+        src, dst = _int_param(request, "src"), _int_param(request, "dst")
+        await self._authorize(self._caller(request), src, dst)
+        if dst == self.party_id:
+            if self.config.role == "exchange":
+                raise NoRoute(f"the exchange (party {self.party_id}) has no mailbox")
+            payload = await read_body(request.content, self.config.limits, self.spool_dir)
+            try:
+                await self.mailboxes.put(job, tag, src, payload)
+            except RouterError:
+                payload.discard()
+                raise
+            return web.json_response({"delivered": True})
+        hop = self.config.next_hop(dst)
+        if hop is None:
+            raise NoRoute(f"no route from party {self.party_id} to party {dst}")
+        payload = await read_body(request.content, self.config.limits, self.spool_dir)
+        try:
+            await self.hops.forward(hop, job, tag, src, dst, payload)
+        finally:
+            payload.discard()
+        return web.json_response({"delivered": True})
+
+    async def get_message(self, request: web.Request) -> web.StreamResponse:
+        self._require_local(request)
+        job, tag = request.match_info["job"], request.match_info["tag"]
+        src = _int_param(request, "src")
+        wait = min(_float_param(request, "timeout", self.config.limits.max_poll_seconds),
+                   self.config.limits.max_poll_seconds)
+        payload = await self.mailboxes.take(job, tag, src, wait)
+        if payload is None:
+            return web.Response(status=204)
+        try:
+            return await _send_payload(request, payload, self.config.limits.chunk_bytes)
+        finally:
+            payload.discard()
+
+    async def delete_job(self, request: web.Request) -> web.Response:
+        self._require_local(request)
+        return web.json_response({"dropped": self.mailboxes.drop(request.match_info["job"])})
+
+    async def links(self, request: web.Request) -> web.Response:
+        self._require_local(request)
+        return web.json_response({key: link.as_dict() for key, link in sorted(self.hops.links.items())})
+
+    # ---- lifecycle ----
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[_errors], client_max_size=self.config.limits.max_message_bytes)
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_post("/v1/messages/{job}/{tag}", self.post_message)
+        app.router.add_get("/v1/messages/{job}/{tag}", self.get_message)
+        app.router.add_delete("/v1/messages/{job}", self.delete_job)
+        app.router.add_get("/v1/links", self.links)
+        app.on_startup.append(self._on_startup)
+        app.on_cleanup.append(self._on_cleanup)
+        return app
+
+    async def _on_startup(self, app: web.Application) -> None:
+        # Mailboxes live in memory; spool files of a previous run belong to nobody now.
+        shutil.rmtree(self.spool_dir, ignore_errors=True)
+        self.spool_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        await self.hops.start()
+        app["prober"] = asyncio.create_task(self.hops.probe_forever())
+
+    async def _on_cleanup(self, app: web.Application) -> None:
+        app["prober"].cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await app["prober"]
+        await self.hops.close()
+
+
+async def _send_payload(request: web.Request, payload: Payload, chunk_bytes: int) -> web.StreamResponse:
+    if payload.data is not None:
+        return web.Response(body=payload.data, content_type="application/octet-stream")
+    resp = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+    resp.content_length = payload.size
+    await resp.prepare(request)
+    async for block in payload.chunks(chunk_bytes):
+        await resp.write(block)
+    await resp.write_eof()
+    return resp
+
+
+def _int_param(request: web.Request, name: str) -> int:
+    try:
+        return int(request.query[name])
+    except (KeyError, ValueError):
+        raise BadRequest(f"query parameter {name} must be a party id (integer)") from None
+
+
+def _float_param(request: web.Request, name: str, default: float) -> float:
+    try:
+        return max(0.0, float(request.query.get(name, default)))
+    except ValueError:
+        raise BadRequest(f"query parameter {name} must be a number of seconds") from None
+
+
+@web.middleware
+async def _errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except RouterError as err:
+        headers = {"Retry-After": "1"} if isinstance(err, Busy) else None
+        if err.status >= 500:
+            log.warning("%s %s: %s", request.method, request.path, err.message)
+        return web.json_response(err.body(), status=err.status, headers=headers)
+
+
+@dataclass
+class RunningRouter:
+    """A router serving in the current event loop (tests and `python -m fate router`)."""
+
+    router: Router
+    runner: web.AppRunner
+    port: int
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+
+async def start_router(config: RouterConfig) -> RunningRouter:
+    router = Router(config)
+    runner = web.AppRunner(router.app(), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(
+        runner, config.listen.host, config.listen.port, ssl_context=server_context(config.tls), backlog=512
+    )
+    await site.start()
+    port = runner.addresses[0][1] if runner.addresses else config.listen.port
+    log.info("router of party %s (%s) listening on %s:%s", config.party_id, config.role, config.listen.host, port)
+    return RunningRouter(router, runner, port)
+
+
+async def serve_forever(config: RouterConfig) -> None:
+    running = await start_router(config)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await running.stop()
