@@ -13,6 +13,7 @@ _REGISTRY: dict[str, Component] = {}
 # Modules that register components when imported; a missing one (not built yet) is skipped.
 _BUILTIN_MODULES = ("fate.ml.psi", "fate.ml.hetero_lr")
 _loaded = False
+_unavailable: dict[str, str] = {}
 
 
 def register(name: str, run: Component) -> Component:
@@ -33,8 +34,8 @@ def _load_builtins() -> None:
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as err:
-            if err.name != module:
-                raise
+            # A component whose dependencies are not installed is simply not offered.
+            _unavailable[module] = str(err)
 
 
 def names() -> tuple[str, ...]:
@@ -48,4 +49,5 @@ def get(name: str) -> Component:
         return _REGISTRY[name]
     except KeyError:
         known = ", ".join(sorted(_REGISTRY)) or "none"
-        raise KeyError(f"unknown component {name!r} (known: {known})") from None
+        missing = "".join(f"; {m} unavailable: {why}" for m, why in _unavailable.items())
+        raise KeyError(f"unknown component {name!r} (known: {known}{missing})") from None
