@@ -1,5 +1,6 @@
 #!/bin/sh
-# Start one engine role: `fate-entrypoint router|flow --config FILE` runs `python -m fate ...`.
+# Start one engine role: `fate-entrypoint router|flow --config FILE` (or the same after
+# `python -m fate`) runs `python -m fate ...`; any other command runs as given.
 # `fate-entrypoint healthcheck` asks the role this container runs whether it is healthy;
 # the role and config are recorded at start because HEALTHCHECK runs in a separate process.
 set -eu
@@ -11,18 +12,23 @@ if [ "${1:-}" = "healthcheck" ]; then
   exec python -m fate check $(cat "$STATE")
 fi
 
+if [ "$#" -ge 3 ] && { [ "$1" = python ] || [ "$1" = python3 ]; } && [ "$2" = -m ] && [ "$3" = fate ]; then
+  shift 3
+fi
+
 case "${1:-}" in
   router|flow)
-    role=$1
-    config=""
     prev=""
     for arg in "$@"; do
-      [ "$prev" = "--config" ] && config=$arg
+      if [ "$prev" = "--config" ]; then
+        printf '%s --config %s\n' "$1" "$arg" >"$STATE"
+      fi
       prev=$arg
     done
-    if [ -n "$config" ]; then
-      printf '%s --config %s\n' "$role" "$config" >"$STATE"
-    fi
+    exec python -m fate "$@"
+    ;;
+  worker|check|--help|-h|"")
+    exec python -m fate "$@"
     ;;
 esac
-exec python -m fate "$@"
+exec "$@"

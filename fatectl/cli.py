@@ -320,5 +320,59 @@ def bundle_load(file: str, pubkey: str | None, registry: str | None, dest: str |
         click.echo(f"  {command}")
 
 
+# ---- compose lab (DOCKER): `up compose`, `down compose`, `logs` ----
+# `up` and `down` are shared groups: the local lab adds `up local` / `down local` to them.
+
+
+@main.group()
+def up() -> None:
+    """Start a lab of SPEC: containers (compose) or local processes (local)."""
+
+
+@main.group()
+def down() -> None:
+    """Stop a lab of SPEC."""
+
+
+@up.command("compose")
+@spec_argument
+@click.option("--timeout", type=float, default=300.0, show_default=True,
+              help="Seconds to wait for every flow and every peer link to be up.")
+@click.option("-q", "--quiet", is_flag=True, help="Hide progress.")
+def up_compose(spec: str, timeout: float, quiet: bool) -> None:
+    """Start the compose lab of SPEC and wait until the whole federation is ready."""
+    from fatectl.composelab import up_spec
+
+    result = up_spec(spec, timeout, progress=_progress_printer(quiet))
+    links = sum(len(p.links) for p in result.readiness.probes)
+    click.echo(f"lab {result.lab.project} ready in {result.seconds:.1f}s: "
+               f"{len(result.readiness.probes)} parties, {links} links up ({result.lab.directory})")
+
+
+@down.command("compose")
+@spec_argument
+@click.option("--volumes", is_flag=True, help="Also delete every party's data volume.")
+def down_compose(spec: str, volumes: bool) -> None:
+    """Stop the compose lab of SPEC; its data stays unless --volumes."""
+    from fatectl.composelab import down_spec
+
+    lab = down_spec(spec, volumes)
+    click.echo(f"lab {lab.project} stopped" + (" and its data deleted" if volumes else "; data kept"))
+
+
+@main.command("logs")
+@spec_argument
+@click.option("--party", "party_id", type=int, required=True, help="Party id (or the exchange's id).")
+@click.option("--module", type=click.Choice(["router", "flow"]), default=None, help="Only this module.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
+@click.option("--tail", type=int, default=200, show_default=True, help="Lines from the end of each log.")
+def logs_cmd(spec: str, party_id: int, module: str | None, follow: bool, tail: int) -> None:
+    """Print the container logs of one party of the compose lab of SPEC."""
+    from fatectl.composelab import logs_spec
+
+    for line in logs_spec(spec, party_id, module, follow, tail):
+        click.echo(line)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
