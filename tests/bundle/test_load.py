@@ -1,0 +1,70 @@
+"""Loading at a site: verify, unpack safely, docker load, retag/push, print the next commands."""
+
+from __future__ import annotations
+
+import shlex
+import stat
+from pathlib import Path
+
+import pytest
+
+from fatectl.bundle import load_bundle
+from fatectl.errors import BundleError
+from fatectl.manifest import Manifest
+from tests.bundle.conftest import FakeImages
+
+
+def test_load_unpacks_verified_files_and_loads_the_image(tmp_path: Path, signed_bundle: tuple[Path, Manifest], keypair: tuple[Path, Path]) -> None:
+    images = FakeImages()
+    result = load_bundle(signed_bundle[0], keypair[1], dest=tmp_path / "site", images=images)
+    assert result.manifest.signed
+    for name, entry in result.manifest.files.items():
+        assert (tmp_path / "site" / name).stat().st_size == entry.size
+    assert (tmp_path / "site" / "manifest.json").is_file() and (tmp_path / "site" / "manifest.sig").is_file()
+    assert len(images.loaded) == 1 and result.images == ("fatectl-test-engine:1",)
+    assert images.pushed == []
+    spec = (tmp_path / "site" / "spec" / "federation.yaml").resolve()
+    assert f"fatectl up compose {spec}" in result.commands
+    assert any(c.startswith("pip install --no-index --find-links") for c in result.commands)
+    # No keys travel in a whole-federation bundle: the site makes its own before installing charts.
+    assert f"fatectl certs create {spec} -o {(tmp_path / 'site' / 'secrets').resolve()}" in result.commands
+
+
+def test_party_load_keeps_the_key_private_and_prints_helm_install(tmp_path: Path, party_bundle: tuple[Path, Manifest]) -> None:
+    images = FakeImages()
+    result = load_bundle(party_bundle[0], None, "registry.bank-a.example:5000/fate", dest=tmp_path / "site", images=images)
+    key = tmp_path / "site" / "secrets" / "bank-a" / "tls.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert images.pushed == [(FakeImages.image_id("fatectl-test-engine:1"), "registry.bank-a.example:5000/fate/fatectl-test-engine:1")]
+    assert "registry.bank-a.example:5000/fate/fatectl-test-engine:1" in result.images
+    helm = [shlex.split(c) for c in result.commands if c.startswith("helm install")]
+    assert len(helm) == 1
+    site = (tmp_path / "site").resolve()
+    assert helm[0][:7] == ["helm", "install", "bank-a", str(site / "charts/bank-a/fate-party-0.1.0.tgz"), "--namespace", "fate-9999", "--create-namespace"]
+    assert f"tls.key={site / 'secrets/bank-a/tls.key'}" in helm[0]
+    assert "image.registry=registry.bank-a.example:5000/fate" in helm[0]
+    assert not any("up compose" in c for c in result.commands)
+
+
+def test_load_refuses_an_existing_destination(tmp_path: Path, signed_bundle: tuple[Path, Manifest]) -> None:
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "keep").write_text("mine")
+    with pytest.raises(BundleError, match="already exists"):
+        load_bundle(signed_bundle[0], dest=tmp_path / "site", images=FakeImages())
+    assert (tmp_path / "site" / "keep").read_text() == "mine"
+
+
+def test_load_rejects_an_image_whose_id_differs(tmp_path: Path, signed_bundle: tuple[Path, Manifest]) -> None:
+    class Liar(FakeImages):
+        def load(self, archive: Path) -> tuple[str, ...]:
+            return ("sha256:" + "0" * 64,)
+
+    with pytest.raises(BundleError, match="manifest says sha256:"):
+        load_bundle(signed_bundle[0], dest=tmp_path / "site", images=Liar())
+
+
+def test_default_destination_is_named_after_the_bundle(tmp_path: Path, signed_bundle: tuple[Path, Manifest], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = load_bundle(signed_bundle[0], images=FakeImages())
+    assert result.directory == tmp_path / "tiny-fed"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny-fed"]
