@@ -25,7 +25,7 @@ MAX_DEPTH = 32  # the schema nests 7 deep; the rest is headroom for affinity ter
 MAX_NODES = 200_000  # bounds alias expansion ("billion laughs")
 MAX_INT_DIGITS = 30
 _STANDARD_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")}
-_INT_LIKE = re.compile(r"[-+]?(0[xob])?[0-9a-fA-F_]+")
+_INT_LIKE = re.compile(r"[-+]?(0x[0-9a-fA-F_]+|0o[0-7_]+|0b[01_]+|[0-9_]+)")
 
 PathKey = tuple[str | int, ...]
 Position = tuple[int, int]  # 1-based line, column
@@ -180,7 +180,6 @@ class _Builder:
         self.keys: dict[PathKey, Position] = {}
         self.problems: list[Problem] = []
         self._nodes = 0
-        self._active: set[int] = set()
 
     def convert(self, node: Any, path: PathKey) -> Any:
         self._nodes += 1
@@ -189,18 +188,11 @@ class _Builder:
                 f"{self.file}: too large once aliases are expanded",
                 [Problem(f"more than {MAX_NODES} values after expanding aliases", self.file, 1, 1)],
             )
-        if isinstance(node, CommentedMap | CommentedSeq):
-            if id(node) in self._active:
-                line, col = self.values.get(path, (1, 1))
-                self.problems.append(Problem("recursive alias", self.file, line, col, dotted(path) or None))
-                return None
-            self._active.add(id(node))
-            try:
-                if isinstance(node, CommentedMap):
-                    return self._mapping(node, path)
-                return self._sequence(node, path)
-            finally:
-                self._active.discard(id(node))
+        # ruamel already breaks recursive aliases (the inner reference loads as null).
+        if isinstance(node, CommentedMap):
+            return self._mapping(node, path)
+        if isinstance(node, CommentedSeq):
+            return self._sequence(node, path)
         return _scalar(node)
 
     def _mapping(self, node: CommentedMap, path: PathKey) -> dict[Any, Any]:

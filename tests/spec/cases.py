@@ -1,0 +1,176 @@
+"""Malformed specs and exactly where fatectl must say the problem is.
+
+Each case is a whole file (so line numbers are visible in the source), the
+position expected in the message, the dotted path and a fragment of the message.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+DIRECTORY = object()  # the spec path is a directory
+MISSING = object()  # the spec path does not exist
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    content: str | bytes | object
+    line: int | None
+    column: int | None
+    path: str | None
+    fragment: str
+
+    def write(self, directory: Path) -> Path:
+        target = directory / f"{self.id}.yaml"
+        if self.content is DIRECTORY:
+            target.mkdir()
+        elif isinstance(self.content, bytes):
+            target.write_bytes(self.content)
+        elif isinstance(self.content, str):
+            target.write_text(textwrap.dedent(self.content).lstrip("\n"), encoding="utf-8")
+        return target
+
+    def expected(self, file: Path | str) -> str:
+        """The start of the problem line: FILE[:LINE[:COL]][ PATH]:"""
+        where = str(file)
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return f"{where} {self.path}:" if self.path else f"{where}:"
+
+
+HEAD = "apiVersion: fatectl/v1\nname: lab\n"
+TWO = """\
+parties:
+  - id: 9999
+    name: bank-a
+    address: 10.0.0.1
+  - id: 10000
+    name: bank-b
+    address: 10.0.0.2
+"""
+VALID = HEAD + TWO  # lines 1-9; cases below append from line 10 or edit a line
+
+
+def _with(line: int, text: str) -> str:
+    """VALID with its 1-based line replaced by text (which may span several lines)."""
+    lines = VALID.splitlines()
+    lines[line - 1] = text
+    return "\n".join(lines) + "\n"
+
+
+CASES: list[Case] = [
+    # --- the file itself
+    Case("missing-file", MISSING, None, None, None, "no such file"),
+    Case("directory", DIRECTORY, None, None, None, "is a directory"),
+    Case("empty", "", 1, 1, None, "the spec is empty"),
+    Case("only-comments", "# nothing here\n# yet\n", 1, 1, None, "the spec is empty"),
+    Case("top-level-list", "- id: 1\n- id: 2\n", 1, 1, None, "top level must be a mapping"),
+    Case("top-level-scalar", "just a string\n", 1, 1, None, "top level must be a mapping"),
+    Case("binary", b"apiVersion: fatectl/v1\n\x00\x01\x02\xff\xfe", 2, None, None, "binary content"),
+    Case("not-utf8", b"apiVersion: fatectl/v1\nname: caf\xe9\n", 2, 10, None, "invalid UTF-8 byte 0xe9"),
+    Case("huge-file", "#" + "x" * (1024 * 1024 + 10) + "\n", None, None, None, "specs are limited to"),
+    # --- YAML syntax
+    Case("unclosed-bracket", HEAD + "parties: [1, 2\n", 4, 1, None, "expected ',' or ']'"),
+    Case("duplicate-key", "apiVersion: fatectl/v1\nname: a\nname: b\n", 3, 1, None, 'duplicate key "name"'),
+    Case("tab-indent", HEAD + "parties:\n\t- id: 1\n", 4, 1, None, "tab used for indentation"),
+    Case("deep-nesting", HEAD + "x: " + "[" * 40 + "]" * 40 + "\n", 3, 35, None, "nesting deeper than 32"),
+    Case("huge-number", _with(4, "  - id: " + "9" * 200), 4, 9, None, "number too large (200 digits)"),
+    Case("python-tag", HEAD + "x: !!python/object/apply:os.system [ls]\n", 3, 4, None, "unsupported YAML tag"),
+    Case("two-documents", VALID + "---\nname: other\n", 10, 1, None, "expected a single document"),
+    Case("mapping-key-list", HEAD + "? [a, b]\n: 1\n" + TWO, 3, 3, None, "mapping keys must be plain strings"),
+    # --- top level
+    Case("missing-apiversion", "name: lab\n" + TWO, 1, 1, "apiVersion", "required field is missing"),
+    Case("wrong-apiversion", _with(1, "apiVersion: fatectl/v2"), 1, 13, "apiVersion", "must be one of: fatectl/v1"),
+    Case("missing-name", "apiVersion: fatectl/v1\n" + TWO, 1, 1, "name", "required field is missing"),
+    Case("bad-federation-name", _with(2, "name: My_Lab"), 2, 7, "name", "is not a DNS label"),
+    Case("unknown-top-key", VALID + "partys: []\n", 10, 1, "partys", "did you mean 'parties'?"),
+    Case("missing-parties", HEAD, 1, 1, "parties", "required field is missing"),
+    Case("parties-not-list", HEAD + "parties: {id: 1}\n", 3, 10, "parties", "must be a list, got mapping"),
+    Case("one-party", HEAD + "parties:\n  - {id: 1, name: a, address: h}\n", 4, 3, "parties", "needs at least 2 items"),
+    # --- parties
+    Case("id-string", _with(4, "  - id: abc"), 4, 9, "parties[0].id", "must be an integer, got string 'abc'"),
+    Case("id-zero", _with(4, "  - id: 0"), 4, 9, "parties[0].id", "min value is 1"),
+    Case("id-too-big", _with(4, "  - id: 99999999999"), 4, 9, "parties[0].id", "max value is 2147483647"),
+    Case("duplicate-id", _with(7, "  - id: 9999"), 7, 9, "parties[1].id", "duplicate party id 9999"),
+    Case("duplicate-name", _with(8, "    name: bank-a"), 8, 11, "parties[1].name", "duplicate name 'bank-a'"),
+    Case("name-too-long", _with(5, "    name: " + "a" * 41), 5, 11, "parties[0].name", "at most 40 characters"),
+    Case("name-trailing-dash", _with(5, "    name: bank-"), 5, 11, "parties[0].name", "is not a DNS label"),
+    Case("bad-address", _with(6, "    address: 'bank a!'"), 6, 14, "parties[0].address", "host name or IP"),
+    Case("missing-address", _with(6, "    modules: [router]"), 4, 5, "parties[0].address", "required field is missing"),
+    Case("unknown-party-key", _with(6, "    adress: 10.0.0.1"), 6, 5, "parties[0].adress", "did you mean 'address'?"),
+    Case("unknown-nested-key", VALID + "    router: {prot: 9370}\n", 10, 14, "parties[1].router.prot",
+         "did you mean 'port'?"),
+    # --- ports
+    Case("port-too-big", VALID + "    router:\n      port: 70000\n", 11, 13, "parties[1].router.port",
+         "max value is 65535"),
+    Case("port-zero", VALID + "    flow: {port: 0}\n", 10, 18, "parties[1].flow.port", "min value is 1"),
+    Case("port-string", VALID + "    flow: {port: http}\n", 10, 18, "parties[1].flow.port", "must be an integer"),
+    Case("port-bool", VALID + "    flow: {port: true}\n", 10, 18, "parties[1].flow.port", "got boolean True"),
+    # --- modules
+    Case("unknown-module", VALID + "    modules: [router, flwo]\n", 10, 23, "parties[1].modules[1]",
+         "did you mean 'flow'?"),
+    Case("empty-modules", VALID + "    modules: []\n", 10, 14, "parties[1].modules", "needs at least 1 items"),
+    Case("flow-without-router", VALID + "    modules: [flow]\n", 10, 14, "parties[1].modules",
+         "module 'flow' needs module 'router'"),
+    Case("board-without-flow", VALID + "    modules: [router, board]\n", 10, 14, "parties[1].modules",
+         "module 'board' needs module 'flow'"),
+    Case("duplicate-module", VALID + "    modules: [router, flow, router]\n", 10, 29, "parties[1].modules[2]",
+         "duplicate module 'router'"),
+    Case("settings-without-module", VALID + "    modules: [router]\n    flow: {port: 9380}\n", 11, 5,
+         "parties[1].flow", "not in modules"),
+    # --- kubernetes
+    Case("nodeport-range", VALID + "    kubernetes:\n      serviceType: NodePort\n      nodePorts: {router: 8080}\n",
+         12, 27, "parties[1].kubernetes.nodePorts.router", "min value is 30000"),
+    Case("nodeport-clusterip", VALID + "    kubernetes:\n      nodePorts: {router: 30001}\n", 11, 27,
+         "parties[1].kubernetes.nodePorts.router", "need kubernetes.serviceType NodePort"),
+    Case("nodeport-duplicate",
+         _with(6, "    address: 10.0.0.1\n    kubernetes: {serviceType: NodePort, nodePorts: {router: 30001}}")
+         + "    kubernetes: {serviceType: NodePort, nodePorts: {flow: 30001}}\n",
+         11, 59, "parties[1].kubernetes.nodePorts.flow", "duplicate nodePort 30001"),
+    Case("service-type", VALID + "    kubernetes: {serviceType: Nodeport}\n", 10, 31,
+         "parties[1].kubernetes.serviceType", "did you mean 'NodePort'?"),
+    Case("toleration-operator", VALID + "    kubernetes:\n      tolerations:\n        - {key: gpu, operator: In}\n",
+         12, 32, "parties[1].kubernetes.tolerations[0].operator", "must be one of: Exists, Equal"),
+    Case("node-selector-value", VALID + "    kubernetes:\n      nodeSelector: {disk: 'fast ssd'}\n", 11, 28,
+         "parties[1].kubernetes.nodeSelector.disk", "is not a Kubernetes label value"),
+    Case("ingress-no-host", VALID + "    modules: [router, flow, board]\n    kubernetes:\n      ingress: {enabled: true}\n",
+         12, 16, "parties[1].kubernetes.ingress", "an enabled ingress needs a host"),
+    Case("ingress-no-board", VALID + "    kubernetes:\n      ingress: {enabled: true, host: fate.example}\n",
+         11, 26, "parties[1].kubernetes.ingress.enabled", "add 'board' to modules"),
+    Case("bad-quantity", VALID + "    router:\n      resources:\n        limits: {cpu: lots}\n", 12, 23,
+         "parties[1].router.resources.limits.cpu", "is not a Kubernetes quantity"),
+    Case("persistence-size", VALID + "    flow:\n      persistence: {size: 10}\n", 11, 27,
+         "parties[1].flow.persistence.size", "(quote it)"),
+    # --- compose
+    Case("host-port-collision", _with(6, "    address: 10.0.0.1\n    compose: {hostPorts: {flow: 19500}}")
+         + "    compose: {hostPorts: {router: 19500}}\n", 11, 35, "parties[1].compose.hostPorts.router",
+         "duplicate host port 19500 (already used at parties[0].compose.hostPorts.flow)"),
+    # --- engine and security
+    Case("tag-float", HEAD + "engine: {tag: 1.0}\n" + TWO, 3, 15, "engine.tag", "must be a string, got number 1.0"),
+    Case("pull-policy", HEAD + "engine:\n  pullPolicy: ifnotpresent\n" + TWO, 4, 15, "engine.pullPolicy",
+         "did you mean 'IfNotPresent'?"),
+    Case("tls-mode", HEAD + "security: {tls: yes}\n" + TWO, 3, 17, "security.tls", "must be one of: none, mutual"),
+    Case("small-keys", HEAD + "security:\n  paillierKeyBits: 1024\n" + TWO, 4, 20, "security.paillierKeyBits",
+         "use at least 2048 (or set security.allowInsecureKeys: true"),
+    Case("tiny-keys-even-in-lab", HEAD + "security: {paillierKeyBits: 128, allowInsecureKeys: true}\n" + TWO,
+         3, 29, "security.paillierKeyBits", "min value is 256"),
+    # --- exchange
+    Case("exchange-no-address", HEAD + "exchange:\n  enabled: true\n" + TWO, 4, 3, "exchange",
+         "an enabled exchange needs an address"),
+    Case("exchange-id-clash", HEAD + "exchange: {enabled: true, id: 10000, address: x.example}\n" + TWO, 8, 9,
+         "parties[1].id", "duplicate party id 10000 (already used at exchange.id)"),
+    Case("exchange-name-clash", HEAD + "exchange: {enabled: true, name: bank-b, address: x.example}\n" + TWO, 9, 11,
+         "parties[1].name", "duplicate name 'bank-b' (already used at exchange.name)"),
+    Case("exchange-host-port", HEAD + "exchange: {enabled: true, address: x, compose: {hostPort: 19010}}\n" + TWO
+         + "    compose: {hostPorts: {router: 19010}}\n", 11, 35, "parties[1].compose.hostPorts.router",
+         "duplicate host port 19010 (already used at exchange.compose.hostPort)"),
+    Case("exchange-nodeport-clusterip", HEAD + "exchange:\n  enabled: true\n  address: x\n  kubernetes: {nodePort: 30000}\n"
+         + TWO, 6, 26, "exchange.kubernetes.nodePort", "needs serviceType NodePort or LoadBalancer"),
+    Case("alias-bomb", HEAD + "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}' if i else 'lol'] * 10)}]\n" for i in range(7))
+         + TWO, 1, 1, None, "more than 200000 values after expanding aliases"),
+]
