@@ -40,6 +40,7 @@ class Router:
         self.mailboxes = Mailboxes(config.limits)
         self.hops = Hops(config)
         self.spool_dir = Path(config.data_dir) / "spool"
+        self._prober: asyncio.Task[None] | None = None
 
     # ---- identities ----
 
@@ -147,12 +148,13 @@ class Router:
         shutil.rmtree(self.spool_dir, ignore_errors=True)
         self.spool_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         await self.hops.start()
-        app["prober"] = asyncio.create_task(self.hops.probe_forever())
+        self._prober = asyncio.create_task(self.hops.probe_forever())
 
     async def _on_cleanup(self, app: web.Application) -> None:
-        app["prober"].cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await app["prober"]
+        if self._prober is not None:
+            self._prober.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._prober
         await self.hops.close()
 
 

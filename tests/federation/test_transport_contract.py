@@ -1,0 +1,148 @@
+"""One contract, every Transport: in-memory, and real routers over mTLS (direct and via an exchange)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from fate.federation.federation import Federation
+from fate.federation.memory import MemoryHub
+from fate.federation.transport import Transport, TransportError
+from tests.federation.lab import RouterLab
+
+A, B, C = 9999, 10000, 10001
+MakeTransport = Callable[[int], Transport]
+
+
+@pytest.fixture(scope="module", params=["memory", "routers", "exchange"])
+def net(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MakeTransport]:
+    if request.param == "memory":
+        hub = MemoryHub()
+        yield hub.transport
+        return
+    lab = RouterLab(tmp_path_factory.mktemp(request.param), (A, B, C), exchange=request.param == "exchange")
+    try:
+        yield lab.transport
+    finally:
+        lab.close()
+
+
+@pytest.fixture(scope="module")
+def parties(net: MakeTransport) -> dict[int, Transport]:
+    return {pid: net(pid) for pid in (A, B, C)}
+
+
+def _job(name: str) -> str:
+    return f"{name}-{os.urandom(4).hex()}"
+
+
+def test_a_message_arrives_intact(parties: dict[int, Transport]) -> None:
+    job = _job("intact")
+    parties[A].send(job, "greeting", B, b"hello \x00 world")
+    assert parties[B].recv(job, "greeting", A, timeout=10) == b"hello \x00 world"
+
+
+def test_empty_payload(parties: dict[int, Transport]) -> None:
+    job = _job("empty")
+    parties[A].send(job, "nothing", C, b"")
+    assert parties[C].recv(job, "nothing", A, timeout=10) == b""
+
+
+def test_messages_of_one_key_keep_their_order(parties: dict[int, Transport]) -> None:
+    job = _job("order")
+    for i in range(20):
+        parties[A].send(job, "seq", B, i.to_bytes(2, "big"))
+    assert [int.from_bytes(parties[B].recv(job, "seq", A, timeout=10), "big") for i in range(20)] == list(range(20))
+
+
+def test_tags_and_sources_are_independent(parties: dict[int, Transport]) -> None:
+    job = _job("tags")
+    parties[A].send(job, "first", C, b"1")
+    parties[A].send(job, "second", C, b"2")
+    parties[B].send(job, "first", C, b"from B")
+    assert parties[C].recv(job, "second", A, timeout=10) == b"2"
+    assert parties[C].recv(job, "first", B, timeout=10) == b"from B"
+    assert parties[C].recv(job, "first", A, timeout=10) == b"1"
+
+
+def test_tags_with_path_and_role_characters(parties: dict[int, Transport]) -> None:
+    job = _job("chars")
+    tag = "hetero_lr/d.iter3|guest>host ?&%#"
+    parties[B].send(job, tag, A, b"x")
+    assert parties[A].recv(job, tag, B, timeout=10) == b"x"
+
+
+def test_large_payload(parties: dict[int, Transport]) -> None:
+    job = _job("large")
+    payload = np.random.default_rng(1).integers(0, 256, 50 * 1024 * 1024, dtype=np.uint8).tobytes()
+    parties[A].send(job, "big", B, payload)
+    assert parties[B].recv(job, "big", A, timeout=120) == payload
+
+
+def test_recv_times_out_with_transport_error(parties: dict[int, Transport]) -> None:
+    started = time.monotonic()
+    with pytest.raises(TransportError, match="timed out"):
+        parties[A].recv(_job("timeout"), "never", B, timeout=0.3)
+    assert 0.25 <= time.monotonic() - started < 10
+
+
+def test_recv_waits_for_a_late_message(parties: dict[int, Transport]) -> None:
+    job = _job("late")
+    timer = threading.Timer(0.3, parties[C].send, args=(job, "late", A, b"finally"))
+    timer.start()
+    try:
+        assert parties[A].recv(job, "late", C, timeout=10) == b"finally"
+    finally:
+        timer.join()
+
+
+def test_loopback_to_own_party(parties: dict[int, Transport]) -> None:
+    job = _job("self")
+    parties[A].send(job, "note|guest>arbiter", A, b"to myself")
+    assert parties[A].recv(job, "note|guest>arbiter", A, timeout=10) == b"to myself"
+
+
+def test_unknown_destination_is_an_error(parties: dict[int, Transport]) -> None:
+    with pytest.raises(TransportError, match="4242"):
+        parties[A].send(_job("unknown"), "t", 4242, b"x")
+
+
+def test_concurrent_jobs_do_not_mix(parties: dict[int, Transport]) -> None:
+    jobs = [_job(f"concurrent{i}") for i in range(6)]
+
+    def exchange(job: str) -> list[bytes]:
+        got = []
+        for r in range(5):
+            parties[A].send(job, f"r{r}", B, f"{job}:{r}".encode())
+            got.append(parties[B].recv(job, f"r{r}", A, timeout=30))
+            parties[B].send(job, f"back{r}", A, got[-1][::-1])
+            assert parties[A].recv(job, f"back{r}", B, timeout=30) == got[-1][::-1]
+        return got
+
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        results = list(pool.map(exchange, jobs))
+    for job, got in zip(jobs, results, strict=True):
+        assert got == [f"{job}:{r}".encode() for r in range(5)]
+
+
+def test_federation_roles_over_the_transport(parties: dict[int, Transport]) -> None:
+    job = _job("roles")
+    roles = {"guest": [A], "host": [B, C], "arbiter": [A]}
+    guest = Federation(parties[A], job, roles, "guest")
+    arbiter = Federation(parties[A], job, roles, "arbiter")
+    hosts = [Federation(parties[p], job, roles, "host") for p in (B, C)]
+    arbiter.remote({"pub": 2**2048 + 1}, "key", "guest")
+    arbiter.remote({"pub": 2**2048 + 1}, "key", "host")
+    assert guest.get("key", "arbiter") == {"pub": 2**2048 + 1}
+    for h in hosts:
+        assert h.get("key", "arbiter") == {"pub": 2**2048 + 1}
+        h.remote(np.full(3, h.party_id), "grad", "arbiter")
+    grads = arbiter.get("grad", "host")
+    assert [int(g[0]) for g in grads] == [B, C]
+
