@@ -90,7 +90,9 @@ def _party_services(party: Party, needs: dict[str, list[str]]) -> list[Service]:
     return out
 
 
-def _process(owner: str, module: str, needs: dict[str, list[str]], networks: list[str], ports: list[str]) -> Service:
+def _process(
+    owner: str, module: str, needs: dict[str, list[str]], networks: list[str], ports: list[str]
+) -> Service:
     service = f"{owner}-{module}"
     config = f"{owner}/{module}.yaml"
     target = f"/etc/fate/{module}.yaml"
@@ -118,5 +120,3 @@ def _config_name(path: str) -> str:
 
 def _secret_name(path: str) -> str:
     return path.replace("/", "-").replace(".", "-").replace("_", "-")
-
-

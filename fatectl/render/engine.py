@@ -153,7 +153,8 @@ def _exchange_endpoint(exchange: Exchange, layout: Layout) -> dict[str, Any]:
         return {"host": "127.0.0.1", "port": exchange.host_port}
     if layout.kind == "compose":
         return {"host": router_service(exchange.name), "port": exchange.port}
-    return {"host": exchange.address, "port": exchange.node_port or exchange.port}
+    node_port = exchange.node_port if exchange.service_type == "NodePort" else None
+    return {"host": exchange.address, "port": node_port or exchange.port}
 
 
 def _own_router(party: Party, layout: Layout) -> dict[str, Any]:
@@ -190,7 +191,9 @@ def _exchange_router(fed: Federation, exchange: Exchange, layout: Layout) -> dic
         "role": "exchange",
         "listen": _listen(port, layout),
         "tls": _tls(fed, exchange.name, layout),
-        "routes": [{"party_id": p.id, **_peer_endpoint(p, layout)} for p in sorted(fed.parties, key=lambda p: p.id)],
+        "routes": [
+            {"party_id": p.id, **_peer_endpoint(p, layout)} for p in sorted(fed.parties, key=lambda p: p.id)
+        ],
         "default_route": None,
         "data_dir": _data_dir(exchange.name, "router", layout),
     }

@@ -12,7 +12,7 @@ from fatectl import __version__
 from fatectl.render.engine import Layout, engine_configs
 from fatectl.render.templating import render_template
 from fatectl.resources import templates_root
-from fatectl.spec.model import DEFAULT_PORTS, Exchange, Federation, Module, Party, thaw
+from fatectl.spec.model import DEFAULT_PORTS, Exchange, Federation, Module, Party, Resources, thaw
 
 CHART_DIR = "helm/fate-party"
 # Fixed non-root ids: the restricted Pod Security Standard forbids root, and fixed ids
@@ -87,7 +87,9 @@ def chart_values(fed: Federation, name: str) -> dict[str, Any]:
         },
         "imagePullSecrets": list(fed.engine.image_pull_secrets),
         "securityContext": {"runAsUser": RUN_AS, "runAsGroup": RUN_AS, "fsGroup": RUN_AS},
-        "routes": [{"partyId": r["party_id"], "host": r["host"], "port": r["port"]} for r in router["routes"]],
+        "routes": [
+            {"partyId": r["party_id"], "host": r["host"], "port": r["port"]} for r in router["routes"]
+        ],
         "defaultRoute": router["default_route"],
     }
     if fed.exchange.enabled and name == fed.exchange.name:
@@ -96,9 +98,11 @@ def chart_values(fed: Federation, name: str) -> dict[str, Any]:
 
 
 def _resources(module: Module | None) -> dict[str, Any]:
-    if module is None:
-        return {}
-    out = {"requests": thaw(module.resources.requests), "limits": thaw(module.resources.limits)}
+    return _resources_of(module.resources) if module else {}
+
+
+def _resources_of(resources: Resources) -> dict[str, Any]:
+    out = {"requests": thaw(resources.requests), "limits": thaw(resources.limits)}
     return {k: v for k, v in out.items() if v}
 
 
@@ -114,7 +118,10 @@ def _party_values(fed: Federation, party: Party, base: dict[str, Any]) -> dict[s
         "token": {"existingSecret": k8s.existing_token_secret},
         "router": {
             "port": router.port,
-            "service": {"type": k8s.service_type, "nodePort": router.node_port if k8s.service_type == "NodePort" else None},
+            "service": {
+                "type": k8s.service_type,
+                "nodePort": router.node_port if k8s.service_type == "NodePort" else None,
+            },
             "routes": base["routes"],
             "defaultRoute": base["defaultRoute"],
             "resources": _resources(router),
@@ -155,12 +162,12 @@ def _exchange_values(fed: Federation, exchange: Exchange, base: dict[str, Any]) 
         "router": {
             "port": exchange.port,
             "service": {
-                "type": "NodePort" if exchange.node_port else "ClusterIP",
-                "nodePort": exchange.node_port,
+                "type": exchange.service_type,
+                "nodePort": exchange.node_port if exchange.service_type == "NodePort" else None,
             },
             "routes": base["routes"],
             "defaultRoute": None,
-            "resources": {},
+            "resources": _resources_of(exchange.resources),
         },
         "flow": {
             "enabled": False,
@@ -205,4 +212,3 @@ def _policy_peer(peer: Party | Exchange) -> dict[str, Any]:
         ns = peer.kubernetes.namespace if isinstance(peer, Party) else peer.namespace
         return {"partyId": peer.id, "namespace": ns}
     return {"partyId": peer.id, "cidr": f"{ip}/{ip.max_prefixlen}"}
-

@@ -43,7 +43,9 @@ def write_file(target: Path, content: str | bytes, mode: int = FILE_MODE) -> boo
     return True
 
 
-def write_tree(out: Path, files: Mapping[str, str | bytes], secret_paths: frozenset[str] = frozenset()) -> list[Path]:
+def write_tree(
+    out: Path, files: Mapping[str, str | bytes], secret_paths: frozenset[str] = frozenset()
+) -> list[Path]:
     """Write `{relative path: content}` under `out`; paths in `secret_paths` get mode 0600.
 
     Returns the files whose content changed, in sorted order.

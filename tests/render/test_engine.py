@@ -55,7 +55,9 @@ def test_local_layout_uses_host_ports_and_directories(make_fed: Callable[..., Fe
 
 def test_helm_layout_reaches_peers_at_address_and_node_port(make_fed: Callable[..., Federation]) -> None:
     configs = engine_configs(make_fed(2), Layout.helm())
-    assert configs["party-0/router.yaml"]["routes"] == [{"party_id": 10000, "host": "10.0.0.2", "port": 30003}]
+    assert configs["party-0/router.yaml"]["routes"] == [
+        {"party_id": 10000, "host": "10.0.0.2", "port": 30003}
+    ]
     assert configs["party-0/flow.yaml"]["router"] == {"host": "party-0-router", "port": 9370}
 
 
@@ -64,7 +66,9 @@ def test_tls_none_has_no_files(make_fed: Callable[..., Federation]) -> None:
     assert configs["party-0/router.yaml"]["tls"] == {"mode": "none"}
 
 
-def test_local_layout_without_host_ports_lists_every_missing_port(make_fed: Callable[..., Federation]) -> None:
+def test_local_layout_without_host_ports_lists_every_missing_port(
+    make_fed: Callable[..., Federation],
+) -> None:
     fed = make_fed(2)
     bare = tuple(p.__class__(**{**p.__dict__, "compose": Compose()}) for p in fed.parties)
     fed = fed.__class__(**{**fed.__dict__, "parties": bare})

