@@ -1,8 +1,8 @@
 """Frozen, typed view of a validated federation spec.
 
 Everything past the loader works with these objects, never with raw dicts.
-Optional mappings (nodeSelector, affinity, resources ...) are kept as sorted
-tuples of pairs or frozen JSON-like values so the objects stay hashable and
+Optional mappings (nodeSelector, affinity, resources ...) are kept as sorted,
+read-only mappings and tuples (see freeze) so the objects stay immutable and
 rendering stays deterministic.
 """
 
