@@ -42,7 +42,8 @@ def encode(values: np.ndarray, frac_bits: int) -> list[int]:
     flat = as_float_array(values).ravel()
     if flat.size == 0:
         return []
-    scaled = np.ldexp(flat, frac_bits)
+    with np.errstate(over="ignore"):  # overflow to inf only routes a value to the big-integer path
+        scaled = np.ldexp(flat, frac_bits)
     if np.all(np.abs(scaled) < _INT64_SAFE):
         # ldexp by a power of two is exact, and rint of a float below 2^62 fits int64 exactly.
         return [int(v) for v in np.rint(scaled).astype(np.int64).tolist()]

@@ -120,9 +120,9 @@ class PublicKey:
     @classmethod
     def from_json(cls, text: str | bytes, insecure: bool = False) -> PublicKey:
         data = _load(text, "paillier-public")
-        n = _hex(data, "n")
-        check_key_bits(n.bit_length(), insecure)
-        return cls(n)
+        key = cls(_hex(data, "n"))
+        check_key_bits(key.bits, insecure)
+        return key
 
 
 @functools.lru_cache(maxsize=32)
