@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from fatectl.errors import FatectlError
+from fatectl.spec.loader import load_federation
 from fatectl.spec.model import Federation
 
 CA_DAYS = 3650
@@ -297,6 +298,4 @@ def write_pem_pair(
 
 def create_certs(spec_path: str | Path, directory: str | Path) -> SecretsLayout:
     """`fatectl certs create`: load and validate the spec, then ensure its secrets."""
-    from fatectl.spec.loader import load_federation
-
     return ensure_secrets(load_federation(spec_path), Path(directory))

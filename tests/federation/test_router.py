@@ -1,0 +1,184 @@
+"""Router behaviour: bounded memory and mailboxes, retries with a deadline, link status, config errors."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from fate.federation.config import parse_router_config
+from fate.federation.errors import ConfigError
+from fate.federation.router import start_router
+from fate.federation.transport import TransportError
+from tests.federation.lab import RouterLab
+
+A, B = 9999, 10000
+
+
+def test_large_bodies_are_spooled_to_disk_and_removed_once_read(tmp_path: Path) -> None:
+    lab = RouterLab(tmp_path, tuning={"limits": {"memory_threshold": 4096, "chunk_bytes": 1024}})
+    try:
+        spool = Path(lab.configs[B].data_dir) / "spool"
+        lab.transport(A).send("j", "small", B, b"s" * 100)
+        lab.transport(A).send("j", "big", B, b"b" * 100_000)
+        spooled = list(spool.iterdir())
+        assert len(spooled) == 1 and spooled[0].stat().st_size == 100_000
+        assert (spooled[0].stat().st_mode & 0o077) == 0
+        assert lab.transport(B).recv("j", "big", A, timeout=5) == b"b" * 100_000
+        assert lab.transport(B).recv("j", "small", A, timeout=5) == b"s" * 100
+        assert list(spool.iterdir()) == []
+        # The sender's router spooled while forwarding and cleaned up too.
+        assert list((Path(lab.configs[A].data_dir) / "spool").iterdir()) == []
+    finally:
+        lab.close()
+
+
+def test_full_mailbox_pushes_back_until_the_receiver_drains_it(tmp_path: Path) -> None:
+    lab = RouterLab(tmp_path, tuning={"limits": {"mailbox_messages_per_job": 2}})
+    try:
+        sender = lab.transport(A)
+        sender.send("j", "t", B, b"1")
+        sender.send("j", "t", B, b"2")
+        done = threading.Event()
+        third = threading.Thread(target=lambda: (sender.send("j", "t", B, b"3"), done.set()))
+        third.start()
+        assert not done.wait(0.8), "a full mailbox must hold the sender back"
+        receiver = lab.transport(B)
+        assert receiver.recv("j", "t", A, timeout=5) == b"1"
+        third.join(20)
+        assert done.is_set()
+        assert [receiver.recv("j", "t", A, timeout=5) for _ in range(2)] == [b"2", b"3"]
+        # Other jobs are not blocked by a full one.
+        sender.send("other", "t", B, b"x")
+        assert receiver.recv("other", "t", A, timeout=5) == b"x"
+    finally:
+        lab.close()
+
+
+def test_too_large_message_is_refused(tmp_path: Path) -> None:
+    lab = RouterLab(tmp_path, tuning={"limits": {"max_message_bytes": 1000}})
+    try:
+        with pytest.raises(TransportError, match="larger than 1000 bytes"):
+            lab.transport(A).send("j", "t", B, b"x" * 5000)
+    finally:
+        lab.close()
+
+
+def test_forwarding_retries_until_the_peer_comes_back(tmp_path: Path) -> None:
+    lab = RouterLab(tmp_path, tuning={"retry": {"deadline": 30, "initial_backoff": 0.05, "max_backoff": 0.2}})
+    try:
+        lab.stop_router(B)
+        result: list[BaseException | None] = []
+
+        def send() -> None:
+            try:
+                lab.transport(A).send("j", "t", B, b"patience")
+                result.append(None)
+            except BaseException as err:  # noqa: BLE001 - handed to the main thread
+                result.append(err)
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        time.sleep(0.6)
+        assert not result, "the send must still be retrying"
+        lab.routers[B] = lab.loop.run(start_router(lab.configs[B]))
+        sender.join(30)
+        assert result == [None]
+        assert lab.transport(B).recv("j", "t", A, timeout=5) == b"patience"
+    finally:
+        lab.close()
+
+
+def test_forwarding_gives_up_at_the_deadline(tmp_path: Path) -> None:
+    lab = RouterLab(tmp_path, tuning={"retry": {"deadline": 1, "initial_backoff": 0.05, "max_backoff": 0.2}})
+    try:
+        lab.stop_router(B)
+        started = time.monotonic()
+        with pytest.raises(TransportError, match=r"did not accept the message after \d+ attempts"):
+            lab.transport(A).send("j", "t", B, b"x")
+        assert time.monotonic() - started < 10
+    finally:
+        lab.close()
+
+
+def test_link_status_follows_the_peer(tmp_path: Path) -> None:
+    lab = RouterLab(tmp_path)
+    try:
+        lab.probe_links()
+        links = lab.transport(A).links()
+        assert set(links) == {str(B)}
+        up = links[str(B)]
+        assert up["state"] == "up" and up["last_error"] is None and up["latency_ms"] >= 0
+        assert up["checked_at"] and up["party_id"] == B
+        lab.stop_router(B)
+        lab.probe_links()
+        down = lab.transport(A).links()[str(B)]
+        assert down["state"] == "down" and down["last_error"]
+    finally:
+        lab.close()
+
+
+def test_exchange_link_identity_is_learned_from_its_certificate(tmp_path: Path) -> None:
+    lab = RouterLab(tmp_path, exchange=True)
+    try:
+        lab.probe_links()
+        links = lab.transport(A).links()
+        assert [(v["state"], v["party_id"]) for v in links.values()] == [("up", lab.fed.exchange.id)]
+        exchange_links = lab.routers[lab.fed.exchange.id].router.hops.links
+        assert {k: v.state for k, v in exchange_links.items()} == {str(A): "up", str(B): "up"}
+    finally:
+        lab.close()
+
+
+def test_drop_job_frees_undelivered_messages(tmp_path: Path) -> None:
+    lab = RouterLab(tmp_path)
+    try:
+        lab.transport(A).send("j", "a", B, b"1")
+        lab.transport(A).send("j", "b", B, b"2")
+        assert lab.transport(B).drop_job("j") == 2
+        assert lab.routers[B].router.mailboxes.stats()["messages"] == 0
+    finally:
+        lab.close()
+
+
+def test_plain_mode_without_tls(tmp_path: Path) -> None:
+    lab = RouterLab(tmp_path, tls="none")
+    try:
+        lab.transport(A).send("j", "t", B, b"clear")
+        assert lab.transport(B).recv("j", "t", A, timeout=5) == b"clear"
+        assert lab.transport(A).healthy()
+    finally:
+        lab.close()
+
+
+def test_config_errors_are_reported_together() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_router_config(
+            {
+                "party_id": "x",
+                "role": "judge",
+                "listen": {"host": "0.0.0.0", "port": 70000},
+                "tls": {"mode": "mutual", "ca_file": "/nope/ca.crt", "cert_file": "/nope/tls.crt"},
+                "routes": [{"host": "h", "port": 1}, {"party_id": 2, "host": "h", "port": 1},
+                           {"party_id": 2, "host": "h", "port": 2}],
+                "limits": {"chunk_bytes": -1, "colour": 1},
+            },
+            "bank-a/router.yaml",
+        )
+    text = str(info.value)
+    for expected in (
+        "bank-a/router.yaml is invalid",
+        "party_id: expected an integer, got 'x'",
+        "role: expected party or exchange",
+        "listen.port: 70000 is not a TCP port",
+        "tls.ca_file: /nope/ca.crt does not exist",
+        "tls.key_file: expected a string, got None",
+        "routes[0].party_id: expected an integer",
+        "routes[2].party_id: 2 is routed twice",
+        "data_dir: expected a string",
+        "limits: unknown keys ['colour']",
+        "limits.chunk_bytes: expected a positive number, got -1",
+    ):
+        assert expected in text
