@@ -80,11 +80,20 @@ def read_token(secrets_dir: Path, party: Party) -> str:
     return (secrets_dir / party.name / "flow_token").read_text(encoding="utf-8").strip()
 
 
+def _entry_for(reported: Any, peer: int) -> Any:
+    """A router keys links by peer id, or a star's default route by "default" with the proven id."""
+    if not isinstance(reported, dict):
+        return None
+    if str(peer) in reported:
+        return reported[str(peer)]
+    return next((e for e in reported.values() if isinstance(e, dict) and e.get("party_id") == peer), None)
+
+
 def _links(fed: Federation, party: Party, payload: Any) -> tuple[Link, ...]:
     reported = payload.get("links", payload) if isinstance(payload, dict) else {}
     links = []
     for peer in declared_peers(fed, party):
-        entry = reported.get(str(peer)) if isinstance(reported, dict) else None
+        entry = _entry_for(reported, peer)
         if not isinstance(entry, dict):
             links.append(Link(peer, "unknown", last_error="not reported by the router"))
             continue
