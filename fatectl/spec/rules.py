@@ -164,6 +164,44 @@ def compose_host_ports(doc: Document, data: dict[str, Any]) -> Iterator[Problem]
     yield from _unique(doc, "host port", taken)
 
 
+_SUFFIXES = {"m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
+             "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+
+
+def _quantity(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    text = str(value)
+    suffix = next((s for s in sorted(_SUFFIXES, key=len, reverse=True) if text.endswith(s)), "")
+    try:
+        return float(text[: len(text) - len(suffix)]) * _SUFFIXES.get(suffix, 1)
+    except ValueError:
+        return None
+
+
+def _resource_sections(data: dict[str, Any]) -> Iterator[tuple[PathKey, Any]]:
+    yield ("exchange", "resources"), _get(data, "exchange", "resources")
+    for index, party in _parties(data):
+        for module in _modules(party):
+            yield ("parties", index, module, "resources"), _get(party, module, "resources")
+
+
+def requests_within_limits(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    # Kubernetes refuses a pod whose request exceeds its limit; say so before anything is rendered.
+    for path, resources in _resource_sections(data):
+        requests, limits = _get(resources, "requests"), _get(resources, "limits")
+        if not isinstance(requests, dict) or not isinstance(limits, dict):
+            continue
+        for name, wanted in requests.items():
+            asked, cap = _quantity(wanted), _quantity(limits.get(name))
+            if asked is not None and cap is not None and asked > cap:
+                given = (*path, "requests", name) in doc.values
+                yield doc.problem(
+                    (*path, "requests", name),
+                    f"request {wanted}{'' if given else ' (the default)'} exceeds the limit {limits[name]}",
+                )
+
+
 RULES: tuple[Rule, ...] = (
     unique_ids_and_names,
     module_dependencies,
@@ -171,4 +209,5 @@ RULES: tuple[Rule, ...] = (
     exchange_consistency,
     kubernetes_settings,
     compose_host_ports,
+    requests_within_limits,
 )

@@ -146,6 +146,10 @@ CASES: list[Case] = [
          "parties[1].router.resources.limits.cpu", "is not a Kubernetes quantity"),
     Case("persistence-size", VALID + "    flow:\n      persistence: {size: 10}\n", 11, 27,
          "parties[1].flow.persistence.size", "(quote it)"),
+    Case("request-over-limit", VALID + "    flow:\n      resources: {requests: {memory: 8Gi}}\n", 11, 38,
+         "parties[1].flow.resources.requests.memory", "request 8Gi exceeds the limit 4Gi"),
+    Case("default-request-over-limit", VALID + "    router:\n      resources: {limits: {cpu: 100m}}\n", 11, 18,
+         "parties[1].router.resources.requests.cpu", "request 200m (the default) exceeds the limit 100m"),
     # --- compose
     Case("host-port-collision", _with(6, "    address: 10.0.0.1\n    compose: {hostPorts: {flow: 19500}}")
          + "    compose: {hostPorts: {router: 19500}}\n", 11, 35, "parties[1].compose.hostPorts.router",
