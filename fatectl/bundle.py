@@ -74,7 +74,7 @@ def create_bundle(
     secrets_dir: Path | None = None,
     wheels_dir: Path | None = None,
     images: ImageStore | None = None,
-    compress: bool = False,
+    compress: bool = True,
     progress: Progress = _no_progress,
 ) -> Manifest:
     """Write the bundle for `fed` (or only `party`) to `out`; return its manifest.
@@ -135,7 +135,7 @@ def create_spec_bundle(
     secrets_dir: str | Path | None = None,
     wheels_dir: str | Path | None = None,
     with_wheels: bool = True,
-    compress: bool = False,
+    compress: bool = True,
     progress: Progress = _no_progress,
 ) -> Manifest:
     """`fatectl bundle create`: load and validate SPEC, then create its bundle."""

@@ -26,7 +26,9 @@ from fatectl.errors import BundleError
 
 FIXED_MTIME = 946684800  # 2000-01-01T00:00:00Z: a reproducible, plausible timestamp
 CHUNK = 1024 * 1024
-GZIP_LEVEL = 1  # see docs/benchmarks.md "Offline bundles": image layers are the bulk
+# Level 1 halves an engine bundle at no measurable cost in create time; level 6 saves
+# another 7% for 2.6x the time (docs/benchmarks.md, "Offline bundles").
+GZIP_LEVEL = 1
 
 Advance = Callable[[int], None]
 

@@ -125,7 +125,7 @@ def signed_bundle(
     tmp_path_factory: pytest.TempPathFactory, fed: Federation, wheels_dir: Path, keypair: tuple[Path, Path]
 ) -> tuple[Path, Manifest]:
     out = tmp_path_factory.mktemp("bundle") / "tiny-fed.tar"
-    manifest = create_bundle(fed, out, sign_key=keypair[0], wheels_dir=wheels_dir, images=FakeImages())
+    manifest = create_bundle(fed, out, sign_key=keypair[0], wheels_dir=wheels_dir, images=FakeImages(), compress=False)
     return out, manifest
 
 
@@ -134,5 +134,7 @@ def party_bundle(
     tmp_path_factory: pytest.TempPathFactory, fed: Federation, wheels_dir: Path, secrets_dir: Path
 ) -> tuple[Path, Manifest]:
     out = tmp_path_factory.mktemp("party") / "bank-a.tar"
-    manifest = create_bundle(fed, out, party=9999, secrets_dir=secrets_dir, wheels_dir=wheels_dir, images=FakeImages())
+    manifest = create_bundle(
+        fed, out, party=9999, secrets_dir=secrets_dir, wheels_dir=wheels_dir, images=FakeImages(), compress=False
+    )
     return out, manifest
