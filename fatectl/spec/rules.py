@@ -65,6 +65,7 @@ def _unique(doc: Document, what: str, seen: list[tuple[Any, PathKey]]) -> Iterat
 
 
 def unique_ids_and_names(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    """Party ids and names are unique, the enabled exchange's id and name included."""
     ids: list[tuple[Any, PathKey]] = []
     names: list[tuple[Any, PathKey]] = []
     if _exchange_enabled(data):
@@ -80,6 +81,8 @@ def unique_ids_and_names(doc: Document, data: dict[str, Any]) -> Iterator[Proble
 
 
 def module_dependencies(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    """Modules are listed once; every party runs a router; flow needs router, board needs flow;
+    a module's settings section only appears when the module is listed."""
     raw = doc.data.get("parties")
     for index, party in _parties(data):
         modules = _modules(party)
@@ -104,6 +107,7 @@ def module_dependencies(doc: Document, data: dict[str, Any]) -> Iterator[Problem
 
 
 def key_size(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    """Paillier keys have at least 2048 bits unless security.allowInsecureKeys is true (labs only)."""
     bits = _int(_get(data, "security", "paillierKeyBits"))
     if bits is not None and bits < MIN_SECURE_KEY_BITS and _get(data, "security", "allowInsecureKeys") is not True:
         yield doc.problem(
@@ -114,6 +118,7 @@ def key_size(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
 
 
 def exchange_consistency(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    """An enabled exchange has an address; its nodePort needs serviceType NodePort or LoadBalancer."""
     if not _exchange_enabled(data):
         return
     if not _get(data, "exchange", "address"):
@@ -126,6 +131,8 @@ def exchange_consistency(doc: Document, data: dict[str, Any]) -> Iterator[Proble
 
 
 def kubernetes_settings(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    """nodePorts only for listed modules and non-ClusterIP services, unique across the whole spec;
+    an enabled ingress has a host and a board to serve."""
     node_ports: list[tuple[Any, PathKey]] = []
     if _exchange_enabled(data):
         node_ports.append((_int(_get(data, "exchange", "kubernetes", "nodePort")), ("exchange", "kubernetes", "nodePort")))
@@ -150,6 +157,7 @@ def kubernetes_settings(doc: Document, data: dict[str, Any]) -> Iterator[Problem
 
 
 def compose_host_ports(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    """Compose host ports only for listed modules, and no two services (exchange included) share one."""
     taken: list[tuple[Any, PathKey]] = []
     if _exchange_enabled(data):
         taken.append((_int(_get(data, "exchange", "compose", "hostPort")), ("exchange", "compose", "hostPort")))
@@ -187,6 +195,7 @@ def _resource_sections(data: dict[str, Any]) -> Iterator[tuple[PathKey, Any]]:
 
 
 def requests_within_limits(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    """A resource request (given or default) never exceeds the limit for the same resource."""
     # Kubernetes refuses a pod whose request exceeds its limit; say so before anything is rendered.
     for path, resources in _resource_sections(data):
         requests, limits = _get(resources, "requests"), _get(resources, "limits")

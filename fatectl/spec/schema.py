@@ -59,7 +59,8 @@ def _port(default: int | None, doc: str, **derived: str) -> dict[str, Any]:
 
 
 def _namespace(derived: str) -> dict[str, Any]:
-    return {"type": "string", "regex": DNS_LABEL, "maxlength": 63, "meta": _doc("namespace", derived=derived)}
+    return {"type": "string", "regex": DNS_LABEL, "maxlength": 63,
+            "meta": _doc("Kubernetes namespace of the release", derived=derived)}
 
 
 def _node_port(doc: str) -> dict[str, Any]:
