@@ -1,0 +1,164 @@
+"""Bundles against the real Docker engine, driven through the CLI as an operator would.
+
+With FATECTL_E2E=1 a missing Docker engine fails these tests; otherwise they are skipped.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shlex
+import shutil
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from fatectl.cli import main
+
+pytestmark = pytest.mark.e2e
+
+TINY_REF = "fatectl-bundle-e2e/tiny:1"
+LAB_SPEC = """\
+apiVersion: fatectl/v1
+name: bundle-lab
+engine: {image: fatectl-bundle-e2e/fate-engine, tag: "0.1.0", pullPolicy: Never}
+security: {tls: mutual}
+exchange: {enabled: false}
+parties:
+  - id: 9999
+    name: bank-a
+    address: a.example
+    modules: [router, flow]
+    compose: {hostPorts: {router: 19610, flow: 19611}}
+  - id: 10000
+    name: bank-b
+    address: b.example
+    modules: [router, flow]
+    compose: {hostPorts: {router: 19620, flow: 19621}}
+"""
+
+
+@pytest.fixture(scope="module")
+def client() -> Any:
+    import docker
+
+    try:
+        c = docker.from_env(timeout=300)
+        c.ping()
+    except docker.errors.DockerException as err:
+        if os.environ.get("FATECTL_E2E") == "1":
+            pytest.fail(f"FATECTL_E2E=1 but no Docker engine answers: {err}")
+        pytest.skip(f"no Docker engine answers ({err}); FATECTL_E2E=1 makes this a failure")
+    return c
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> Result:
+    result = CliRunner().invoke(main, list(args), env=env)
+    assert result.exit_code == 0, f"fatectl {' '.join(args)} exited {result.exit_code}:\n{result.output}"
+    return result
+
+
+def _absent(client: Any, ref: str) -> bool:
+    import docker
+
+    try:
+        client.images.get(ref)
+    except docker.errors.ImageNotFound:
+        return True
+    return False
+
+
+@pytest.fixture
+def tiny_image(client: Any) -> Iterator[str]:
+    """A one-file image made with `docker import`: no registry, no base image needed."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        data = b"bundled\n"
+        info = tarfile.TarInfo("hello.txt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    repository, tag = TINY_REF.split(":")
+    client.api.import_image_from_data(buf.getvalue(), repository=repository, tag=tag)
+    yield TINY_REF
+    if not _absent(client, TINY_REF):
+        client.images.remove(TINY_REF, force=True)
+
+
+def test_tiny_image_round_trip_without_the_image(tmp_path: Path, client: Any, tiny_image: str) -> None:
+    spec = tmp_path / "federation.yaml"
+    spec.write_text(LAB_SPEC.replace("fatectl-bundle-e2e/fate-engine", "fatectl-bundle-e2e/tiny").replace('"0.1.0"', '"1"'))
+    _cli("bundle", "keygen", "-o", str(tmp_path / "sign.key"))
+    made = [tmp_path / "a" / "b.tar.gz", tmp_path / "b" / "b.tar.gz"]
+    for out in made:
+        _cli("bundle", "create", str(spec), "-o", str(out), "--no-wheels", "--sign-key", str(tmp_path / "sign.key"))
+    assert made[0].read_bytes() == made[1].read_bytes(), "real docker save + helm package must be reproducible"
+
+    image_id = client.images.get(tiny_image).id
+    site = tmp_path / "site"
+    site.mkdir()
+    shutil.copy(made[0], site / "b.tar.gz")
+    shutil.copy(tmp_path / "sign.key.pub", site / "vendor.pub")
+    client.images.remove(tiny_image, force=True)
+    assert _absent(client, tiny_image)
+
+    verified = _cli("bundle", "verify", str(site / "b.tar.gz"), "--pubkey", str(site / "vendor.pub"))
+    assert "signature OK" in verified.output
+    loaded = _cli("bundle", "load", str(site / "b.tar.gz"), "--pubkey", str(site / "vendor.pub"), "-d", str(site / "x"))
+    assert client.images.get(tiny_image).id == image_id
+    assert f"image {tiny_image}" in loaded.output and "helm install bank-a" in loaded.output
+
+
+@pytest.fixture
+def bundle_engine(client: Any) -> Iterator[str]:
+    """The engine image under a tag only this test uses, so removing it disturbs no other lab."""
+    import docker
+
+    from fatectl.images import build_image
+    from fatectl.spec.loader import load_federation
+
+    try:
+        engine = client.images.get("fate-engine:0.1.0")
+    except docker.errors.ImageNotFound:
+        examples = Path(__file__).resolve().parents[2] / "examples" / "two-party.yaml"
+        build_image(load_federation(examples))
+        engine = client.images.get("fate-engine:0.1.0")
+    engine.tag("fatectl-bundle-e2e/fate-engine", "0.1.0")
+    yield "fatectl-bundle-e2e/fate-engine:0.1.0"
+    if not _absent(client, "fatectl-bundle-e2e/fate-engine:0.1.0"):
+        client.images.remove("fatectl-bundle-e2e/fate-engine:0.1.0")
+
+
+@pytest.mark.slow
+def test_compose_lab_runs_from_the_bundle_alone(tmp_path: Path, client: Any, bundle_engine: str) -> None:
+    spec = tmp_path / "vendor" / "federation.yaml"
+    spec.parent.mkdir()
+    spec.write_text(LAB_SPEC)
+    _cli("bundle", "keygen", "-o", str(tmp_path / "vendor" / "sign.key"))
+    bundle = tmp_path / "vendor" / "bundle-lab.tar.gz"
+    wheels = Path(__file__).resolve().parents[2] / ".cache" / "wheels"
+    wheel_args = ["--wheels-dir", str(wheels)] if any(wheels.glob("fatectl-*.whl")) else ["--no-wheels"]
+    _cli("bundle", "create", str(spec), "-o", str(bundle), "--sign-key", str(tmp_path / "vendor" / "sign.key"), *wheel_args)
+
+    site = tmp_path / "site"
+    site.mkdir()
+    shutil.copy(bundle, site / bundle.name)
+    shutil.copy(tmp_path / "vendor" / "sign.key.pub", site / "vendor.pub")
+    shutil.rmtree(tmp_path / "vendor")  # the site has the bundle and the public key, nothing else
+    image_id = client.images.get(bundle_engine).id
+    client.images.remove(bundle_engine)
+    assert _absent(client, bundle_engine)
+
+    loaded = _cli("bundle", "load", str(site / bundle.name), "--pubkey", str(site / "vendor.pub"), "-d", str(site / "lab"))
+    assert client.images.get(bundle_engine).id == image_id
+    up = next(line.strip() for line in loaded.output.splitlines() if line.strip().startswith("fatectl up compose"))
+    env = {"FATECTL_LAB_DIR": str(site / ".lab")}
+    bundled_spec = str(site / "lab" / "spec" / "federation.yaml")
+    try:
+        started = _cli(*shlex.split(up)[1:], "--timeout", "240", env=env)
+        assert "ready" in started.output.lower(), started.output
+    finally:
+        CliRunner().invoke(main, ["down", "compose", bundled_spec, "--volumes"], env=env)
