@@ -88,7 +88,9 @@ def _party_id(value: Any) -> int | None:
 def _check_roles(raw: Any, problems: list[str]) -> dict[str, tuple[int, ...]]:
     roles: dict[str, tuple[int, ...]] = {}
     if not isinstance(raw, Mapping) or not raw:
-        problems.append("roles: required, a mapping of role -> list of party ids (e.g. {guest: [9999], host: [10000]})")
+        problems.append(
+            "roles: required, a mapping of role -> list of party ids (e.g. {guest: [9999], host: [10000]})"
+        )
         return roles
     for role, ids in raw.items():
         where = f"roles.{role}"
@@ -181,7 +183,9 @@ def validate_job(raw: Any) -> JobSpec:
     """Validate a parsed job document; BadRequest lists every problem with its field path."""
     if not isinstance(raw, Mapping):
         raise BadRequest("job file must be a mapping with roles, tables and pipeline")
-    problems: list[str] = [f"{k}: unknown field (expected {', '.join(TOP_KEYS)})" for k in raw if k not in TOP_KEYS]
+    problems: list[str] = [
+        f"{k}: unknown field (expected {', '.join(TOP_KEYS)})" for k in raw if k not in TOP_KEYS
+    ]
     roles = _check_roles(raw.get("roles"), problems)
     tables = _check_tables(raw.get("tables"), roles, problems)
     pipeline = _check_pipeline(raw.get("pipeline"), problems)
@@ -194,7 +198,11 @@ def validate_job(raw: Any) -> JobSpec:
     if problems:
         raise BadRequest("invalid job file", problems)
     return JobSpec(
-        roles=MappingProxyType(roles), tables=MappingProxyType(tables), pipeline=pipeline, name=name, timeout=timeout
+        roles=MappingProxyType(roles),
+        tables=MappingProxyType(tables),
+        pipeline=pipeline,
+        name=name,
+        timeout=timeout,
     )
 
 

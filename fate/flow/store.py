@@ -44,7 +44,9 @@ def _sqlite_path(data_dir: Path, database_url: str) -> Path:
         return Path(database_url[len("sqlite:///") :])
     from fate.flow.errors import ConfigError
 
-    raise ConfigError(f"database_url {database_url!r}: only sqlite:///PATH (or empty for the default) is supported")
+    raise ConfigError(
+        f"database_url {database_url!r}: only sqlite:///PATH (or empty for the default) is supported"
+    )
 
 
 class Store:
@@ -130,7 +132,9 @@ class Store:
         return _job_row(row)
 
     def list_jobs(self, limit: int = 100) -> list[dict[str, Any]]:
-        rows = self._conn().execute("SELECT * FROM jobs ORDER BY created DESC, id LIMIT ?", (limit,)).fetchall()
+        rows = (
+            self._conn().execute("SELECT * FROM jobs ORDER BY created DESC, id LIMIT ?", (limit,)).fetchall()
+        )
         return [_job_row(r) for r in rows]
 
     def set_status(self, job_id: str, status: str, reason: str = "") -> bool:
@@ -149,7 +153,9 @@ class Store:
             if row is None:
                 raise NotFound(f"no job {job_id!r} on this party")
             done = sorted(set(json.loads(row["done"])) | {party_id})
-            db.execute("UPDATE jobs SET done=?, updated=? WHERE id=?", (json.dumps(done), time.time(), job_id))
+            db.execute(
+                "UPDATE jobs SET done=?, updated=? WHERE id=?", (json.dumps(done), time.time(), job_id)
+            )
             return done
 
     def fail_unfinished(self, reason: str) -> list[str]:
@@ -167,13 +173,19 @@ class Store:
     def log(self, job_id: str, source: str, message: str) -> None:
         with self._tx() as db:
             db.execute(
-                "INSERT INTO logs(job_id, ts, source, message) VALUES (?,?,?,?)", (job_id, time.time(), source, message)
+                "INSERT INTO logs(job_id, ts, source, message) VALUES (?,?,?,?)",
+                (job_id, time.time(), source, message),
             )
 
     def logs(self, job_id: str, after: int = 0) -> list[dict[str, Any]]:
-        rows = self._conn().execute(
-            "SELECT seq, ts, source, message FROM logs WHERE job_id=? AND seq>? ORDER BY seq", (job_id, after)
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT seq, ts, source, message FROM logs WHERE job_id=? AND seq>? ORDER BY seq",
+                (job_id, after),
+            )
+            .fetchall()
+        )
         return [dict(r) for r in rows]
 
     def put_output(self, job_id: str, component: str, role: str, kind: str, name: str, value: Any) -> None:
@@ -184,16 +196,24 @@ class Store:
             )
 
     def outputs(self, job_id: str) -> list[dict[str, Any]]:
-        rows = self._conn().execute(
-            "SELECT component, role, kind, name, value FROM outputs WHERE job_id=? ORDER BY component, role, kind, name",
-            (job_id,),
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT component, role, kind, name, value FROM outputs WHERE job_id=? ORDER BY component, role, kind, name",
+                (job_id,),
+            )
+            .fetchall()
+        )
         return [{**dict(r), "value": json.loads(r["value"])} for r in rows]
 
     def output_table_path(self, job_id: str, component: str, role: str) -> Path:
         return self.data_dir / "jobs" / job_id / f"{component}.{role}.npz"
 
     # ---- control-channel sequence numbers ----
+    def counter(self, key: str) -> int:
+        row = self._conn().execute("SELECT value FROM counters WHERE key=?", (key,)).fetchone()
+        return 0 if row is None else int(row["value"])
+
     def next_counter(self, key: str) -> int:
         """Atomically return the counter's current value and increment it."""
         with self._tx() as db:

@@ -114,7 +114,9 @@ def _parse(reader: _csv.Reader, what: str, label: str | None) -> Table:
         if not row_id:
             problems.add(f"line {line}, column {ID_COLUMN!r}: empty id")
         elif row_id in first_line:
-            problems.add(f"line {line}, column {ID_COLUMN!r}: duplicate id {row_id!r} (first on line {first_line[row_id]})")
+            problems.add(
+                f"line {line}, column {ID_COLUMN!r}: duplicate id {row_id!r} (first on line {first_line[row_id]})"
+            )
         else:
             first_line[row_id] = line
         values: list[float] = []
@@ -127,7 +129,9 @@ def _parse(reader: _csv.Reader, what: str, label: str | None) -> Table:
         if label_pos is not None:
             y = _number(fields[label_pos])
             if y is None:
-                problems.add(f"line {line}, column {LABEL_COLUMN!r}: label {fields[label_pos]!r} is not a number")
+                problems.add(
+                    f"line {line}, column {LABEL_COLUMN!r}: label {fields[label_pos]!r} is not a number"
+                )
                 y = 0.0
             labels.append(y)
         ids.append(row_id)

@@ -1,0 +1,123 @@
+"""flow.yaml, parsed once into a frozen object; every problem reported at once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from fate.flow.errors import ConfigError
+
+DEFAULT_MAX_UPLOAD = 1024 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    party_id: int
+    host: str
+    port: int
+    token_file: Path
+    router_host: str
+    router_port: int
+    data_dir: Path
+    tls: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({"mode": "none"}))
+    database_url: str = ""
+    # Parties that may propose jobs to us; the router's direct routes are added at start-up.
+    peers: tuple[int, ...] = ()
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD
+    source: str = ""
+
+    def read_token(self) -> str:
+        try:
+            token = self.token_file.read_text(encoding="utf-8").strip()
+        except OSError as err:
+            raise ConfigError(f"{self.source}: token_file {self.token_file}: {err.strerror}") from None
+        if len(token) < 16:
+            raise ConfigError(
+                f"{self.source}: token_file {self.token_file} holds no usable token (16+ characters)"
+            )
+        return token
+
+
+def _int(data: Mapping[str, Any], key: str, where: str, problems: list[str]) -> int:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        problems.append(f"{where}{key}: expected an integer, got {value!r}")
+        return 0
+    return value
+
+
+def _str(data: Mapping[str, Any], key: str, where: str, problems: list[str], required: bool = True) -> str:
+    value = data.get(key, None if required else "")
+    if not isinstance(value, str) or (required and not value):
+        problems.append(f"{where}{key}: expected a string, got {value!r}")
+        return ""
+    return value
+
+
+def _endpoint(data: Any, key: str, problems: list[str]) -> tuple[str, int]:
+    if not isinstance(data, Mapping):
+        problems.append(f"{key}: expected a mapping with host and port, got {data!r}")
+        return "", 0
+    return _str(data, "host", f"{key}.", problems), _int(data, "port", f"{key}.", problems)
+
+
+def parse_flow_config(data: Any, source: str = "flow.yaml") -> FlowConfig:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: expected a mapping")
+    problems: list[str] = []
+    party_id = _int(data, "party_id", "", problems)
+    host, port = _endpoint(data.get("listen"), "listen", problems)
+    router_host, router_port = _endpoint(data.get("router"), "router", problems)
+    token_file = _str(data, "token_file", "", problems)
+    data_dir = _str(data, "data_dir", "", problems)
+    database_url = _str(data, "database_url", "", problems, required=False)
+    tls = data.get("tls") or {"mode": "none"}
+    if not isinstance(tls, Mapping) or tls.get("mode", "none") not in ("none", "mutual"):
+        problems.append(
+            f"tls: expected {{mode: none}} or {{mode: mutual, ca_file, cert_file, key_file}}, got {tls!r}"
+        )
+        tls = {"mode": "none"}
+    elif tls.get("mode") == "mutual":
+        for key in ("ca_file", "cert_file", "key_file"):
+            _str(tls, key, "tls.", problems)
+    peers = data.get("peers", [])
+    if not isinstance(peers, list) or not all(isinstance(p, int) and not isinstance(p, bool) for p in peers):
+        problems.append(f"peers: expected a list of party ids, got {peers!r}")
+        peers = []
+    max_upload = data.get("max_upload_bytes", DEFAULT_MAX_UPLOAD)
+    if isinstance(max_upload, bool) or not isinstance(max_upload, int) or max_upload <= 0:
+        problems.append(f"max_upload_bytes: expected a positive integer, got {max_upload!r}")
+    if problems:
+        raise ConfigError(f"{source} is invalid", problems)
+    return FlowConfig(
+        party_id=party_id,
+        host=host,
+        port=port,
+        token_file=Path(token_file),
+        router_host=router_host,
+        router_port=router_port,
+        data_dir=Path(data_dir),
+        tls=MappingProxyType(dict(tls)),
+        database_url=database_url,
+        peers=tuple(sorted(set(peers) - {party_id})),
+        max_upload_bytes=max_upload,
+        source=source,
+    )
+
+
+def load_flow_config(path: str | Path) -> FlowConfig:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"{path}: {err.strerror}") from None
+    try:
+        data = YAML(typ="safe", pure=True).load(text)
+    except YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    return parse_flow_config(data, str(path))

@@ -1,0 +1,225 @@
+"""The flow HTTP API (aiohttp): tables, jobs, outputs, logs and federation links.
+
+`python -m fate flow --config flow.yaml` (or `python -m fate.flow.server`). Every
+route except /healthz needs `Authorization: Bearer <token>`; errors are JSON
+bodies `{"error": ..., "problems": [...]}` with a fitting status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hmac
+import logging
+import os
+import signal
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from fate.federation.client import RouterTransport
+from fate.federation.transport import TransportError
+from fate.flow.config import FlowConfig, load_flow_config
+from fate.flow.errors import BadRequest, ConfigError, Conflict, FlowError, TooLarge, Unauthorized
+from fate.flow.jobspec import NAME, parse_job
+from fate.flow.scheduler import Scheduler
+from fate.flow.store import Store
+from fate.flow.tables import parse_csv
+
+log = logging.getLogger("fate.flow")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MAX_JOB_BYTES = 1024 * 1024
+
+
+class FlowService:
+    def __init__(self, config: FlowConfig, config_path: Path) -> None:
+        self.config = config
+        self.token = config.read_token().encode()
+        self.store = Store(config.data_dir, config.database_url)
+        self.transport = RouterTransport(config.party_id, config.router_host, config.router_port, config.tls)
+        self.scheduler = Scheduler(config, self.store, self.transport, config_path)
+
+    # ---- middleware ----
+    @web.middleware
+    async def errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except FlowError as err:
+            return web.json_response(err.body(), status=err.status)
+        except web.HTTPException:
+            raise
+        except Exception as err:  # the client gets a reason, the log gets the traceback
+            log.exception("%s %s", request.method, request.path)
+            return web.json_response(
+                {"error": f"internal error: {type(err).__name__}: {err}", "problems": []}, status=500
+            )
+
+    @web.middleware
+    async def auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path != "/healthz":
+            header = request.headers.get("Authorization", "")
+            scheme, _, given = header.partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.token):
+                raise Unauthorized("missing or wrong bearer token (see the party's flow_token secret)")
+        return await handler(request)
+
+    # ---- handlers ----
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "party_id": self.config.party_id})
+
+    async def upload_table(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if not NAME.match(name):
+            raise BadRequest(f"table name {name!r}: letters, digits, _ . - (up to 64)")
+        if self.store.has_table(name) and request.query.get("overwrite", "false") != "true":
+            raise Conflict(f"table {name!r} exists; upload with overwrite to replace it")
+        uploads = self.config.data_dir / "uploads"
+        uploads.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=uploads, suffix=".csv")
+        try:
+            size = 0
+            with os.fdopen(fd, "wb") as out:
+                async for chunk in request.content.iter_chunked(1 << 20):
+                    size += len(chunk)
+                    if size > self.config.max_upload_bytes:
+                        raise TooLarge(f"upload exceeds the limit of {self.config.max_upload_bytes} bytes")
+                    out.write(chunk)
+            table = await asyncio.to_thread(parse_csv, Path(tmp))
+            meta = await asyncio.to_thread(self.store.put_table, name, table)
+        except BadRequest as err:
+            raise BadRequest(f"table {name!r}: {err.message}", err.problems) from None
+        finally:
+            os.unlink(tmp)
+        return web.json_response(meta, status=201)
+
+    async def list_tables(self, request: web.Request) -> web.Response:
+        return web.json_response(self.store.list_tables())
+
+    async def submit_job(self, request: web.Request) -> web.Response:
+        body = await request.content.read(MAX_JOB_BYTES + 1)
+        if len(body) > MAX_JOB_BYTES:
+            raise TooLarge(f"job file exceeds {MAX_JOB_BYTES} bytes")
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRequest("job file is not UTF-8 text") from None
+        spec = parse_job(text)
+        job = await asyncio.to_thread(self.scheduler.submit, spec)
+        return web.json_response(self._job_view(job), status=201)
+
+    def _job_view(self, job: dict[str, Any]) -> dict[str, Any]:
+        return {**job, "worker_pid": self.scheduler.worker_pid(job["id"])}
+
+    async def list_jobs(self, request: web.Request) -> web.Response:
+        limit = _int_query(request, "limit", 100)
+        return web.json_response([self._job_view(j) for j in self.store.list_jobs(limit)])
+
+    async def get_job(self, request: web.Request) -> web.Response:
+        return web.json_response(self._job_view(self.store.get_job(request.match_info["id"])))
+
+    async def stop_job(self, request: web.Request) -> web.Response:
+        job = await asyncio.to_thread(self.scheduler.stop, request.match_info["id"])
+        return web.json_response(self._job_view(job))
+
+    async def job_logs(self, request: web.Request) -> web.Response:
+        job_id = request.match_info["id"]
+        self.store.get_job(job_id)
+        return web.json_response(self.store.logs(job_id, _int_query(request, "after", 0)))
+
+    async def job_outputs(self, request: web.Request) -> web.Response:
+        job_id = request.match_info["id"]
+        self.store.get_job(job_id)
+        return web.json_response(self.store.outputs(job_id))
+
+    async def links(self, request: web.Request) -> web.Response:
+        try:
+            links = await asyncio.to_thread(self.transport.links)
+        except TransportError as err:
+            return web.json_response({"error": f"own router: {err}", "problems": []}, status=502)
+        return web.json_response(links)
+
+    # ---- lifecycle ----
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self.errors, self.auth], client_max_size=MAX_JOB_BYTES)
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_post("/v1/tables/{name}", self.upload_table)
+        app.router.add_get("/v1/tables", self.list_tables)
+        app.router.add_post("/v1/jobs", self.submit_job)
+        app.router.add_get("/v1/jobs", self.list_jobs)
+        app.router.add_get("/v1/jobs/{id}", self.get_job)
+        app.router.add_post("/v1/jobs/{id}/stop", self.stop_job)
+        app.router.add_get("/v1/jobs/{id}/logs", self.job_logs)
+        app.router.add_get("/v1/jobs/{id}/outputs", self.job_outputs)
+        app.router.add_get("/v1/federation/links", self.links)
+        app.on_startup.append(self._on_startup)
+        app.on_cleanup.append(self._on_cleanup)
+        return app
+
+    async def _on_startup(self, app: web.Application) -> None:
+        self.scheduler.recover()
+        peers = set(self.config.peers) | {int(j) for j in await asyncio.to_thread(self._router_peers)}
+        for job in self.store.list_jobs(1000):
+            peers.update(int(p) for ids in job["spec"].get("roles", {}).values() for p in ids)
+        self.scheduler.listen(peers)
+
+    def _router_peers(self) -> list[int]:
+        try:
+            return [int(k) for k in self.transport.links() if str(k).isdigit()]
+        except (TransportError, ValueError):
+            return []
+
+    async def _on_cleanup(self, app: web.Application) -> None:
+        self.scheduler.close()
+        self.transport.close()
+
+
+def _int_query(request: web.Request, name: str, default: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        raise BadRequest(f"query parameter {name}: expected a non-negative integer, got {raw!r}")
+    return int(raw)
+
+
+async def _serve(service: FlowService) -> None:
+    runner = web.AppRunner(service.app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, service.config.host, service.config.port)
+    await site.start()
+    log.info(
+        "flow of party %s listening on %s:%s",
+        service.config.party_id,
+        service.config.host,
+        service.config.port,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fate flow")
+    parser.add_argument("--config", required=True, help="flow.yaml")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_flow_config(args.config)
+        service = FlowService(config, Path(args.config).resolve())
+    except ConfigError as err:
+        print(f"error: {err}", flush=True)
+        return 2
+    asyncio.run(_serve(service))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

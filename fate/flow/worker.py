@@ -1,0 +1,139 @@
+"""A job's worker process on one party: runs the pipeline, talks to peers via its own router.
+
+    python -m fate.flow.worker --config flow.yaml --job JOB_ID
+
+Every role this party holds in the job runs in its own thread (FATE puts the
+arbiter on the guest's party, and guest and arbiter talk to each other). Exit
+code 0 means this party's part finished; on failure the reason is the last log
+line, which the flow service reports to every party.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import traceback
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from fate.federation.client import RouterTransport
+from fate.federation.federation import Federation
+from fate.flow.config import FlowConfig, load_flow_config
+from fate.flow.jobspec import JobSpec, Step, validate_job
+from fate.flow.store import Store
+from fate.flow.tables import describe, write_table
+from fate.ml import registry
+from fate.ml.component import ComponentContext, ComponentResult
+
+FAILURE_SOURCE = "worker"
+
+
+def _jsonable(value: Any) -> Any:
+    """Models and metrics are stored as JSON; numpy values become lists and numbers."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+class Worker:
+    def __init__(self, config: FlowConfig, job_id: str) -> None:
+        self.config = config
+        self.job_id = job_id
+        self.store = Store(config.data_dir, config.database_url)
+        self.spec: JobSpec = validate_job(self.store.get_job(job_id)["spec"])
+        self.roles = self.spec.roles_of(config.party_id)
+
+    def _context(
+        self, step: Step, role: str, fed: Federation, inputs: dict[str, ComponentResult]
+    ) -> ComponentContext:
+        store, job, source = self.store, self.job_id, f"{step.name}/{role}"
+        return ComponentContext(
+            job_id=job,
+            party_id=self.config.party_id,
+            role=role,
+            roles=self.spec.roles,
+            params=step.params,
+            federation=fed,
+            component=step.name,
+            table_name=self.spec.tables.get(self.config.party_id),
+            inputs={n: inputs[n] for n in (step.needs or list(inputs)[-1:])},
+            read_table=store.get_table,
+            log=lambda msg: store.log(job, source, msg),
+            save_model=lambda obj: store.put_output(job, step.name, role, "model", "model", _jsonable(obj)),
+            log_metric=lambda name, value: store.put_output(
+                job, step.name, role, "metric", name, _jsonable(value)
+            ),
+        )
+
+    def _save(self, step: Step, role: str, result: ComponentResult) -> None:
+        if result.data is not None:
+            write_table(result.data, self.store.output_table_path(self.job_id, step.name, role))
+            self.store.put_output(self.job_id, step.name, role, "data", "table", describe(result.data))
+        if result.model is not None:
+            self.store.put_output(self.job_id, step.name, role, "model", "model", _jsonable(result.model))
+        for name, value in result.metrics.items():
+            self.store.put_output(self.job_id, step.name, role, "metric", name, _jsonable(value))
+
+    def _run_role(self, role: str, transport: RouterTransport, errors: list[str]) -> None:
+        fed = Federation(transport, self.job_id, self.spec.roles, role, default_timeout=self.spec.timeout)
+        results: dict[str, ComponentResult] = {}
+        for step in self.spec.pipeline:
+            try:
+                self.store.log(self.job_id, f"{step.name}/{role}", f"start {step.component}")
+                result = registry.get(step.component)(self._context(step, role, fed, results))
+                self._save(step, role, result)
+                results[step.name] = result
+                self.store.log(self.job_id, f"{step.name}/{role}", f"done {step.component}")
+            except Exception as err:  # any component failure fails this party's part, with its reason
+                self.store.log(self.job_id, f"{step.name}/{role}", traceback.format_exc(limit=8))
+                errors.append(f"{step.name} ({step.component}, {role}): {type(err).__name__}: {err}")
+                return
+
+    def run(self) -> int:
+        transport = RouterTransport(
+            self.config.party_id,
+            self.config.router_host,
+            self.config.router_port,
+            self.config.tls,
+            deadline=min(float(self.spec.timeout), 300.0),
+        )
+        errors: list[str] = []
+        threads = [
+            threading.Thread(target=self._run_role, args=(r, transport, errors), daemon=True)
+            for r in self.roles
+        ]
+        try:
+            for t in threads:
+                t.start()
+            # A failed role would leave its partner roles here blocked forever; stop at the first error.
+            alive = threads
+            while alive and not errors:
+                alive[0].join(0.2)
+                alive = [t for t in alive if t.is_alive()]
+        finally:
+            transport.close()
+        if errors:
+            self.store.log(self.job_id, FAILURE_SOURCE, f"error: {errors[0]}")
+            return 1
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fate.flow.worker")
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--job", required=True)
+    args = parser.parse_args(argv)
+    return Worker(load_flow_config(args.config), args.job).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""Talking to a party's flow: address and token from the spec and the lab's secrets.
+
+The flow of a lab party listens on 127.0.0.1 at its compose host port (local and
+compose labs alike); its token is the party's `flow_token` secret of whichever lab
+holds one. Every refusal becomes a RemoteError carrying the service's problems.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from fatectl.errors import EnvironmentProblem, FatectlError, Problem, RemoteError, Timeout
+from fatectl.readiness import flow_url
+from fatectl.spec.model import Federation, Party
+
+LAB_ROOT_ENV = "FATECTL_LAB_DIR"
+TERMINAL = ("success", "failed", "canceled")
+UPLOAD_CHUNK = 1024 * 1024
+
+
+class JobFailed(FatectlError):
+    """A waited-for job ended without success."""
+
+    exit_code = 7
+
+
+@dataclass(frozen=True)
+class FlowClient:
+    base_url: str
+    token: str
+    party_id: int
+    timeout: float = 120.0
+
+    @contextmanager
+    def _http(self) -> Iterator[httpx.Client]:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        with httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=self.timeout, trust_env=False
+        ) as client:
+            yield client
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            with self._http() as client:
+                resp = client.request(method, path, **kwargs)
+        except httpx.HTTPError as err:
+            raise EnvironmentProblem(
+                f"flow of party {self.party_id} at {self.base_url} is unreachable ({type(err).__name__}: {err}); "
+                "is the lab up? (fatectl status SPEC)"
+            ) from None
+        if resp.status_code >= 400:
+            try:
+                body = resp.json()
+                message, problems = (
+                    str(body.get("error", body)),
+                    [Problem(str(p)) for p in body.get("problems", [])],
+                )
+            except (ValueError, AttributeError):
+                message, problems = resp.text.strip()[:500] or f"HTTP {resp.status_code}", []
+            raise RemoteError(f"party {self.party_id}: {message}", problems)
+        return resp.json()
+
+    def upload_table(self, name: str, path: Path, overwrite: bool = False) -> dict[str, Any]:
+        def chunks() -> Iterator[bytes]:
+            with open(path, "rb") as fh:
+                while block := fh.read(UPLOAD_CHUNK):
+                    yield block
+
+        params = {"overwrite": "true"} if overwrite else {}
+        headers = {"Content-Type": "text/csv", "Content-Length": str(path.stat().st_size)}
+        result: dict[str, Any] = self._call(
+            "POST", f"/v1/tables/{name}", content=chunks(), params=params, headers=headers
+        )
+        return result
+
+    def tables(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call("GET", "/v1/tables")
+        return result
+
+    def submit(self, job_text: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call(
+            "POST", "/v1/jobs", content=job_text.encode("utf-8"), headers={"Content-Type": "application/yaml"}
+        )
+        return result
+
+    def jobs(self, limit: int = 100) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call("GET", "/v1/jobs", params={"limit": limit})
+        return result
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", f"/v1/jobs/{job_id}")
+        return result
+
+    def stop(self, job_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("POST", f"/v1/jobs/{job_id}/stop")
+        return result
+
+    def logs(self, job_id: str, after: int = 0) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call("GET", f"/v1/jobs/{job_id}/logs", params={"after": after})
+        return result
+
+    def outputs(self, job_id: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call("GET", f"/v1/jobs/{job_id}/outputs")
+        return result
+
+    def links(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", "/v1/federation/links")
+        return result
+
+    def wait(self, job_id: str, timeout: float = 3600.0, poll: float = 0.5) -> dict[str, Any]:
+        """Poll until the job ends; Timeout when it does not end in time."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.job(job_id)
+            if job["status"] in TERMINAL:
+                return job
+            if time.monotonic() >= deadline:
+                raise Timeout(f"job {job_id} still {job['status']} after {timeout:g}s")
+            time.sleep(poll)
+
+
+def _lab_root() -> Path:
+    return Path(os.environ.get(LAB_ROOT_ENV, ".lab"))
+
+
+def find_token(fed: Federation, party: Party, secrets_dir: Path | None = None) -> str:
+    """The party's flow token: from `secrets_dir`, else the running local lab's, else the compose lab's."""
+    base = _lab_root() / fed.name
+    candidates = [secrets_dir] if secrets_dir else [base / "local" / "secrets", base / "compose" / "secrets"]
+    if secrets_dir is None and not (base / "local" / "state.json").exists():
+        candidates.reverse()  # no local lab running: a compose lab is the likelier owner
+    for directory in candidates:
+        token_file = directory / party.name / "flow_token"
+        if token_file.is_file():
+            return token_file.read_text(encoding="utf-8").strip()
+    looked = ", ".join(str(d / party.name / "flow_token") for d in candidates if d is not None)
+    raise EnvironmentProblem(
+        f"no flow token for party {party.id} ({party.name}); looked in {looked}. Is the lab up?"
+    )
+
+
+def client_for(fed: Federation, party_id: int, secrets_dir: Path | None = None) -> FlowClient:
+    party = fed.party(party_id)
+    if "flow" not in party.module_names:
+        raise EnvironmentProblem(f"party {party_id} ({party.name}) runs no flow module")
+    return FlowClient(flow_url(party), find_token(fed, party, secrets_dir), party_id)
+
+
+# ---- core functions behind the CLI commands ----
+def upload(fed: Federation, party_id: int, name: str, path: Path, overwrite: bool = False) -> dict[str, Any]:
+    if not path.is_file():
+        raise EnvironmentProblem(f"{path}: no such file")
+    return client_for(fed, party_id).upload_table(name, path, overwrite)
+
+
+def submit(
+    fed: Federation,
+    party_id: int,
+    job_file: Path,
+    wait: bool = False,
+    timeout: float = 3600.0,
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
+    try:
+        text = job_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise EnvironmentProblem(f"{job_file}: cannot read the job file ({err})") from None
+    client = client_for(fed, party_id)
+    job = client.submit(text)
+    progress(f"job {job['id']} {job['status']}")
+    if wait and job["status"] not in TERMINAL:
+        job = client.wait(job["id"], timeout)
+    if job["status"] in ("failed", "canceled"):
+        raise JobFailed(f"job {job['id']} {job['status']}: {job['reason']}")
+    return job
+
+
+def job_summary(job: dict[str, Any]) -> dict[str, Any]:
+    roles = job.get("spec", {}).get("roles", {})
+    return {
+        "id": job["id"],
+        "name": job.get("name", ""),
+        "status": job["status"],
+        "initiator": job["initiator"],
+        "roles": " ".join(f"{r}={','.join(map(str, ids))}" for r, ids in roles.items()),
+        "updated": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(job["updated"])),
+        "reason": job.get("reason", ""),
+    }
+
+
+def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """A plain aligned text table (the human counterpart of --output json)."""
+    cells = [[str(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    return "\n".join(lines)
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True)
