@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fatectl.errors import EnvironmentProblem, SpecError
+from fatectl.errors import EnvironmentProblem, Problem, SpecError
 from fatectl.images import docker_client
 from fatectl.readiness import Link, Readiness, probe_federation, wait_ready
 from fatectl.render.compose import render_compose, secret_files
@@ -139,6 +140,42 @@ def prepare(lab: ComposeLab) -> None:
     write_file(lab.directory / ".env", f"FATECTL_UID={uid}\nFATECTL_GID={gid}\n")
 
 
+def host_ports(fed: Federation) -> dict[int, str]:
+    """Every 127.0.0.1 port the lab publishes, with what publishes it."""
+    ports = {port: f"{p.name} {module}" for p in fed.parties for module, port in p.compose.host_ports.items()}
+    if fed.exchange.enabled and fed.exchange.host_port:
+        ports[fed.exchange.host_port] = f"{fed.exchange.name} router"
+    return ports
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _check_ports(client: Any, lab: ComposeLab) -> None:
+    """Name every host port something other than this lab holds, before Compose half-starts."""
+    ours = {
+        int(binding["HostPort"])
+        for c in _containers(client, lab)
+        for bindings in (c.attrs.get("NetworkSettings", {}).get("Ports") or {}).values()
+        for binding in bindings or []
+        if binding.get("HostPort")
+    }
+    taken = [
+        Problem(f"127.0.0.1:{port} ({what}) is already in use by another program or lab", path="compose.hostPorts")
+        for port, what in sorted(host_ports(lab.fed).items())
+        if port not in ours and not _port_free(port)
+    ]
+    if taken:
+        raise EnvironmentProblem(f"lab {lab.project} cannot publish its ports; change them in the spec", taken)
+
+
 def _require_image(client: Any, fed: Federation) -> None:
     from docker.errors import ImageNotFound
 
@@ -190,6 +227,7 @@ def up(fed: Federation, timeout: float = 300.0, root: Path | None = None, progre
     lab = lab_for(fed, root)
     client = docker_client()
     _require_image(client, fed)
+    _check_ports(client, lab)
     prepare(lab)
     progress(f"starting compose project {lab.project} from {lab.compose_file}")
     try:
