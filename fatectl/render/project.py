@@ -11,7 +11,7 @@ from pathlib import Path
 
 from fatectl.render.compose import render_compose
 from fatectl.render.helm import render_helm
-from fatectl.render.writer import write_tree
+from fatectl.render.writer import ensure_directory, write_tree
 from fatectl.render.yamltext import dump_yaml
 from fatectl.secrets import SecretsLayout, ensure_secrets
 from fatectl.spec.model import Federation
@@ -46,7 +46,9 @@ def write_helm(
 ) -> RenderResult:
     files: dict[str, str | bytes] = dict(render_helm(fed, party_id))
     targets = tuple(sorted({path.split("/", 1)[0] for path in files}))
+    ensure_directory(out)
     secrets_root = secrets_dir or out / SECRETS_DIR
+    ensure_directory(secrets_root)
     secret_paths: set[str] = set()
     if fed.security.tls != "none":
         layout = ensure_secrets(fed, secrets_root)
@@ -85,7 +87,7 @@ def render_compose_project(spec: str | Path, out: Path) -> RenderResult:
 def write_compose(fed: Federation, out: Path) -> RenderResult:
     from fatectl.composelab import ComposeLab, prepare
 
-    changed = write_tree(out, render_compose(fed))
+    changed = write_tree(out, render_compose(fed))  # creates `out` or fails with a RenderError
     # The lab's own preparation: secrets created when absent, owned by the containers'
     # user (compose bind-mounts file secrets with host owner and mode), and `.env` naming it.
     prepare(ComposeLab(fed, out))

@@ -43,6 +43,16 @@ def write_file(target: Path, content: str | bytes, mode: int = FILE_MODE) -> boo
     return True
 
 
+def ensure_directory(out: Path) -> None:
+    """Create the output directory, or say clearly why it cannot be one."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise RenderError(f"cannot create output directory {out}: {err.strerror}") from err
+    if not out.is_dir():
+        raise RenderError(f"output path {out} is not a directory")
+
+
 def write_tree(
     out: Path, files: Mapping[str, str | bytes], secret_paths: frozenset[str] = frozenset()
 ) -> list[Path]:
@@ -50,12 +60,7 @@ def write_tree(
 
     Returns the files whose content changed, in sorted order.
     """
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise RenderError(f"cannot create output directory {out}: {err.strerror}") from err
-    if not out.is_dir():
-        raise RenderError(f"output path {out} is not a directory")
+    ensure_directory(out)
     changed: list[Path] = []
     problems: list[Problem] = []
     for rel in sorted(files):
