@@ -6,7 +6,7 @@ the guest its weights and the intercept, the arbiter nothing but the training hi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +55,16 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
 def signed_labels(labels: np.ndarray) -> np.ndarray:
     """FATE's hetero LR works with y in {-1, +1}: anything but 1 is the negative class."""
     return np.where(np.asarray(labels) == 1, 1.0, -1.0)
+
+
+def align_rows(own_ids: Sequence[str], features: np.ndarray, order: Sequence[str]) -> np.ndarray:
+    """This party's feature rows in the guest's order; every guest id must be present."""
+    position = {v: i for i, v in enumerate(own_ids)}
+    missing = [i for i in order if i not in position]
+    if missing:
+        raise ComponentError(f"{len(missing)} of the guest's ids are not in this party's table (e.g. {missing[0]!r}); "
+                             "run psi first")
+    return features[[position[i] for i in order]]
 
 
 @dataclass(frozen=True, eq=False)

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 from sklearn.linear_model import LogisticRegression
 
 from fate.ml.evaluation import auc
 from fate.ml.lr_params import parse_params
 from fate.ml.plain_lr import fit_plain
-from tests.ml.conftest import Breast
+from tests.ml.conftest import DATA, Breast
+
+_spec = importlib.util.spec_from_file_location("make_breast", DATA / "make_breast.py")
+assert _spec is not None and _spec.loader is not None
+_make_breast = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_make_breast)
+write_breast = _make_breast.write_breast
 
 FLOW_TEST = {
     "max_iter": 5,
@@ -48,3 +57,9 @@ def test_mini_batches_and_convergence(breast: Breast) -> None:
     fit = fit_plain([breast.guest, breast.host], breast.labels, params)
     assert fit.converged and fit.iterations < 200
     assert abs(fit.loss[-1] - fit.loss[-2]) < 1e-3
+
+
+def test_shipped_breast_files_are_what_make_breast_writes(tmp_path: Path) -> None:
+    guest, host = write_breast(tmp_path)
+    assert guest.read_bytes() == (DATA / "breast_hetero_guest.csv").read_bytes()
+    assert host.read_bytes() == (DATA / "breast_hetero_host.csv").read_bytes()

@@ -1,0 +1,225 @@
+"""Hetero (vertical) logistic regression with FATE's protocol; the arbiter holds the Paillier key.
+
+Per batch, with u_h = 0.25 * X_h w_h on each host and y in {-1, +1} on the guest:
+
+    host    -> guest    [[u_h]]                        (and [[its Taylor-loss share]])
+    guest   -> hosts    [[d]] = sum [[u_h]] + 0.25 (X_g w_g + b) - 0.5 y       (re-randomized)
+    guest   -> arbiter  [[X_g^T d / N + alpha w_g]], [[mean d]], [[Taylor loss]]
+    host    -> arbiter  [[X_h^T d / N + alpha w_h]]
+    arbiter -> each     its own update, from one optimizer over all decrypted gradients
+
+Every ciphertext that leaves a party carries fresh randomness: a host's forward is a
+fresh encryption, everything computed from received ciphertexts is re-randomized, so
+nobody can relate what it sends to what it received. The arbiter learns gradients and
+the loss, exactly as in FATE; no party learns another's features, labels or weights.
+The functions here take a Federation and numpy arrays; `fate.ml.lr_component` adapts them
+to the flow's component contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from fate.crypto import paillier
+from fate.federation.federation import Federation
+from fate.ml.component import ComponentError
+from fate.ml.lr_model import PartyModel, align_rows, batch_ranges, has_converged, init_weights, signed_labels
+from fate.ml.lr_params import HeteroLRParams
+from fate.ml.optimizer import Optimizer, add_penalty_gradient, apply_update, penalty_loss
+from fate.ml.timing import PhaseTimer
+
+Log = Callable[[str], None]
+
+
+def _quiet(_msg: str) -> None:
+    return None
+
+
+def loss_available(fed: Federation, params: HeteroLRParams) -> bool:
+    """FATE's Taylor loss needs cross terms between hosts' forwards, which no one can form with two hosts."""
+    return params.early_stop != "weight_diff" and len(fed.parties("host")) == 1
+
+
+def stop_rule(fed: Federation, params: HeteroLRParams) -> str:
+    return params.early_stop if loss_available(fed, params) else "weight_diff"
+
+
+def _receive_key(fed: Federation, params: HeteroLRParams, prefix: str) -> paillier.PublicKey:
+    text = fed.get(f"{prefix}.pubkey", "arbiter")
+    return paillier.PublicKey.from_json(text, insecure=params.insecure_key)
+
+
+def _under_key(value: paillier.EncryptedArray, public: paillier.PublicKey, what: str) -> paillier.EncryptedArray:
+    """Refuse ciphertexts not under the arbiter's key: a party holding that other key could read what we add."""
+    if not isinstance(value, paillier.EncryptedArray) or value.public_key != public:
+        raise ComponentError(f"{what} is not encrypted under the arbiter's Paillier key; refusing to use it")
+    return value
+
+
+def train_arbiter(fed: Federation, params: HeteroLRParams, prefix: str = "hetero_lr", log: Log = _quiet,
+                  timer: PhaseTimer | None = None) -> PartyModel:
+    timer = timer or PhaseTimer()
+    with timer("keygen"):
+        public, private = paillier.generate_keypair(params.key_length, insecure=params.insecure_key)
+    key_text = public.to_json()
+    with timer("transport"):
+        fed.remote(key_text, f"{prefix}.pubkey", "guest")
+        fed.remote(key_text, f"{prefix}.pubkey", "host")
+    with timer("wait"):
+        batches = fed.get(f"{prefix}.batches", "guest")
+    hosts = fed.parties("host")
+    rule = stop_rule(fed, params)
+    optimizer = Optimizer(params.optimizer)
+    losses: list[float] = []
+    converged, epoch = False, 0
+    for epoch in range(params.max_iter):  # noqa: B007 - the last epoch is reported
+        batch_losses: list[float] = []
+        delta = np.zeros(0)
+        for k in range(batches):
+            tag = f"{prefix}.{epoch}.{k}"
+            with timer("wait"):
+                guest_msg = fed.get(f"{tag}.grad", "guest")
+                host_grads = fed.get_all(f"{tag}.grad", "host")
+            with timer("decrypt"):
+                parts = [private.decrypt(g) for g in host_grads]
+                parts.append(np.concatenate([private.decrypt(guest_msg["grad"]), private.decrypt(guest_msg["bias"])]))
+                if guest_msg["loss"] is not None:
+                    batch_losses.append(float(private.decrypt(guest_msg["loss"])[0]))
+            with timer("plaintext"):
+                delta = optimizer.step(np.concatenate(parts), epoch)
+                pieces = np.split(delta, np.cumsum([len(p) for p in parts])[:-1])
+            with timer("transport"):
+                for host, piece in zip(hosts, pieces[:-1], strict=True):
+                    fed.remote(piece, f"{tag}.delta", "host", [host])
+                fed.remote(pieces[-1], f"{tag}.delta", "guest")
+        if batch_losses:
+            losses.append(float(np.mean(batch_losses)))
+            log(f"epoch {epoch}: loss {losses[-1]:.6f}")
+        converged = has_converged(rule, params.tol, losses, delta)
+        with timer("transport"):
+            fed.remote(converged, f"{prefix}.{epoch}.stop", "guest")
+            fed.remote(converged, f"{prefix}.{epoch}.stop", "host")
+        if converged:
+            break
+    return PartyModel("arbiter", fed.party_id, (), np.zeros(0), None, params, epoch + 1, converged, tuple(losses))
+
+
+def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], features: np.ndarray, labels: np.ndarray,
+                params: HeteroLRParams, prefix: str = "hetero_lr", log: Log = _quiet,
+                timer: PhaseTimer | None = None) -> PartyModel:
+    timer = timer or PhaseTimer()
+    if labels is None or len(labels) != len(ids):
+        raise ComponentError("the guest's table must carry a label for every row")
+    fit_intercept = params.init.fit_intercept
+    ranges = batch_ranges(len(ids), params.batch_size)
+    with timer("transport"):
+        fed.remote({"ids": list(ids), "batches": [list(r) for r in ranges]}, f"{prefix}.rows", "host")
+        fed.remote(len(ranges), f"{prefix}.batches", "arbiter")
+    with timer("wait"):
+        public = _receive_key(fed, params, prefix)
+    with_loss = loss_available(fed, params)
+    opt = params.optimizer
+    y = signed_labels(labels)
+    weights = init_weights(params.init, features.shape[1], fit_intercept)
+    # 1/N folded into the plaintext multipliers once per batch, not into every ciphertext.
+    scaled = [features[a:b] / (b - a) for a, b in ranges]
+    epoch = 0
+    for epoch in range(params.max_iter):  # noqa: B007 - the last epoch is reported
+        for k, (a, b) in enumerate(ranges):
+            tag = f"{prefix}.{epoch}.{k}"
+            x, yb, n = features[a:b], y[a:b], b - a
+            with timer("plaintext"):
+                wx = x @ weights[: x.shape[1]] + (weights[-1] if fit_intercept else 0.0)
+                own = 0.25 * wx - 0.5 * yb
+            with timer("wait"):
+                forwards = fed.get_all(f"{tag}.fwd", "host")
+            with timer("encrypted_sum"):
+                u = _under_key(forwards[0]["u"], public, "a host's forward")
+                for msg in forwards[1:]:
+                    u = u + _under_key(msg["u"], public, "a host's forward")
+            with timer("encrypt"):
+                d = (u + own).rerandomize()
+            with timer("transport"):
+                fed.remote(d, f"{tag}.d", "host")
+            # Gradient from [[u]] (X^T [[u]] + X^T own) costs the same as from [[d]] and keeps [[d]] for the hosts only.
+            with timer("matvec"):
+                grad = paillier.matvec_t(scaled[k], u) + (scaled[k].T @ own)
+                bias = u.sum() * (1.0 / n) + np.array([own.mean()]) if fit_intercept else None
+                loss = None
+                if with_loss:
+                    # Taylor loss: log2 - 0.5 mean(y wx) + 0.125 mean(wx^2), with wx_h = 4 u_h; see module docstring.
+                    cross = (wx - 2.0 * yb) / n
+                    plain = np.log(2.0) + float(np.mean(-0.5 * yb * wx + 0.125 * wx * wx))
+                    plain += penalty_loss(opt, weights, fit_intercept)
+                    share = _under_key(forwards[0]["loss"], public, "the host's loss share")
+                    loss = paillier.matvec_t(cross[:, None], u) + share + plain
+            with timer("plaintext"):
+                penalty = add_penalty_gradient(opt, np.zeros_like(weights), weights, fit_intercept)
+            with timer("encrypt"):
+                grad = (grad + penalty[: x.shape[1]]).rerandomize()
+                bias = None if bias is None else bias.rerandomize()
+                loss = None if loss is None else loss.rerandomize()
+            with timer("transport"):
+                fed.remote({"grad": grad, "bias": bias, "loss": loss}, f"{tag}.grad", "arbiter")
+            with timer("wait"):
+                delta = fed.get(f"{tag}.delta", "arbiter")
+            weights = apply_update(opt, weights, np.asarray(delta), fit_intercept, epoch)
+        with timer("wait"):
+            stop = bool(fed.get(f"{prefix}.{epoch}.stop", "arbiter"))
+        if stop:
+            break
+    log(f"guest trained {epoch + 1} epochs")
+    coef = weights[:-1] if fit_intercept else weights
+    intercept = float(weights[-1]) if fit_intercept else None
+    return PartyModel("guest", fed.party_id, tuple(header), coef, intercept, params, epoch + 1, stop)
+
+
+def train_host(fed: Federation, ids: Sequence[str], header: Sequence[str], features: np.ndarray,
+               params: HeteroLRParams, prefix: str = "hetero_lr", log: Log = _quiet,
+               timer: PhaseTimer | None = None) -> PartyModel:
+    timer = timer or PhaseTimer()
+    with timer("wait"):
+        rows = fed.get(f"{prefix}.rows", "guest")
+        public = _receive_key(fed, params, prefix)
+    x_all = align_rows(ids, features, rows["ids"])
+    ranges = [(int(a), int(b)) for a, b in rows["batches"]]
+    with_loss = loss_available(fed, params)
+    opt = params.optimizer
+    weights = init_weights(params.init, x_all.shape[1], False)
+    scaled = [x_all[a:b] / (b - a) for a, b in ranges]
+    epoch, stop = 0, False
+    for epoch in range(params.max_iter):  # noqa: B007 - the last epoch is reported
+        for k, (a, b) in enumerate(ranges):
+            tag = f"{prefix}.{epoch}.{k}"
+            with timer("plaintext"):
+                wx = x_all[a:b] @ weights
+            with timer("encrypt"):
+                forward = public.encrypt(0.25 * wx)
+                share = None
+                if with_loss:
+                    share = public.encrypt(np.array([0.125 * float(np.mean(wx * wx)) + penalty_loss(opt, weights, False)]))
+            with timer("transport"):
+                fed.remote({"u": forward, "loss": share}, f"{tag}.fwd", "guest")
+            with timer("wait"):
+                d = _under_key(fed.get(f"{tag}.d", "guest"), public, "the guest's [[d]]")
+            with timer("matvec"):
+                grad = paillier.matvec_t(scaled[k], d)
+            with timer("encrypt"):
+                grad = (grad + add_penalty_gradient(opt, np.zeros_like(weights), weights, False)).rerandomize()
+            with timer("transport"):
+                fed.remote(grad, f"{tag}.grad", "arbiter")
+            with timer("wait"):
+                delta = fed.get(f"{tag}.delta", "arbiter")
+            weights = apply_update(opt, weights, np.asarray(delta), False, epoch)
+        with timer("wait"):
+            stop = bool(fed.get(f"{prefix}.{epoch}.stop", "arbiter"))
+        if stop:
+            break
+    log(f"host trained {epoch + 1} epochs")
+    return PartyModel("host", fed.party_id, tuple(header), weights, None, params, epoch + 1, stop)
+
+
+# The flow's registry imports this module by name; the component adapters register on import.
+from fate.ml import lr_component as _lr_component  # noqa: E402,F401
