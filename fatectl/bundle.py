@@ -206,13 +206,13 @@ def _verify(path: Path, pubkey: Path | None, progress: Progress) -> tuple[Manife
     digests: dict[str, Digest] = {}
     meta: dict[str, bytes] = {}
 
-    def handle(name: str, stream: IO[bytes]) -> None:
+    def handle(name: str, size: int, stream: IO[bytes]) -> None:
         if name in (MANIFEST, SIGNATURE):
             meta[name] = _read_small(name, stream)
         else:
-            digests[name] = hash_stream(stream, advance=lambda n: progress(f"verifying {path.name}", n, total))
+            digests[name] = hash_stream(stream)
 
-    scan(path, handle)
+    scan(path, handle, lambda n: progress(f"verifying {path.name}", n, total))
     return _judge(meta, digests, public), meta[MANIFEST]
 
 
@@ -331,9 +331,9 @@ def _extract(path: Path, manifest: Manifest, body: bytes, staging: Path, progres
     The file may have changed since the first pass, so nothing is trusted twice.
     """
     seen: set[str] = set()
-    total = manifest.total_size
+    total = path.stat().st_size
 
-    def handle(name: str, stream: IO[bytes]) -> None:
+    def handle(name: str, size: int, stream: IO[bytes]) -> None:
         if name == MANIFEST:
             if _read_small(name, stream) != body:
                 raise BundleError(f"{MANIFEST} changed while the bundle was being unpacked")
@@ -344,19 +344,19 @@ def _extract(path: Path, manifest: Manifest, body: bytes, staging: Path, progres
             (staging / SIGNATURE).write_bytes(_read_small(name, stream))
             return
         want = manifest.files.get(name)
-        if want is None:
-            raise BundleError(f"{name}: not in the verified manifest (the bundle changed while being unpacked)")
+        if want is None or want.size != size:
+            raise BundleError(f"{name}: does not match the verified manifest (the bundle changed while being unpacked)")
         target = staging / name
         private = name.startswith(SECRET_PREFIX)
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700 if private else 0o755)
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
         with os.fdopen(os.open(target, flags, 0o600 if private else 0o644), "wb") as sink:
-            got = hash_stream(stream, sink, lambda n: progress(f"unpacking {path.name}", n, total))
+            got = hash_stream(stream, sink)
         if (got.sha256, got.size) != (want.sha256, want.size):
             raise BundleError(f"{name}: changed while the bundle was being unpacked")
         seen.add(name)
 
-    scan(path, handle)
+    scan(path, handle, lambda n: progress(f"unpacking {path.name}", n, total))
     missing = sorted(set(manifest.files) - seen)
     if missing:
         raise BundleError(f"files vanished while the bundle was being unpacked: {', '.join(missing)}")

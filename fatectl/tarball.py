@@ -133,23 +133,39 @@ def check_member(info: tarfile.TarInfo) -> None:
         raise BundleError(f"member {name!r} is not a normalized relative path")
 
 
-def scan(path: Path, handle: Callable[[str, IO[bytes]], None]) -> None:
-    """Call `handle(name, stream)` per checked member, in archive order, in one forward pass.
+class _Counter:
+    """Reports bytes read from the bundle file itself, so progress is exact even when gzipped."""
+
+    def __init__(self, raw: IO[bytes], advance: Advance) -> None:
+        self._raw = raw
+        self._advance = advance
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        self._advance(len(data))
+        return data
+
+
+def scan(path: Path, handle: Callable[[str, int, IO[bytes]], None], advance: Advance | None = None) -> None:
+    """Call `handle(name, size, stream)` per checked member, in archive order, in one forward pass.
 
     Corruption anywhere (truncation, bad gzip CRC, garbage headers), including while
-    `handle` reads a member's data, becomes a BundleError.
+    `handle` reads a member's data, becomes a BundleError. `advance` gets the number of
+    bytes read from `path` as reading goes on.
     """
     seen: set[str] = set()
     try:
-        with tarfile.open(path, mode="r|*", bufsize=CHUNK) as tar:
-            for info in tar:
-                check_member(info)
-                if info.name in seen:
-                    raise BundleError(f"member {info.name!r} appears twice in the bundle")
-                seen.add(info.name)
-                stream = tar.extractfile(info)
-                assert stream is not None, "regular files always have a data stream"
-                handle(info.name, stream)
+        with open(path, "rb") as raw:
+            source = _Counter(raw, advance) if advance is not None else raw
+            with tarfile.open(fileobj=source, mode="r|*", bufsize=CHUNK) as tar:  # type: ignore[call-overload]
+                for info in tar:
+                    check_member(info)
+                    if info.name in seen:
+                        raise BundleError(f"member {info.name!r} appears twice in the bundle")
+                    seen.add(info.name)
+                    stream = tar.extractfile(info)
+                    assert stream is not None, "regular files always have a data stream"
+                    handle(info.name, info.size, stream)
     except FileNotFoundError:
         raise BundleError(f"bundle {path} does not exist") from None
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as err:

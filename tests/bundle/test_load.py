@@ -68,3 +68,14 @@ def test_default_destination_is_named_after_the_bundle(tmp_path: Path, signed_bu
     result = load_bundle(signed_bundle[0], images=FakeImages())
     assert result.directory == tmp_path / "tiny-fed"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny-fed"]
+
+
+def test_verify_and_unpack_progress_count_the_bytes_of_the_file(tmp_path: Path, signed_bundle: tuple[Path, Manifest]) -> None:
+    seen: dict[str, list[int]] = {}
+
+    def progress(label: str, advance: int, total: int) -> None:
+        seen.setdefault(label, [0, total])[0] += advance
+
+    load_bundle(signed_bundle[0], dest=tmp_path / "site", images=FakeImages(), progress=progress)
+    size = signed_bundle[0].stat().st_size
+    assert seen == {"verifying tiny-fed.tar": [size, size], "unpacking tiny-fed.tar": [size, size]}
