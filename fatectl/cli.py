@@ -374,5 +374,176 @@ def logs_cmd(spec: str, party_id: int, module: str | None, follow: bool, tail: i
         click.echo(line)
 
 
+# ---- jobs and local lab (FLOW): data upload, job submit|status|list|stop|logs|outputs, up/down local, status ----
+
+
+party_option = click.option("--party", "party_id", type=int, required=True, help="Party id whose flow to talk to.")
+
+
+@main.group()
+def data() -> None:
+    """Tables on a party's flow."""
+
+
+@data.command("upload")
+@spec_argument
+@party_option
+@click.option("--name", required=True, help="Table name on that party (letters, digits, _ . -).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing table of that name.")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=str))
+def data_upload(spec: str, party_id: int, name: str, overwrite: bool, file: str) -> None:
+    """Upload CSV FILE (header, an `id` column, numeric features, optional label `y`)."""
+    from pathlib import Path
+
+    from fatectl.client import upload_spec
+
+    table = upload_spec(spec, party_id, name, Path(file), overwrite)
+    click.echo(f"table {table['name']} on party {party_id}: {table['rows']} rows, "
+               f"{len(table['features'])} features{', with label y' if table['label'] else ''}")
+
+
+@data.command("list")
+@spec_argument
+@party_option
+@output_option
+def data_list(spec: str, party_id: int, output_format: str) -> None:
+    """Tables uploaded to a party's flow."""
+    from fatectl.client import call_spec
+
+    rows = [{**t, "features": len(t["features"])} for t in call_spec(spec, party_id, "tables")]
+    _print_rows(rows, ["name", "rows", "features", "label"], output_format)
+
+
+@main.group()
+def job() -> None:
+    """Submit, follow and stop jobs on a party's flow."""
+
+
+@job.command("submit")
+@spec_argument
+@party_option
+@click.argument("jobfile", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--wait", is_flag=True, help="Wait until the job ends; exit non-zero unless it succeeds.")
+@click.option("--timeout", type=float, default=3600.0, show_default=True, help="Seconds to wait with --wait.")
+@output_option
+def job_submit(spec: str, party_id: int, jobfile: str, wait: bool, timeout: float, output_format: str) -> None:
+    """Propose JOBFILE (YAML/JSON) to every party of its roles; it starts when all accept."""
+    from pathlib import Path
+
+    from fatectl.client import submit_spec, to_json
+
+    result = submit_spec(spec, party_id, Path(jobfile), wait, timeout, progress=_progress_printer(output_format == "json"))
+    click.echo(to_json(result) if output_format == "json" else f"job {result['id']} {result['status']}")
+
+
+@job.command("status")
+@spec_argument
+@party_option
+@click.argument("job_id")
+@output_option
+def job_status(spec: str, party_id: int, job_id: str, output_format: str) -> None:
+    """One job as this party sees it, with its outputs."""
+    from fatectl.client import call_spec, job_summary
+
+    found = call_spec(spec, party_id, "job", job_id)
+    _print_rows([job_summary(found)], ["id", "name", "status", "initiator", "roles", "updated", "reason"], output_format)
+
+
+@job.command("list")
+@spec_argument
+@party_option
+@output_option
+def job_list(spec: str, party_id: int, output_format: str) -> None:
+    """Jobs this party takes part in, newest first."""
+    from fatectl.client import call_spec, job_summary
+
+    rows = [job_summary(j) for j in call_spec(spec, party_id, "jobs")]
+    _print_rows(rows, ["id", "name", "status", "initiator", "roles", "updated", "reason"], output_format)
+
+
+@job.command("stop")
+@spec_argument
+@party_option
+@click.argument("job_id")
+def job_stop(spec: str, party_id: int, job_id: str) -> None:
+    """Stop a job on every party."""
+    from fatectl.client import call_spec
+
+    stopped = call_spec(spec, party_id, "stop", job_id)
+    click.echo(f"job {stopped['id']} {stopped['status']}: {stopped['reason']}")
+
+
+@job.command("logs")
+@spec_argument
+@party_option
+@click.argument("job_id")
+@output_option
+def job_logs(spec: str, party_id: int, job_id: str, output_format: str) -> None:
+    """The job's log on this party (flow events and component messages)."""
+    from fatectl.client import call_spec, to_json
+
+    entries = call_spec(spec, party_id, "logs", job_id)
+    if output_format == "json":
+        click.echo(to_json(entries))
+        return
+    import time
+
+    for e in entries:
+        stamp = time.strftime("%H:%M:%S", time.gmtime(e["ts"]))
+        click.echo(f"{stamp} {e['source']}: {e['message'].rstrip()}")
+
+
+@job.command("outputs")
+@spec_argument
+@party_option
+@click.argument("job_id")
+@output_option
+def job_outputs(spec: str, party_id: int, job_id: str, output_format: str) -> None:
+    """Metrics, models and output tables of a job on this party."""
+    from fatectl.client import call_spec
+
+    rows = call_spec(spec, party_id, "outputs", job_id)
+    if output_format == "table":
+        import json
+
+        rows = [{**r, "value": json.dumps(r["value"], sort_keys=True)[:80]} for r in rows]
+    _print_rows(rows, ["component", "role", "kind", "name", "value"], output_format)
+
+
+@up.command("local")
+@spec_argument
+@click.option("--timeout", type=float, default=120.0, show_default=True,
+              help="Seconds to wait for every flow and every peer link to be up.")
+@click.option("-q", "--quiet", is_flag=True, help="Hide progress.")
+def up_local(spec: str, timeout: float, quiet: bool) -> None:
+    """Start every router and flow of SPEC as local processes (no Docker) and wait until ready."""
+    from fatectl.locallab import up_spec
+
+    result = up_spec(spec, timeout, progress=_progress_printer(quiet))
+    links = sum(len(p.links) for p in result.readiness.probes)
+    click.echo(f"local lab {result.lab.fed.name} ready in {result.readiness.seconds:.1f}s: "
+               f"{len(result.processes)} processes, {links} links up ({result.lab.directory})")
+
+
+@down.command("local")
+@spec_argument
+def down_local(spec: str) -> None:
+    """Stop the local lab of SPEC; data and secrets stay for the next `up local`."""
+    from fatectl.locallab import down_spec
+
+    stopped = down_spec(spec)
+    click.echo(f"stopped {len(stopped)} processes" + (f": {', '.join(stopped)}" if stopped else ""))
+
+
+@main.command("status")
+@spec_argument
+@output_option
+def status_cmd(spec: str, output_format: str) -> None:
+    """Each party's flow health and router links (either lab), and the local lab's processes."""
+    from fatectl.locallab import status_rows
+
+    _print_rows(status_rows(spec), ["party", "name", "process", "state", "detail"], output_format)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

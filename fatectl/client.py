@@ -208,3 +208,37 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
 
 def to_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True)
+
+
+def _client(spec: str | Path, party_id: int) -> FlowClient:
+    from fatectl.spec.loader import load_federation
+
+    return client_for(load_federation(spec), party_id)
+
+
+def upload_spec(
+    spec: str | Path, party_id: int, name: str, path: Path, overwrite: bool = False
+) -> dict[str, Any]:
+    from fatectl.spec.loader import load_federation
+
+    return upload(load_federation(spec), party_id, name, path, overwrite)
+
+
+def submit_spec(
+    spec: str | Path,
+    party_id: int,
+    job_file: Path,
+    wait: bool = False,
+    timeout: float = 3600.0,
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
+    from fatectl.spec.loader import load_federation
+
+    return submit(load_federation(spec), party_id, job_file, wait, timeout, progress)
+
+
+def call_spec(spec: str | Path, party_id: int, operation: str, *args: Any) -> Any:
+    """One read/stop call on a party's flow: tables, jobs, job, stop, logs, outputs."""
+    if operation not in ("tables", "jobs", "job", "stop", "logs", "outputs"):
+        raise ValueError(operation)
+    return getattr(_client(spec, party_id), operation)(*args)

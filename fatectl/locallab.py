@@ -238,3 +238,59 @@ def restart_process(fed: Federation, process: str, root: Path | None = None) -> 
             time.sleep(0.1)
     state[process] = _start(lab, f"{process}.yaml", Path(entry["config"]))
     write_file(lab.state_file, json.dumps(state, indent=2, sort_keys=True) + "\n", 0o600)
+
+
+def up_spec(spec: str | Path, timeout: float = 120.0, progress: Progress = lambda _: None) -> LocalStatus:
+    from fatectl.spec.loader import load_federation
+
+    return up(load_federation(spec), timeout=timeout, progress=progress)
+
+
+def down_spec(spec: str | Path) -> list[str]:
+    from fatectl.spec.loader import load_federation
+
+    return down(load_federation(spec))
+
+
+def status_rows(spec: str | Path) -> list[dict[str, Any]]:
+    """One row per local process and per party's flow and link, for `fatectl status`."""
+    from fatectl.spec.loader import load_federation
+
+    fed = load_federation(spec)
+    current = status(fed)
+    ids = {p.name: p.id for p in fed.parties} | {fed.exchange.name: fed.exchange.id}
+    rows: list[dict[str, Any]] = []
+    if current.lab.state_file.exists():
+        for proc in current.processes:
+            name = proc.name.split("/")[0]
+            rows.append(
+                {
+                    "party": ids.get(name),
+                    "name": name,
+                    "process": f"local {proc.name.split('/')[1]}",
+                    "state": "running" if proc.alive else "stopped",
+                    "detail": f"pid {proc.pid} port {proc.port}",
+                }
+            )
+    for probe in current.readiness.probes:
+        rows.append(
+            {
+                "party": probe.party_id,
+                "name": probe.name,
+                "process": "flow",
+                "state": probe.flow,
+                "detail": probe.detail.strip(),
+            }
+        )
+        for link in probe.links:
+            latency = f"{link.latency_ms:.1f} ms" if link.latency_ms is not None else link.last_error
+            rows.append(
+                {
+                    "party": probe.party_id,
+                    "name": probe.name,
+                    "process": f"link -> {link.peer}",
+                    "state": link.state,
+                    "detail": latency,
+                }
+            )
+    return rows
