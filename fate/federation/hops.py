@@ -21,8 +21,8 @@ from urllib.parse import quote
 import aiohttp
 
 from fate.federation.config import Endpoint, RouterConfig
-from fate.federation.errors import Busy, Forbidden, NoRoute, RouterError, TooLarge, Unreachable
-from fate.federation.mailbox import Payload
+from fate.federation.errors import BadRequest, Busy, Forbidden, NoRoute, RouterError, TooLarge, Unreachable
+from fate.federation.mailbox import IncomingBody, Payload
 from fate.federation.tls import client_context, identity, peer_party_id
 
 _ERRORS: dict[int, type[RouterError]] = {403: Forbidden, 404: NoRoute, 413: TooLarge, 503: Busy}
@@ -63,6 +63,7 @@ class Hops:
         self._verify_id = client_context(config.tls, check_hostname=True)
         self._verify_ca = client_context(config.tls, check_hostname=False)
         self._session: aiohttp.ClientSession | None = None
+        self._chunk = config.limits.chunk_bytes
         self.links: dict[str, LinkStatus] = {}
         for pid, ep in sorted(config.routes.items()):
             self.links[str(pid)] = LinkStatus(ep.host, ep.port, identity=pid)
@@ -103,42 +104,64 @@ class Hops:
         link = self.links.get("default")
         return link.identity if link else None
 
-    async def forward(self, hop: Endpoint, job: str, tag: str, src: int, dst: int, payload: Payload) -> None:
-        """Deliver payload to the next hop, retrying transient failures with backoff until the deadline."""
+    async def forward(
+        self, hop: Endpoint, job: str, tag: str, src: int, dst: int, body: IncomingBody, size: int | None
+    ) -> None:
+        """Pass a body on to the next hop, retrying transient failures with backoff until the deadline.
+
+        The first attempt streams the body while it arrives (cut-through); retries
+        replay the recorded copy, so a retry never needs the sender again.
+        """
         retry = self.config.retry
         loop = asyncio.get_running_loop()
         deadline = loop.time() + retry.deadline
         backoff = retry.initial_backoff
         attempts = 0
-        while True:
-            attempts += 1
-            try:
-                await self._post(hop, job, tag, src, dst, payload)
-                return
-            except (aiohttp.ClientSSLError, aiohttp.ClientConnectorCertificateError) as err:
-                raise Unreachable(f"TLS with {hop.host}:{hop.port} failed: {err}") from None
-            except Busy as err:
-                last = str(err)
-            except (aiohttp.ClientError, OSError, TimeoutError) as err:
-                last = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
-            if loop.time() + backoff > deadline:
-                raise Unreachable(
-                    f"party {dst} via {hop.host}:{hop.port} did not accept the message "
-                    f"after {attempts} attempts in {retry.deadline:g}s: {last}"
-                )
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, retry.max_backoff)
+        payload: Payload | None = None
+        try:
+            while True:
+                attempts += 1
+                try:
+                    if attempts == 1:
+                        await self._post(hop, job, tag, src, dst, body.stream(), size)
+                    else:
+                        payload = payload or await body.complete()
+                        data = payload.data if payload.data is not None else payload.chunks(self._chunk)
+                        await self._post(hop, job, tag, src, dst, data, payload.size)
+                    return
+                except (aiohttp.ClientSSLError, aiohttp.ClientConnectorCertificateError) as err:
+                    raise Unreachable(f"TLS with {hop.host}:{hop.port} failed: {err}") from None
+                except Busy as err:
+                    last = str(err)
+                except (aiohttp.ClientError, OSError, TimeoutError) as err:
+                    _raise_body_error(body)
+                    last = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+                if loop.time() + backoff > deadline:
+                    raise Unreachable(
+                        f"party {dst} via {hop.host}:{hop.port} did not accept the message "
+                        f"after {attempts} attempts in {retry.deadline:g}s: {last}"
+                    )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, retry.max_backoff)
+        finally:
+            if payload is not None:
+                payload.discard()
+            body.discard()
 
-    async def _post(self, hop: Endpoint, job: str, tag: str, src: int, dst: int, payload: Payload) -> None:
+    async def _post(
+        self, hop: Endpoint, job: str, tag: str, src: int, dst: int, data: Any, size: int | None
+    ) -> None:
         assert self._session is not None
         url = f"{self._scheme()}://{hop.host}:{hop.port}{message_path(job, tag)}"
-        body: Any = payload.data if payload.data is not None else payload.chunks(self.config.limits.chunk_bytes)
+        headers = {"Content-Type": "application/octet-stream"}
+        if size is not None:
+            headers["Content-Length"] = str(size)
         timeout = aiohttp.ClientTimeout(total=self.config.retry.attempt_timeout, sock_connect=10)
         async with self._session.post(
             url,
             params={"src": str(src), "dst": str(dst)},
-            data=body,
-            headers={"Content-Length": str(payload.size), "Content-Type": "application/octet-stream"},
+            data=data,
+            headers=headers,
             timeout=timeout,
             **self._tls_args(hop),
         ) as resp:
@@ -191,6 +214,15 @@ class Hops:
             if on_round is not None:
                 on_round()
             await asyncio.sleep(self.config.probe_interval)
+
+
+def _raise_body_error(body: IncomingBody) -> None:
+    """A failure caused by the incoming body (too large, sender gone) is final, not the next hop's fault."""
+    if body.error is None:
+        return
+    if isinstance(body.error, RouterError):
+        raise body.error
+    raise BadRequest(f"the sender's message body broke off: {body.error!r}")
 
 
 async def _remote_error(resp: aiohttp.ClientResponse, hop: Endpoint) -> RouterError:

@@ -48,35 +48,83 @@ class Payload:
         self.data = None
 
 
+class IncomingBody:
+    """A request body read chunk by chunk into a Payload, optionally passed on as it arrives.
+
+    `stream()` hands each chunk on (cut-through forwarding) while recording it;
+    `complete()` reads whatever is left and returns the whole Payload, so a failed
+    forward can be retried from the record.
+    """
+
+    def __init__(self, stream: StreamReader, limits: Limits, spool_dir: Path) -> None:
+        self._stream = stream
+        self._limits = limits
+        self._spool_dir = spool_dir
+        self._buffer = bytearray()
+        self._spool: tuple[int, Path] | None = None
+        self._size = 0
+        self._done = False
+        self.error: BaseException | None = None  # why reading the body failed, if it did
+
+    async def _next(self) -> bytes:
+        if self._done:
+            return b""
+        try:
+            block = await self._stream.read(self._limits.chunk_bytes)
+            if not block:
+                self._done = True
+                return b""
+            self._record(block)
+        except BaseException as err:
+            self.error = err
+            raise
+        return block
+
+    def _record(self, block: bytes) -> None:
+        self._size += len(block)
+        if self._size > self._limits.max_message_bytes:
+            raise TooLarge(f"message larger than {self._limits.max_message_bytes} bytes")
+        if self._spool is not None:
+            _write_all(self._spool[0], block)
+            return
+        self._buffer += block
+        if len(self._buffer) > self._limits.memory_threshold:
+            self._spool_dir.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=self._spool_dir, suffix=".msg")
+            self._spool = (fd, Path(name))
+            _write_all(fd, self._buffer)
+            self._buffer = bytearray()
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        while block := await self._next():
+            yield block
+
+    async def complete(self) -> Payload:
+        try:
+            while await self._next():
+                pass
+        except BaseException:
+            self.discard()
+            raise
+        if self._spool is None:
+            return Payload(self._size, data=bytes(self._buffer))
+        fd, path = self._spool
+        os.close(fd)
+        self._spool = None
+        return Payload(self._size, path=path)
+
+    def discard(self) -> None:
+        """Remove the record of a body that will not be completed."""
+        if self._spool is not None:
+            os.close(self._spool[0])
+            self._spool[1].unlink(missing_ok=True)
+            self._spool = None
+        self._buffer = bytearray()
+
+
 async def read_body(stream: StreamReader, limits: Limits, spool_dir: Path) -> Payload:
     """Read a request body in chunks, spooling to disk past the memory threshold."""
-    buffer = bytearray()
-    spool: tuple[int, Path] | None = None
-    size = 0
-    try:
-        async for block in stream.iter_chunked(limits.chunk_bytes):
-            size += len(block)
-            if size > limits.max_message_bytes:
-                raise TooLarge(f"message larger than {limits.max_message_bytes} bytes")
-            if spool is None:
-                buffer += block
-                if len(buffer) > limits.memory_threshold:
-                    spool_dir.mkdir(parents=True, exist_ok=True)
-                    fd, name = tempfile.mkstemp(dir=spool_dir, suffix=".msg")
-                    spool = (fd, Path(name))
-                    _write_all(fd, buffer)
-                    buffer = bytearray()
-            else:
-                _write_all(spool[0], block)
-    except BaseException:
-        if spool is not None:
-            os.close(spool[0])
-            spool[1].unlink(missing_ok=True)
-        raise
-    if spool is None:
-        return Payload(size, data=bytes(buffer))
-    os.close(spool[0])
-    return Payload(size, path=spool[1])
+    return await IncomingBody(stream, limits, spool_dir).complete()
 
 
 def _write_all(fd: int, data: bytes | bytearray) -> None:

@@ -27,7 +27,7 @@ from aiohttp import web
 from fate.federation.config import RouterConfig
 from fate.federation.errors import BadRequest, Busy, Forbidden, NoRoute, RouterError
 from fate.federation.hops import Hops
-from fate.federation.mailbox import Mailboxes, Payload, read_body
+from fate.federation.mailbox import IncomingBody, Mailboxes, Payload, read_body
 from fate.federation.tls import peer_party_id, server_context
 
 log = logging.getLogger("fate.router")
@@ -101,11 +101,8 @@ class Router:
         hop = self.config.next_hop(dst)
         if hop is None:
             raise NoRoute(f"no route from party {self.party_id} to party {dst}")
-        payload = await read_body(request.content, self.config.limits, self.spool_dir)
-        try:
-            await self.hops.forward(hop, job, tag, src, dst, payload)
-        finally:
-            payload.discard()
+        body = IncomingBody(request.content, self.config.limits, self.spool_dir)
+        await self.hops.forward(hop, job, tag, src, dst, body, request.content_length)
         return web.json_response({"delivered": True})
 
     async def get_message(self, request: web.Request) -> web.StreamResponse:
