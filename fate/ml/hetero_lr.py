@@ -59,10 +59,12 @@ def _under_key(value: paillier.EncryptedArray, public: paillier.PublicKey, what:
 
 
 def train_arbiter(fed: Federation, params: HeteroLRParams, prefix: str = "hetero_lr", log: Log = _quiet,
-                  timer: PhaseTimer | None = None) -> PartyModel:
+                  timer: PhaseTimer | None = None,
+                  keys: tuple[paillier.PublicKey, paillier.PrivateKey] | None = None) -> PartyModel:
+    """Hold the key for one training run; `keys` reuses a pair (tests decrypt what crossed the wire with it)."""
     timer = timer or PhaseTimer()
     with timer("keygen"):
-        public, private = paillier.generate_keypair(params.key_length, insecure=params.insecure_key)
+        public, private = keys or paillier.generate_keypair(params.key_length, insecure=params.insecure_key)
     key_text = public.to_json()
     with timer("transport"):
         fed.remote(key_text, f"{prefix}.pubkey", "guest")

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from fate.crypto import paillier
 from fate.federation.federation import Federation
 from fate.federation.memory import MemoryHub, WireHook
 from fate.ml.hetero_lr import train_arbiter, train_guest, train_host
@@ -68,6 +69,7 @@ def train_and_predict(
     labels: np.ndarray,
     params: HeteroLRParams,
     on_wire: WireHook | None = None,
+    keys: tuple[paillier.PublicKey, paillier.PrivateKey] | None = None,
 ) -> Trained:
     """parts[0] is the guest's feature block, the rest one block per host."""
     hub = MemoryHub(on_wire=on_wire)
@@ -87,7 +89,7 @@ def train_and_predict(
 
         return run
 
-    jobs: dict[str, Callable[[], Any]] = {"guest": guest, "arbiter": lambda: train_arbiter(feds["arbiter"], params)}
+    jobs: dict[str, Callable[[], Any]] = {"guest": guest, "arbiter": lambda: train_arbiter(feds["arbiter"], params, keys=keys)}
     jobs.update({f"host{i}": host(i) for i in range(len(parts) - 1)})
     out = run_threads(jobs)
     guest_model, scores = out["guest"]
