@@ -92,37 +92,38 @@ def _raw_base64(data: bytes) -> bytes | None:
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
-    data = _read_key_text(path)
-    if data.startswith(b"-----BEGIN"):
-        try:
-            key = serialization.load_pem_private_key(data, password=None)
-        except (ValueError, TypeError) as err:
-            raise SigningKeyError(f"{path}: not a readable unencrypted PEM private key ({err})") from None
-        if not isinstance(key, Ed25519PrivateKey):
-            raise SigningKeyError(f"{path}: is a {type(key).__name__}, expected an Ed25519 private key")
-        return key
-    raw = _raw_base64(data)
-    if raw is None:
-        raise SigningKeyError(f"{path}: expected an Ed25519 private key (PEM, or 32 raw bytes in base64)")
-    return Ed25519PrivateKey.from_private_bytes(raw)
+    key = _load_key(Path(path), private=True)
+    assert isinstance(key, Ed25519PrivateKey)
+    return key
 
 
 def load_public_key(path: Path) -> Ed25519PublicKey:
+    key = _load_key(Path(path), private=False)
+    assert isinstance(key, Ed25519PublicKey)
+    return key
+
+
+def _load_key(path: Path, private: bool) -> Ed25519PrivateKey | Ed25519PublicKey:
+    kind, expected = ("private", Ed25519PrivateKey) if private else ("public", Ed25519PublicKey)
     data = _read_key_text(path)
-    if b"PRIVATE KEY" in data:
+    if not private and b"PRIVATE KEY" in data:
         raise SigningKeyError(f"{path}: is a private key; pass the public key (.pub) to verify")
     if data.startswith(b"-----BEGIN"):
         try:
-            key = serialization.load_pem_public_key(data)
-        except ValueError as err:
-            raise SigningKeyError(f"{path}: not a readable PEM public key ({err})") from None
-        if not isinstance(key, Ed25519PublicKey):
-            raise SigningKeyError(f"{path}: is a {type(key).__name__}, expected an Ed25519 public key")
+            key: object = (
+                serialization.load_pem_private_key(data, password=None)
+                if private
+                else serialization.load_pem_public_key(data)
+            )
+        except (ValueError, TypeError) as err:
+            raise SigningKeyError(f"{path}: not a readable unencrypted PEM {kind} key ({err})") from None
+        if not isinstance(key, expected):
+            raise SigningKeyError(f"{path}: is a {type(key).__name__}, expected an Ed25519 {kind} key")
         return key
     raw = _raw_base64(data)
     if raw is None:
-        raise SigningKeyError(f"{path}: expected an Ed25519 public key (PEM, or 32 raw bytes in base64)")
-    return Ed25519PublicKey.from_public_bytes(raw)
+        raise SigningKeyError(f"{path}: expected an Ed25519 {kind} key (PEM, or 32 raw bytes in base64)")
+    return Ed25519PrivateKey.from_private_bytes(raw) if private else Ed25519PublicKey.from_public_bytes(raw)
 
 
 def sign(private: Ed25519PrivateKey, message: bytes) -> bytes:
