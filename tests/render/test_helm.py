@@ -16,7 +16,7 @@ from fatectl.render.helm import chart_sources, render_helm
 from fatectl.render.project import SECRET_VALUES, write_helm
 from fatectl.spec.model import Federation
 
-from .tools import helm_manifests, lint_errors, pod_specs, schema_errors
+from .tools import helm_manifests, lint_errors, pod_specs, schema_errors, schema_errors_reference
 
 CASES = [
     "two-party",
@@ -228,3 +228,14 @@ def test_static_chart_files_are_copied_verbatim(spec_cases: dict[str, Federation
         assert files[f"bank-b/{path}"] == text
     assert "{{" in files["bank-b/templates/_helpers.tpl"]
     assert "{{" not in files["bank-b/values.yaml"] and "{%" not in files["bank-b/values.yaml"]
+
+
+def test_schema_cache_agrees_with_kubernetes_validate(rendered: dict[str, Path]) -> None:
+    chart = rendered["three-party-exchange"] / "hospital-a"
+    docs = helm_manifests(chart, "hospital-a", _secret_values(chart))
+    assert schema_errors(docs) == schema_errors_reference(docs) == []
+    broken = [dict(d) for d in docs if d["kind"] in ("Service", "StatefulSet")]
+    broken[0]["spec"] = {**broken[0]["spec"], "replicaz": 2}
+    broken[1]["spec"] = {**broken[1]["spec"], "ports": "9370"}
+    found = schema_errors(broken)
+    assert len(found) == 2 and found == schema_errors_reference(broken)
