@@ -20,6 +20,9 @@ from fate.federation.tls import client_context, identity
 from fate.federation.transport import Transport, TransportError
 
 CHUNK = 1024 * 1024
+ROUTER_DEADLINE = 150.0  # above the router's default retry deadline toward the next hop
+# Failures that prove the router never got the whole message, so sending again is safe.
+_UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.WriteError, httpx.WriteTimeout, httpx.PoolTimeout)
 
 
 def _tls_config(tls: TLSConfig | Mapping[str, Any] | None) -> TLSConfig:
@@ -83,7 +86,8 @@ class RouterTransport(Transport):
                     params={"src": self.party_id, "dst": dst},
                     content=_chunks(payload),
                     headers={"Content-Length": str(len(payload)), "Content-Type": "application/octet-stream"},
-                    timeout=httpx.Timeout(max(self.deadline, 60.0), connect=10.0),
+                    # Long enough for the router's own retries toward the next hop to end with an answer.
+                    timeout=httpx.Timeout(self.deadline + ROUTER_DEADLINE, connect=10.0),
                 )
                 if resp.status_code == 200:
                     return
@@ -91,8 +95,14 @@ class RouterTransport(Transport):
                 if not retryable:
                     raise TransportError(f"sending {tag!r} of job {job_id} to party {dst} failed: {message}")
                 last = message
-            except httpx.TransportError as err:
+            except _UNSENT as err:
                 last = f"router {self.base_url} unreachable: {err or type(err).__name__}"
+            except httpx.TransportError as err:
+                # The router may have delivered already; sending again could duplicate (at-most-once).
+                raise TransportError(
+                    f"sending {tag!r} of job {job_id} to party {dst}: no answer from router {self.base_url} "
+                    f"({type(err).__name__}: {err}); the message may or may not have been delivered"
+                ) from None
             if time.monotonic() + backoff > deadline:
                 raise TransportError(
                     f"sending {tag!r} of job {job_id} to party {dst} failed after {attempts} attempts: {last}"
