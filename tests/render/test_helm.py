@@ -4,6 +4,7 @@ against the Kubernetes schemas in strict mode; plus the chart's behaviour per va
 from __future__ import annotations
 
 import ipaddress
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -239,3 +240,13 @@ def test_schema_cache_agrees_with_kubernetes_validate(rendered: dict[str, Path])
     broken[1]["spec"] = {**broken[1]["spec"], "ports": "9370"}
     found = schema_errors(broken)
     assert len(found) == 2 and found == schema_errors_reference(broken)
+
+
+def test_packaged_chart_leaves_the_secret_values_out(rendered: dict[str, Path], tmp_path: Path) -> None:
+    chart = rendered["two-party"] / "bank-a"
+    assert (chart / SECRET_VALUES).exists()
+    archive = helm_python.package(str(chart), destination=str(tmp_path))
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+    assert "fate-party/templates/_helpers.tpl" in names and "fate-party/values.yaml" in names
+    assert not [n for n in names if n.endswith(SECRET_VALUES)]
