@@ -30,6 +30,18 @@ if TYPE_CHECKING:
 SUPPORTED_BITS = (2048, 3072, 4096)
 # Below this even tests cannot pack or encode sensibly.
 MIN_INSECURE_BITS = 256
+# Memory one obfuscation table may take per key and process; wider windows mean
+# fewer multiplications per encryption (2048-bit keys get 10-bit windows, ~54 MB).
+TABLE_BUDGET_BYTES = 72 * 2**20
+
+
+def table_window(n_bits: int) -> int:
+    exp_bits = (n_bits + 1) // 2
+    entry_bytes = 2 * ((n_bits + 7) // 8)
+    for window in range(10, 4, -1):
+        if -(-exp_bits // window) * (1 << window) * entry_bytes <= TABLE_BUDGET_BYTES:
+            return window
+    return 4
 
 
 def check_key_bits(n_length: int, insecure: bool) -> None:
@@ -91,7 +103,7 @@ class PublicKey:
         if hs is None:
             x = _random_unit(self.n)
             hs = gmpy2.powmod(self.n - x * x % self.n, self.n, self.nsquare)
-        return FixedBaseTable(hs, self.nsquare, (self.bits + 1) // 2)
+        return FixedBaseTable(hs, self.nsquare, (self.bits + 1) // 2, table_window(self.bits))
 
     def obfuscator(self) -> mpz:
         return self._table.pow(secrets.randbits((self.bits + 1) // 2))
@@ -125,7 +137,7 @@ class PublicKey:
         return key
 
 
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=4)
 def shared_public_key(n: int) -> PublicKey:
     """One PublicKey (and fixed-base table) per modulus, so decoding many messages builds one table."""
     return PublicKey(mpz(n))

@@ -29,9 +29,13 @@ T = TypeVar("T")
 class CryptoPool:
     """Processes that run chunks of Paillier work; reuse one across calls (it is cheap to keep)."""
 
-    def __init__(self, processes: int | None = None) -> None:
+    def __init__(self, processes: int | None = None, start_method: str | None = None) -> None:
+        """start_method defaults to forkserver: safe in threaded services, but like spawn it
+        needs an importable __main__ (a script with a main guard, or python -m)."""
         self.processes = processes or os.cpu_count() or 1
-        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        if start_method is None:
+            start_method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        method = start_method
         self._executor = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context(method))
 
     def map(self, fn: Callable[..., T], chunks: Sequence[tuple[Any, ...]]) -> list[T]:
@@ -85,7 +89,7 @@ def public_key_hs(public_key: PublicKey) -> int:
     return int(public_key._table.pow(1))
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=4)
 def _worker_public(n: int, hs: int) -> PublicKey:
     return PublicKey(mpz(n), mpz(hs))
 
