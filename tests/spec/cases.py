@@ -9,6 +9,7 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DIRECTORY = object()  # the spec path is a directory
 MISSING = object()  # the spec path does not exist
@@ -41,6 +42,20 @@ class Case:
             if self.column is not None:
                 where += f":{self.column}"
         return f"{where} {self.path}:" if self.path else f"{where}:"
+
+
+def schema_fields(schema: dict[str, Any], prefix: str = "") -> list[str]:
+    """Every field path the schema defines, e.g. parties[].router.port."""
+    out = []
+    for key, rule in schema.items():
+        path = f"{prefix}.{key}" if prefix else key
+        out.append(path)
+        inner = rule.get("schema", {})
+        if rule.get("type") == "list" and isinstance(inner.get("schema"), dict):
+            out += schema_fields(inner["schema"], f"{path}[]")
+        elif rule.get("type") == "dict" and inner:
+            out += schema_fields(inner, path)
+    return out
 
 
 HEAD = "apiVersion: fatectl/v1\nname: lab\n"

@@ -51,7 +51,7 @@ def test_loader_raises_spec_error_with_located_problem(case: Case, tmp_path: Pat
     assert all(p.file == str(file) for p in info.value.problems)
 
 
-def _fatectl() -> list[str]:
+def fatectl_command() -> list[str]:
     exe = shutil.which("fatectl", path=os.path.dirname(sys.executable))
     return [exe] if exe else [sys.executable, "-m", "fatectl.cli"]
 
@@ -72,7 +72,7 @@ def _run_subprocesses(cases: list[Case], tmp_path: Path) -> None:
     files = [case.write(tmp_path) for case in cases]
 
     def run(file: Path) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*_fatectl(), "validate", str(file)], capture_output=True, text=True, timeout=60)
+        return subprocess.run([*fatectl_command(), "validate", str(file)], capture_output=True, text=True, timeout=60)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(run, files))

@@ -8,20 +8,9 @@ from fatectl.spec.reference import reference_markdown
 from fatectl.spec.rules import RULES
 from fatectl.spec.schema import SCHEMA
 
+from .cases import schema_fields
+
 DOC = Path(__file__).resolve().parents[2] / "docs" / "spec.md"
-
-
-def _fields(schema: dict, prefix: str = "") -> list[str]:  # type: ignore[type-arg]
-    out = []
-    for key, rule in schema.items():
-        path = f"{prefix}.{key}" if prefix else key
-        out.append(path)
-        inner = rule.get("schema", {})
-        if rule.get("type") == "list" and isinstance(inner.get("schema"), dict):
-            out += _fields(inner["schema"], f"{path}[]")
-        elif rule.get("type") == "dict" and inner:
-            out += _fields(inner, path)
-    return out
 
 
 def test_docs_spec_md_is_current() -> None:
@@ -32,7 +21,7 @@ def test_docs_spec_md_is_current() -> None:
 
 def test_reference_documents_every_field_and_rule() -> None:
     text = reference_markdown()
-    for path in _fields(SCHEMA):
+    for path in schema_fields(SCHEMA):
         assert f"| `{path}` |" in text, path
     for rule in RULES:
         assert rule.__doc__, f"{rule.__name__} needs a docstring for the reference"
