@@ -15,24 +15,12 @@ from fatectl.render.engine import Layout, engine_configs
 from fatectl.render.project import write_compose
 from fatectl.spec.model import Federation
 
-from .tools import compose_model, docker_compose
-
-CASES = [
-    "two-party",
-    "three-party-exchange",
-    "generated-10",
-    "generated-50-exchange",
-    "built-board-ingress",
-    "built-tls-none",
-]
+from .tools import CASES, compose_model, docker_compose, write_cases
 
 
 @pytest.fixture(scope="module")
 def projects(tmp_path_factory: pytest.TempPathFactory, spec_cases: dict[str, Federation]) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("compose")
-    for case in CASES:
-        write_compose(spec_cases[case], out / case)
-    return {case: out / case for case in CASES}
+    return write_cases(tmp_path_factory.mktemp("compose"), spec_cases, write_compose)
 
 
 def _routers(fed: Federation) -> set[str]:

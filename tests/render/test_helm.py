@@ -17,26 +17,23 @@ from fatectl.render.helm import chart_sources, render_helm
 from fatectl.render.project import SECRET_VALUES, write_helm
 from fatectl.spec.model import Federation
 
-from .tools import helm_manifests, lint_errors, pod_specs, schema_errors, schema_errors_reference
+from .tools import (
+    CASES,
+    helm_manifests,
+    lint_errors,
+    pod_specs,
+    schema_errors,
+    schema_errors_reference,
+    write_cases,
+)
 
-CASES = [
-    "two-party",
-    "three-party-exchange",
-    "generated-10",
-    "generated-50-exchange",
-    "built-board-ingress",
-    "built-tls-none",
-]
 # The 50-party federation is the scale criterion of the issue; it takes several seconds.
 PARAMS = [pytest.param(c, marks=pytest.mark.slow) if c.startswith("generated-50") else c for c in CASES]
 
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory, spec_cases: dict[str, Federation]) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("helm")
-    for case in CASES:
-        write_helm(spec_cases[case], out / case)
-    return {case: out / case for case in CASES}
+    return write_cases(tmp_path_factory.mktemp("helm"), spec_cases, write_helm)
 
 
 def _charts(fed: Federation) -> list[str]:

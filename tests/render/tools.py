@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,27 @@ from kubernetes_validate import utils
 from referencing import Registry, Resource
 
 from fatectl.composelab import compose_command
+from fatectl.spec.model import Federation
 
 K8S_VERSION = "1.37.0"
+# The spec_cases fixture's keys: both examples, generated 10/50-party specs, built edge cases.
+CASES = [
+    "two-party",
+    "three-party-exchange",
+    "generated-10",
+    "generated-50-exchange",
+    "built-board-ingress",
+    "built-tls-none",
+]
+
+
+def write_cases(
+    out: Path, spec_cases: dict[str, Federation], write: Callable[[Federation, Path], object]
+) -> dict[str, Path]:
+    """Write every case with `write` (write_helm / write_compose) under `out/<case>`."""
+    for case in CASES:
+        write(spec_cases[case], out / case)
+    return {case: out / case for case in CASES}
 
 
 def docker_compose() -> list[str]:
