@@ -293,6 +293,8 @@ def load_bundle(
     dest = Path(dest) if dest is not None else Path.cwd() / default_directory(path)
     if dest.exists():
         raise BundleError(f"{dest} already exists; remove it or pass another destination")
+    store = images if images is not None else DockerImages()
+    store.check()  # before unpacking hundreds of MB that could not be loaded anyway
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.partial-"))
     try:
@@ -303,7 +305,6 @@ def load_bundle(
     from fatectl.spec.loader import load_federation
 
     fed = load_federation(dest / SPEC_MEMBER)
-    store = images if images is not None else DockerImages()
     refs: list[str] = []
     for entry in manifest.images:
         loaded = store.load(dest / entry.file)

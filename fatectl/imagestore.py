@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from fatectl.errors import BundleError, EnvironmentProblem
+from fatectl.errors import BundleError
 
 Advance = Callable[[int], None]
 
@@ -25,6 +25,9 @@ class SavedImage:
 
 
 class ImageStore(Protocol):
+    def check(self) -> None:
+        """Raise EnvironmentProblem unless the store answers."""
+
     def describe(self, ref: str) -> SavedImage: ...
 
     def save(self, ref: str, dest: Path, advance: Advance | None = None) -> None: ...
@@ -43,16 +46,13 @@ class DockerImages:
     @property
     def client(self) -> Any:
         if self._client is None:
-            import docker  # imported late: verify and tests without Docker never need it
+            from fatectl.images import docker_client
 
-            try:
-                self._client = docker.from_env()
-                self._client.ping()
-            except docker.errors.DockerException as err:
-                raise EnvironmentProblem(
-                    f"cannot reach the Docker engine ({err}); start it (scripts/ensure-docker.sh) and retry"
-                ) from None
+            self._client = docker_client()
         return self._client
+
+    def check(self) -> None:
+        self.client  # noqa: B018 - connecting is the check
 
     def describe(self, ref: str) -> SavedImage:
         import docker

@@ -59,6 +59,9 @@ class FakeImages:
         self.pushed: list[tuple[str, str]] = []
         self.saves = 0
 
+    def check(self) -> None:
+        return None
+
     @staticmethod
     def image_id(ref: str) -> str:
         return "sha256:" + hashlib.sha256(_saved_archive(ref)).hexdigest()
