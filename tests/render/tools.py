@@ -47,7 +47,7 @@ def docker_compose() -> list[str]:
 
 
 def lint_errors(chart: Path, values: dict[str, Any] | None = None) -> list[str]:
-    report = helm_python.lint(str(chart), values=values)
+    report = helm_python.lint(str(chart), values=values, strict=True, kube_version=f"v{K8S_VERSION}")
     errors = [m["error"] for m in report["messages"] if m["severity"] >= 3]
     return errors + list(report["errors"])
 
