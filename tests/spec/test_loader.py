@@ -139,6 +139,16 @@ def test_generator_is_deterministic_and_bounded() -> None:
     assert generate_spec_text(50, True) == generate_spec_text(50, True)
     with pytest.raises(SpecError):
         generate_spec_text(1, False)
+    with pytest.raises(SpecError, match="no room"):
+        generate_spec_text(10, False, host_port_base=65500)
+
+
+def test_generator_moves_host_ports(tmp_path: Path) -> None:
+    fed = _load_text(tmp_path, generate_spec_text(3, True, host_port_base=25000))
+    assert fed.exchange.host_port == 25000
+    assert [dict(p.compose.host_ports) for p in fed.parties] == [
+        {"router": 25010, "flow": 25011}, {"router": 25020, "flow": 25021}, {"router": 25030, "flow": 25031}
+    ]
 
 
 def test_loading_twice_gives_equal_models(tmp_path: Path) -> None:
