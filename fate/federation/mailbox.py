@@ -154,12 +154,19 @@ class Mailboxes:
             box = self._jobs[job] = _JobBox()
         return box
 
-    async def put(self, job: str, tag: str, src: int, payload: Payload) -> None:
-        box = self._box(job)
+    def check_room(self, job: str, size: int) -> None:
+        """Busy unless a message of `size` bytes fits; an empty mailbox takes any one message."""
+        box = self._jobs.get(job)
+        if box is None:
+            return
         if box.count + 1 > self.limits.mailbox_messages_per_job or (
-            box.count and box.bytes + payload.size > self.limits.mailbox_bytes_per_job
+            box.count and box.bytes + size > self.limits.mailbox_bytes_per_job
         ):
             raise Busy(f"mailbox of job {job} is full ({box.count} messages, {box.bytes} bytes); retry later")
+
+    async def put(self, job: str, tag: str, src: int, payload: Payload) -> None:
+        self.check_room(job, payload.size)
+        box = self._box(job)
         async with box.changed:
             box.queues.setdefault((tag, src), deque()).append(payload)
             box.bytes += payload.size

@@ -91,6 +91,8 @@ class Router:
         if dst == self.party_id:
             if self.config.role == "exchange":
                 raise NoRoute(f"the exchange (party {self.party_id}) has no mailbox")
+            # Refuse before reading: a full mailbox should not cost the sender a whole upload.
+            self.mailboxes.check_room(job, request.content_length or 0)
             payload = await read_body(request.content, self.config.limits, self.spool_dir)
             try:
                 await self.mailboxes.put(job, tag, src, payload)
@@ -208,7 +210,8 @@ class RunningRouter:
 
 async def start_router(config: RouterConfig) -> RunningRouter:
     router = Router(config)
-    runner = web.AppRunner(router.app(), access_log=None, handle_signals=False)
+    # Open long-polls would otherwise hold a stopping router for their whole wait (up to 30 s).
+    runner = web.AppRunner(router.app(), access_log=None, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
     site = web.TCPSite(
         runner, config.listen.host, config.listen.port, ssl_context=server_context(config.tls), backlog=512

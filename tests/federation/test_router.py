@@ -182,3 +182,24 @@ def test_config_errors_are_reported_together() -> None:
         "limits.chunk_bytes: expected a positive number, got -1",
     ):
         assert expected in text
+
+
+def test_a_router_stops_promptly_despite_open_long_polls(tmp_path: Path) -> None:
+    lab = RouterLab(tmp_path)
+    outcome: list[BaseException] = []
+
+    def poll() -> None:
+        try:
+            lab.transport(A).recv("j", "never", B, timeout=20)
+        except BaseException as err:  # noqa: BLE001 - the poll is expected to end in an error
+            outcome.append(err)
+
+    try:
+        threading.Thread(target=poll, daemon=True).start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        lab.stop_router(A)
+        assert time.monotonic() - started < 5
+        assert not outcome, "the poll was still open when the router stopped"
+    finally:
+        lab.close()
