@@ -85,7 +85,7 @@ def read_document(path: str | Path) -> Document:
     if root is None:
         raise SpecError(f"{name}: the spec is empty", [Problem("the spec is empty; see examples/", name, 1, 1)])
     if not isinstance(root, CommentedMap):
-        kind = "a list" if isinstance(root, list) else f"a single {type(root).__name__} value"
+        kind = "a list" if isinstance(root, list) else f"the single value {str(root)[:40]!r}"
         raise SpecError(
             f"{name}: not a spec",
             [Problem(f"the top level must be a mapping (apiVersion, name, parties, ...), got {kind}", name, 1, 1)],
@@ -101,12 +101,11 @@ def _read_text(path: Path, name: str) -> str:
     try:
         if path.is_dir():
             raise SpecError(f"{name} is a directory, not a spec file", [Problem("is a directory, not a file", name)])
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise SpecError(
-                f"{name} is too large", [Problem(f"file is {size} bytes; specs are limited to {MAX_BYTES}", name)]
-            )
-        raw = path.read_bytes()
+        # Read at most one byte past the limit: the path may be a pipe or a device that never ends.
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_BYTES + 1)
+        if len(raw) > MAX_BYTES:
+            raise SpecError(f"{name} is too large", [Problem(f"specs are limited to {MAX_BYTES} bytes", name)])
     except FileNotFoundError:
         raise SpecError(f"{name}: no such file", [Problem("no such file", name)]) from None
     except OSError as err:
