@@ -77,8 +77,14 @@ def _namespace(fed: Federation, name: str) -> str:
 def chart_values(fed: Federation, name: str) -> dict[str, Any]:
     """values.yaml content for the chart of party (or exchange) `name`, as data."""
     router = engine_configs(fed, Layout.helm(release=name))[f"{name}/router.yaml"]
-    base: dict[str, Any] = {
+    routes = [{"partyId": r["party_id"], "host": r["host"], "port": r["port"]} for r in router["routes"]]
+    exchange = fed.exchange.enabled and name == fed.exchange.name
+    party = None if exchange else next(p for p in fed.parties if p.name == name)
+    common = {
         "federation": fed.name,
+        "role": "exchange" if exchange else "party",
+        "partyId": party.id if party else fed.exchange.id,
+        "partyName": name,
         "image": {
             "registry": fed.engine.registry,
             "repository": fed.engine.image,
@@ -87,14 +93,10 @@ def chart_values(fed: Federation, name: str) -> dict[str, Any]:
         },
         "imagePullSecrets": list(fed.engine.image_pull_secrets),
         "securityContext": {"runAsUser": RUN_AS, "runAsGroup": RUN_AS, "fsGroup": RUN_AS},
-        "routes": [
-            {"partyId": r["party_id"], "host": r["host"], "port": r["port"]} for r in router["routes"]
-        ],
-        "defaultRoute": router["default_route"],
     }
-    if fed.exchange.enabled and name == fed.exchange.name:
-        return _exchange_values(fed, fed.exchange, base)
-    return _party_values(fed, next(p for p in fed.parties if p.name == name), base)
+    if party is None:
+        return {**common, **_exchange_values(fed, fed.exchange, routes)}
+    return {**common, **_party_values(fed, party, routes, router["default_route"])}
 
 
 def _resources(module: Module | None) -> dict[str, Any]:
@@ -106,14 +108,15 @@ def _resources_of(resources: Resources) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v}
 
 
-def _party_values(fed: Federation, party: Party, base: dict[str, Any]) -> dict[str, Any]:
+def _party_values(
+    fed: Federation, party: Party, routes: list[dict[str, Any]], default_route: dict[str, Any] | None
+) -> dict[str, Any]:
     k8s = party.kubernetes
     router, flow, board = (party.module(m) for m in ("router", "flow", "board"))
     assert router is not None
     persistence = flow.persistence if flow and flow.persistence else None
     peers = [fed.exchange] if fed.exchange.enabled else list(fed.peers_of(party.id))
     return {
-        **_common(base, role="party", party_id=party.id, name=party.name),
         "tls": {"mode": fed.security.tls, "existingSecret": k8s.existing_tls_secret},
         "token": {"existingSecret": k8s.existing_token_secret},
         "router": {
@@ -122,8 +125,8 @@ def _party_values(fed: Federation, party: Party, base: dict[str, Any]) -> dict[s
                 "type": k8s.service_type,
                 "nodePort": router.node_port if k8s.service_type == "NodePort" else None,
             },
-            "routes": base["routes"],
-            "defaultRoute": base["defaultRoute"],
+            "routes": routes,
+            "defaultRoute": default_route,
             "resources": _resources(router),
         },
         "flow": {
@@ -154,9 +157,8 @@ def _party_values(fed: Federation, party: Party, base: dict[str, Any]) -> dict[s
     }
 
 
-def _exchange_values(fed: Federation, exchange: Exchange, base: dict[str, Any]) -> dict[str, Any]:
+def _exchange_values(fed: Federation, exchange: Exchange, routes: list[dict[str, Any]]) -> dict[str, Any]:
     return {
-        **_common(base, role="exchange", party_id=exchange.id, name=exchange.name),
         "tls": {"mode": fed.security.tls, "existingSecret": ""},
         "token": {"existingSecret": ""},
         "router": {
@@ -165,7 +167,7 @@ def _exchange_values(fed: Federation, exchange: Exchange, base: dict[str, Any]) 
                 "type": exchange.service_type,
                 "nodePort": exchange.node_port if exchange.service_type == "NodePort" else None,
             },
-            "routes": base["routes"],
+            "routes": routes,
             "defaultRoute": None,
             "resources": _resources_of(exchange.resources),
         },
@@ -189,18 +191,6 @@ def _exchange_values(fed: Federation, exchange: Exchange, base: dict[str, Any]) 
         "nodeSelector": {},
         "tolerations": [],
         "affinity": {},
-    }
-
-
-def _common(base: dict[str, Any], *, role: str, party_id: int, name: str) -> dict[str, Any]:
-    return {
-        "federation": base["federation"],
-        "role": role,
-        "partyId": party_id,
-        "partyName": name,
-        "image": base["image"],
-        "imagePullSecrets": base["imagePullSecrets"],
-        "securityContext": base["securityContext"],
     }
 
 
