@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 from collections.abc import Iterator
 from typing import Any
@@ -36,7 +37,7 @@ def with_defaults(data: Any, schema: dict[str, Any] = SCHEMA) -> Any:
     out = dict(data)
     for key, rule in schema.items():
         if (key not in out or (out[key] is None and rule.get("type") in ("dict", "list"))) and "default" in rule:
-            out[key] = _copy(rule["default"])
+            out[key] = copy.deepcopy(rule["default"])
         if key not in out:
             continue
         if rule.get("type") == "dict" and isinstance(rule.get("schema"), dict):
@@ -46,14 +47,6 @@ def with_defaults(data: Any, schema: dict[str, Any] = SCHEMA) -> Any:
             if item.get("type") == "dict" and isinstance(item.get("schema"), dict):
                 out[key] = [with_defaults(v, item["schema"]) for v in out[key]]
     return out
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
 
 
 def schema_problems(doc: Document, data: dict[str, Any]) -> list[Problem]:
