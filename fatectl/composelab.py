@@ -235,14 +235,21 @@ def up(fed: Federation, timeout: float = 300.0, root: Path | None = None, progre
     except EnvironmentProblem as err:
         raise EnvironmentProblem(err.message + _unhealthy_logs(client, lab)) from None
 
+    readiness = wait_lab_ready(lab, timeout, progress)
+    return UpResult(lab, readiness, time.monotonic() - started)
+
+
+def wait_lab_ready(lab: ComposeLab, timeout: float, progress: Progress = lambda _: None) -> Readiness:
+    """Wait for federation-level readiness of a running lab; failures carry container log lines."""
+    client = docker_client()
+
     def diagnose(party: Party, module: str) -> str:
         return _log_tail(client, lab, f"{party.name}-{module}")
 
     def crashed() -> str | None:
         return _crashed(client, lab)
 
-    readiness = wait_ready(fed, lab.secrets_dir, timeout, progress, diagnose, abort=crashed)
-    return UpResult(lab, readiness, time.monotonic() - started)
+    return wait_ready(lab.fed, lab.secrets_dir, timeout, progress, diagnose, abort=crashed)
 
 
 def down(fed: Federation, volumes: bool = False, root: Path | None = None) -> ComposeLab:
@@ -304,6 +311,24 @@ def status(fed: Federation, root: Path | None = None) -> list[PartyStatus]:
     if fed.exchange.enabled:
         ex = fed.exchange
         rows.append(PartyStatus(ex.id, ex.name, "exchange", own(ex.id), "none", ()))
+    return rows
+
+
+def status_rows(fed: Federation, root: Path | None = None) -> list[dict[str, Any]]:
+    """`status` as rows (party, name, process, state, detail), the columns `fatectl status` prints."""
+    rows: list[dict[str, Any]] = []
+    for party in status(fed, root):
+        for c in party.containers:
+            detail = c.health or ("" if c.state == "running" else "not started by `up compose`")
+            rows.append({"party": party.party_id, "name": party.name, "process": f"container {c.service}",
+                         "state": c.state, "detail": detail})
+        if party.role == "exchange":
+            continue
+        rows.append({"party": party.party_id, "name": party.name, "process": "flow", "state": party.flow, "detail": ""})
+        for link in party.links:
+            detail = f"{link.latency_ms:.1f} ms" if link.latency_ms is not None else link.last_error
+            rows.append({"party": party.party_id, "name": party.name, "process": f"link -> {link.peer}",
+                         "state": link.state, "detail": detail})
     return rows
 
 

@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from fatectl.spec.loader import load_federation
 from fatectl.spec.model import Federation
 from fatectl.spec.sample import generate_spec_text
+from fatectl.spec.schema import HOST_PORT_BASE
 
 
 def write_spec(
     directory: Path, n_parties: int, exchange: bool, name: str, port_offset: int = 0, key_bits: int = 1024
 ) -> Path:
-    """A generated spec whose compose host ports are shifted by `port_offset`, so labs coexist."""
-    text = generate_spec_text(n_parties, exchange, name=name, key_bits=key_bits)
-    if port_offset:
-        text = re.sub(r"(hostPorts: \{[^}]*\}|hostPort: \d+)", lambda m: _shift(m.group(0), port_offset), text)
+    """A generated spec whose compose host ports are moved by `port_offset`, so labs coexist."""
+    text = generate_spec_text(
+        n_parties, exchange, name=name, key_bits=key_bits, host_port_base=HOST_PORT_BASE + port_offset
+    )
     path = directory / f"{name}.yaml"
     path.write_text(text, encoding="utf-8")
     return path
 
 
-def _shift(fragment: str, offset: int) -> str:
-    return re.sub(r"\d{4,5}", lambda m: str(int(m.group(0)) + offset), fragment)
-
-
-def federation(directory: Path, n_parties: int = 2, exchange: bool = False, name: str = "lab-test",
-               port_offset: int = 0) -> Federation:
+def federation(
+    directory: Path, n_parties: int = 2, exchange: bool = False, name: str = "lab-test", port_offset: int = 0
+) -> Federation:
     return load_federation(write_spec(directory, n_parties, exchange, name, port_offset))
