@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import tarfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import yaml
 from fatectl.render.engine import Layout, engine_configs
 from fatectl.render.helm import chart_sources, render_helm
 from fatectl.render.project import SECRET_VALUES, write_helm
-from fatectl.spec.model import Federation
+from fatectl.spec.model import Engine, Federation, Persistence, freeze
 
 from .tools import (
     CASES,
@@ -247,3 +248,55 @@ def test_packaged_chart_leaves_the_secret_values_out(rendered: dict[str, Path], 
         names = tar.getnames()
     assert "fate-party/templates/_helpers.tpl" in names and "fate-party/values.yaml" in names
     assert not [n for n in names if n.endswith(SECRET_VALUES)]
+
+
+def test_scheduling_image_and_storage_settings_reach_the_pods(
+    tmp_path: Path, spec_cases: dict[str, Federation]
+) -> None:
+    base = spec_cases["built-board-ingress"]
+    party = base.parties[0]
+    kubernetes = replace(
+        party.kubernetes,
+        service_type="LoadBalancer",
+        node_selector=freeze({"disk": "ssd"}),
+        tolerations=freeze([{"key": "fate", "operator": "Exists", "effect": "NoSchedule"}]),
+        affinity=freeze(
+            {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [
+                            {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}
+                        ]
+                    }
+                }
+            }
+        ),
+        ingress=replace(party.kubernetes.ingress, tls_secret="board-tls"),
+    )
+    flow_module = party.module("flow")
+    assert flow_module is not None
+    flow = replace(flow_module, persistence=Persistence(size="5Gi", storage_class="fast"))
+    modules = tuple(flow if m.name == "flow" else m for m in party.modules)
+    fed = replace(
+        base,
+        engine=Engine(registry="registry.example:5000/fate", image_pull_secrets=("regcred",)),
+        parties=(replace(party, kubernetes=kubernetes, modules=modules), *base.parties[1:]),
+    )
+    write_helm(fed, tmp_path, party_id=party.id)
+    chart = tmp_path / party.name
+    assert lint_errors(chart, _secret_values(chart)) == []
+    docs = helm_manifests(chart, party.name, _secret_values(chart))
+    assert schema_errors(docs) == []
+    for where, pod in pod_specs(docs):
+        assert pod["nodeSelector"] == {"disk": "ssd"}, where
+        assert pod["tolerations"][0]["key"] == "fate", where
+        assert "nodeAffinity" in pod["affinity"], where
+        assert pod["imagePullSecrets"] == [{"name": "regcred"}], where
+        assert pod["containers"][0]["image"] == "registry.example:5000/fate/fate-engine:0.1.0", where
+    claim = _by_kind(docs, "StatefulSet")[0]["spec"]["volumeClaimTemplates"][0]["spec"]
+    assert claim["storageClassName"] == "fast" and claim["resources"]["requests"]["storage"] == "5Gi"
+    router = next(d for d in _by_kind(docs, "Service") if d["metadata"]["name"].endswith("-router"))
+    assert router["spec"]["type"] == "LoadBalancer" and "nodePort" not in router["spec"]["ports"][0]
+    assert _by_kind(docs, "Ingress")[0]["spec"]["tls"] == [
+        {"hosts": [party.kubernetes.ingress.host], "secretName": "board-tls"}
+    ]
