@@ -205,7 +205,8 @@ def test_tls_none_mounts_no_certificates(rendered: dict[str, Path]) -> None:
 def test_values_schema_rejects_bad_overrides(rendered: dict[str, Path]) -> None:
     with helm_python.Chart.load(str(rendered["two-party"] / "bank-a")) as chart:
         chart.validate_schema({})
-        for bad in ({"router": {"port": 70000}}, {"tls": {"mode": "half"}}, {"routerr": {}}):
+        bads: list[dict[str, Any]] = [{"router": {"port": 70000}}, {"tls": {"mode": "half"}}, {"routerr": {}}]
+        for bad in bads:
             with pytest.raises(helm_python.HelmValuesError):
                 chart.validate_schema(bad)
 
