@@ -102,7 +102,9 @@ def module_dependencies(doc: Document, data: dict[str, Any]) -> Iterator[Problem
         for module in MODULES:
             if module in written and module not in modules:
                 yield doc.problem(
-                    ("parties", index, module), f"settings for module '{module}', which is not in modules", key=True
+                    ("parties", index, module),
+                    f"settings for module '{module}', which is not in modules ({', '.join(modules) or 'none'})",
+                    key=True,
                 )
 
 
