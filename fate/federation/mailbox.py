@@ -20,7 +20,7 @@ from pathlib import Path
 from aiohttp import StreamReader
 
 from fate.federation.config import Limits
-from fate.federation.errors import Busy, TooLarge
+from fate.federation.errors import BadRequest, Busy, TooLarge
 
 
 @dataclass
@@ -56,8 +56,9 @@ class IncomingBody:
     forward can be retried from the record.
     """
 
-    def __init__(self, stream: StreamReader, limits: Limits, spool_dir: Path) -> None:
+    def __init__(self, stream: StreamReader, limits: Limits, spool_dir: Path, expected: int | None = None) -> None:
         self._stream = stream
+        self._expected = expected
         self._limits = limits
         self._spool_dir = spool_dir
         self._buffer = bytearray()
@@ -72,6 +73,8 @@ class IncomingBody:
         try:
             block = await self._stream.read(self._limits.chunk_bytes)
             if not block:
+                if self._expected is not None and self._size != self._expected:
+                    raise BadRequest(f"message body ended after {self._size} of {self._expected} bytes")
                 self._done = True
                 return b""
             self._record(block)
@@ -122,9 +125,9 @@ class IncomingBody:
         self._buffer = bytearray()
 
 
-async def read_body(stream: StreamReader, limits: Limits, spool_dir: Path) -> Payload:
+async def read_body(stream: StreamReader, limits: Limits, spool_dir: Path, expected: int | None = None) -> Payload:
     """Read a request body in chunks, spooling to disk past the memory threshold."""
-    return await IncomingBody(stream, limits, spool_dir).complete()
+    return await IncomingBody(stream, limits, spool_dir, expected).complete()
 
 
 def _write_all(fd: int, data: bytes | bytearray) -> None:

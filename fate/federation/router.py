@@ -93,7 +93,7 @@ class Router:
                 raise NoRoute(f"the exchange (party {self.party_id}) has no mailbox")
             # Refuse before reading: a full mailbox should not cost the sender a whole upload.
             self.mailboxes.check_room(job, request.content_length or 0)
-            payload = await read_body(request.content, self.config.limits, self.spool_dir)
+            payload = await read_body(request.content, self.config.limits, self.spool_dir, request.content_length)
             try:
                 await self.mailboxes.put(job, tag, src, payload)
             except RouterError:
@@ -103,7 +103,7 @@ class Router:
         hop = self.config.next_hop(dst)
         if hop is None:
             raise NoRoute(f"no route from party {self.party_id} to party {dst}")
-        body = IncomingBody(request.content, self.config.limits, self.spool_dir)
+        body = IncomingBody(request.content, self.config.limits, self.spool_dir, request.content_length)
         await self.hops.forward(hop, job, tag, src, dst, body, request.content_length)
         return web.json_response({"delivered": True})
 
@@ -210,8 +210,11 @@ class RunningRouter:
 
 async def start_router(config: RouterConfig) -> RunningRouter:
     router = Router(config)
-    # Open long-polls would otherwise hold a stopping router for their whole wait (up to 30 s).
-    runner = web.AppRunner(router.app(), access_log=None, handle_signals=False, shutdown_timeout=2.0)
+    # shutdown_timeout: open long-polls would otherwise hold a stopping router for their whole wait.
+    # handler_cancellation: a long-poll whose client went away must not take a message to a dead socket.
+    runner = web.AppRunner(
+        router.app(), access_log=None, handle_signals=False, shutdown_timeout=2.0, handler_cancellation=True
+    )
     await runner.setup()
     site = web.TCPSite(
         runner, config.listen.host, config.listen.port, ssl_context=server_context(config.tls), backlog=512

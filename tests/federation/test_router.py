@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from fate.federation.config import parse_router_config
 from fate.federation.errors import ConfigError
+from fate.federation.hops import message_path
 from fate.federation.router import start_router
 from fate.federation.transport import TransportError
 from tests.federation.lab import RouterLab
@@ -201,5 +204,22 @@ def test_a_router_stops_promptly_despite_open_long_polls(tmp_path: Path) -> None
         lab.stop_router(A)
         assert time.monotonic() - started < 5
         assert not outcome, "the poll was still open when the router stopped"
+    finally:
+        lab.close()
+
+
+def test_an_abandoned_long_poll_does_not_swallow_the_next_message(tmp_path: Path) -> None:
+    lab = RouterLab(tmp_path)
+    try:
+        tls = lab.configs[B].tls
+        ctx = ssl.create_default_context(cafile=tls.ca_file)
+        ctx.check_hostname = False
+        ctx.load_cert_chain(tls.cert_file, tls.key_file)
+        base = f"https://127.0.0.1:{lab.configs[B].listen.port}"
+        with httpx.Client(base_url=base, verify=ctx) as impatient, pytest.raises(httpx.ReadTimeout):
+            impatient.get(message_path("j", "t"), params={"src": A, "timeout": 10}, timeout=0.5)
+        time.sleep(0.2)
+        lab.transport(A).send("j", "t", B, b"keep me")
+        assert lab.transport(B).recv("j", "t", A, timeout=5) == b"keep me"
     finally:
         lab.close()
