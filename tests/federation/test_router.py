@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ssl
 import threading
 import time
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
+from aiohttp import web
 
-from fate.federation.config import parse_router_config
+from fate.federation.client import RouterTransport
+from fate.federation.config import Endpoint, parse_router_config
 from fate.federation.errors import ConfigError
 from fate.federation.hops import message_path
 from fate.federation.router import start_router
 from fate.federation.transport import TransportError
-from tests.federation.lab import RouterLab
+from tests.federation.lab import RouterLab, free_port
 
 A, B = 9999, 10000
 
@@ -222,4 +226,45 @@ def test_an_abandoned_long_poll_does_not_swallow_the_next_message(tmp_path: Path
         lab.transport(A).send("j", "t", B, b"keep me")
         assert lab.transport(B).recv("j", "t", A, timeout=5) == b"keep me"
     finally:
+        lab.close()
+
+
+def test_a_forward_broken_mid_stream_is_replayed_whole(tmp_path: Path) -> None:
+    # The next hop is a stand-in that drops the first upload halfway, then accepts the retry.
+    lab = RouterLab(tmp_path, tls="none", tuning={"retry": {"initial_backoff": 0.05}})
+    received: list[bytes] = []
+
+    async def flaky(request: web.Request) -> web.Response:
+        if not received:
+            received.append(await request.content.read(200_000))
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response(status=500)
+        received.append(await request.read())
+        return web.json_response({"delivered": True})
+
+    async def start_flaky() -> web.AppRunner:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/v1/messages/{job}/{tag}", flaky)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", flaky_port).start()
+        return runner
+
+    flaky_port = free_port()
+    runner = lab.loop.run(start_flaky())
+    config = dataclasses.replace(
+        lab.configs[A], listen=Endpoint("127.0.0.1", free_port()), routes={B: Endpoint("127.0.0.1", flaky_port, B)}
+    )
+    router = lab.loop.run(start_router(config))
+    payload = np.random.default_rng(3).integers(0, 256, 10 * 1024 * 1024, dtype=np.uint8).tobytes()
+    sender = RouterTransport(A, "127.0.0.1", router.port)
+    try:
+        sender.send("j", "t", B, payload)
+        assert len(received) == 2 and 0 < len(received[0]) < len(payload)
+        assert received[1] == payload
+    finally:
+        sender.close()
+        lab.loop.run(router.stop())
+        lab.loop.run(runner.cleanup())
         lab.close()
