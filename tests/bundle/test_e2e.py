@@ -113,23 +113,17 @@ def test_tiny_image_round_trip_without_the_image(tmp_path: Path, client: Any, ti
 
 
 @pytest.fixture
-def bundle_engine(client: Any) -> Iterator[str]:
-    """The engine image under a tag only this test uses, so removing it disturbs no other lab."""
-    import docker
-
+def bundle_engine(client: Any, tmp_path: Path) -> Iterator[str]:
+    """The engine image of the current source, under a tag no other lab uses."""
     from fatectl.images import build_image
     from fatectl.spec.loader import load_federation
 
-    try:
-        engine = client.images.get("fate-engine:0.1.0")
-    except docker.errors.ImageNotFound:
-        examples = Path(__file__).resolve().parents[2] / "examples" / "two-party.yaml"
-        build_image(load_federation(examples))
-        engine = client.images.get("fate-engine:0.1.0")
-    engine.tag("fatectl-bundle-e2e/fate-engine", "0.1.0")
-    yield "fatectl-bundle-e2e/fate-engine:0.1.0"
-    if not _absent(client, "fatectl-bundle-e2e/fate-engine:0.1.0"):
-        client.images.remove("fatectl-bundle-e2e/fate-engine:0.1.0")
+    spec = tmp_path / "build.yaml"
+    spec.write_text(LAB_SPEC)
+    built = build_image(load_federation(spec))
+    yield built.ref
+    if not _absent(client, built.ref):
+        client.images.remove(built.ref)
 
 
 @pytest.mark.slow
