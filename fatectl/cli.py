@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from fatectl import __version__
 from fatectl.errors import FatectlError
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _fail(err: FatectlError) -> None:
