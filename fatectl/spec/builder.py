@@ -24,6 +24,7 @@ from fatectl.spec.model import (
     Security,
     freeze,
 )
+from fatectl.spec.rules import quantity_text
 from fatectl.spec.schema import HOST_PORT_BASE, HOST_PORT_SLOT
 
 
@@ -86,8 +87,8 @@ def assign_host_ports(data: dict[str, Any]) -> dict[tuple[str, str], int]:
 
 def _resources(data: dict[str, Any]) -> Resources:
     return Resources(
-        requests=MappingProxyType({k: str(v) for k, v in sorted(data["requests"].items())}),
-        limits=MappingProxyType({k: str(v) for k, v in sorted(data["limits"].items())}),
+        requests=MappingProxyType({k: quantity_text(v) for k, v in sorted(data["requests"].items())}),
+        limits=MappingProxyType({k: quantity_text(v) for k, v in sorted(data["limits"].items())}),
     )
 
 

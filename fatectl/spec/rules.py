@@ -7,12 +7,14 @@ malformed (the schema already reports that).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from fatectl.errors import Problem
 from fatectl.spec.document import Document, PathKey, dotted
 from fatectl.spec.model import MODULE_DEPENDENCIES, MODULES
+from fatectl.spec.schema import QUANTITY
 
 MIN_SECURE_KEY_BITS = 2048
 
@@ -189,11 +191,31 @@ def _quantity(value: Any) -> float | None:
         return None
 
 
+def quantity_text(value: int | float | str) -> str:
+    """A resource value as Kubernetes writes it: 1.0 -> "1", 0.5 -> "0.5"; strings unchanged."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _resource_sections(data: dict[str, Any]) -> Iterator[tuple[PathKey, Any]]:
     yield ("exchange", "resources"), _get(data, "exchange", "resources")
     for index, party in _parties(data):
         for module in _modules(party):
             yield ("parties", index, module, "resources"), _get(party, module, "resources")
+
+
+def numeric_quantities(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    """A resource given as a YAML number is finite and reads as a Kubernetes quantity (0.5, 2, 1500)."""
+    for path, resources in _resource_sections(data):
+        for kind in ("requests", "limits"):
+            values = _get(resources, kind)
+            for name, value in (values.items() if isinstance(values, dict) else []):
+                numeric = isinstance(value, int | float) and not isinstance(value, bool)
+                if numeric and not re.fullmatch(QUANTITY, quantity_text(value)):
+                    yield doc.problem(
+                        (*path, kind, name), f"{value!r} is not a Kubernetes quantity; write it as a string"
+                    )
 
 
 def requests_within_limits(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
@@ -220,5 +242,6 @@ RULES: tuple[Rule, ...] = (
     exchange_consistency,
     kubernetes_settings,
     compose_host_ports,
+    numeric_quantities,
     requests_within_limits,
 )
