@@ -163,8 +163,12 @@ class EncryptedArray:
             self._check_key(other)
             frac = max(self.frac_bits, other.frac_bits)
             a, b = self._rescaled(frac), other._rescaled(frac)
-            out, ia, ib = a._broadcast_indices(b.shape)
-            cts = [a.ciphertexts[i] * b.ciphertexts[j] % n2 for i, j in zip(ia, ib, strict=True)]
+            if a.shape == b.shape:
+                out = a.shape
+                cts = [x * y % n2 for x, y in zip(a.ciphertexts, b.ciphertexts, strict=True)]
+            else:
+                out, ia, ib = a._broadcast_indices(b.shape)
+                cts = [a.ciphertexts[i] * b.ciphertexts[j] % n2 for i, j in zip(ia, ib, strict=True)]
             bound = None if a.bound is None or b.bound is None else a.bound + b.bound
             return a._like(cts, out, bound=bound)
         if isinstance(other, PackedLike):

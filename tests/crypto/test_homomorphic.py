@@ -162,6 +162,8 @@ def test_shapes_broadcast_like_numpy_and_mismatches_are_clear(keypair):
     pk, sk = keypair
     m = pk.encrypt(np.arange(6.0).reshape(2, 3))
     assert sk.decrypt(m + np.array([1.0, 2.0, 3.0])).tolist() == [[1, 3, 5], [4, 6, 8]]
+    assert sk.decrypt(m + pk.encrypt([1.0, 2.0, 3.0])).tolist() == [[1, 3, 5], [4, 6, 8]]
+    assert sk.decrypt(pk.encrypt([[1.0], [2.0]]) - m).tolist() == [[1, 0, -1], [-1, -2, -3]]
     assert sk.decrypt(m[1]).tolist() == [3, 4, 5]
     assert sk.decrypt(m.reshape(3, 2)[:, 0]).tolist() == [0, 2, 4]
     assert len(m) == 2 and m.size == 6
