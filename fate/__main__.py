@@ -2,7 +2,8 @@
 
     python -m fate router --config router.yaml
     python -m fate flow --config flow.yaml
-    python -m fate check router|flow --config FILE    # exit 0 when the local service answers healthy
+    python -m fate board --config board.yaml
+    python -m fate check router|flow|board --config FILE    # exit 0 when the local service answers healthy
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 import signal
 import sys
 
-USAGE = "usage: python -m fate {router|flow|check} [options]"
+USAGE = "usage: python -m fate {router|flow|board|check} [options]"
 
 
 def _router(argv: list[str]) -> int:
@@ -47,15 +48,26 @@ def _flow(argv: list[str]) -> int:
     return int(flow_main(argv) or 0)
 
 
+def _board(argv: list[str]) -> int:
+    from fate.board.server import main as board_main
+
+    return int(board_main(argv) or 0)
+
+
 def _check(argv: list[str]) -> int:
     from fate.federation.health import check_flow, check_router
 
     parser = argparse.ArgumentParser(prog="python -m fate check")
-    parser.add_argument("service", choices=["router", "flow"])
+    parser.add_argument("service", choices=["router", "flow", "board"])
     parser.add_argument("--config", required=True)
     parser.add_argument("--timeout", type=float, default=5.0)
     args = parser.parse_args(argv)
-    check = check_router if args.service == "router" else check_flow
+    if args.service == "board":
+        from fate.board.health import check_board
+
+        check = check_board
+    else:
+        check = check_router if args.service == "router" else check_flow
     problem = check(args.config, args.timeout)
     if problem:
         print(f"unhealthy: {problem}", file=sys.stderr)
@@ -63,7 +75,7 @@ def _check(argv: list[str]) -> int:
     return 0
 
 
-ROLES = {"router": _router, "flow": _flow, "check": _check}
+ROLES = {"router": _router, "flow": _flow, "board": _board, "check": _check}
 
 
 def main(argv: list[str] | None = None) -> int:
