@@ -48,7 +48,7 @@ class FlowClient:
         ) as client:
             yield client
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             with self._http() as client:
                 resp = client.request(method, path, **kwargs)
@@ -60,14 +60,14 @@ class FlowClient:
         if resp.status_code >= 400:
             try:
                 body = resp.json()
-                message, problems = (
-                    str(body.get("error", body)),
-                    [Problem(str(p)) for p in body.get("problems", [])],
-                )
+                message, problems = str(body.get("error", body)), [Problem(str(p)) for p in body.get("problems", [])]
             except (ValueError, AttributeError):
                 message, problems = resp.text.strip()[:500] or f"HTTP {resp.status_code}", []
             raise RemoteError(f"party {self.party_id}: {message}", problems)
-        return resp.json()
+        return resp
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._send(method, path, **kwargs).json()
 
     def upload_table(self, name: str, path: Path, overwrite: bool = False) -> dict[str, Any]:
         def chunks() -> Iterator[bytes]:
@@ -111,6 +111,10 @@ class FlowClient:
     def outputs(self, job_id: str) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self._call("GET", f"/v1/jobs/{job_id}/outputs")
         return result
+
+    def output_csv(self, job_id: str, component: str, role: str) -> str:
+        """An output table of a job on this party, as CSV text."""
+        return self._send("GET", f"/v1/jobs/{job_id}/data/{component}/{role}").text
 
     def links(self) -> dict[str, Any]:
         result: dict[str, Any] = self._call("GET", "/v1/federation/links")

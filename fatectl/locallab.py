@@ -204,21 +204,30 @@ def status(fed: Federation, root: Path | None = None) -> LocalStatus:
     )
 
 
-def down(fed: Federation, root: Path | None = None, grace: float = 10.0) -> list[str]:
-    """Stop every process of the lab (flows first), keeping data and secrets; returns what was stopped."""
-    lab = lab_for(fed, root)
-    state = _read_state(lab)
-    running = {n: e for n, e in state.items() if _alive(e)}
-    for name in sorted(running, key=lambda n: (0 if n.endswith("/flow") else 1, n)):
+def _stop(entries: list[dict[str, Any]], grace: float) -> None:
+    for entry in entries:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(running[name]["pid"], signal.SIGTERM)
+            os.killpg(entry["pid"], signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(_alive(e) for e in running.values()):
-        time.sleep(0.1)
-    for entry in running.values():
+    while time.monotonic() < deadline and any(_alive(e) for e in entries):
+        time.sleep(0.05)
+    for entry in entries:
         if _alive(entry):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(entry["pid"], signal.SIGKILL)
+
+
+def down(fed: Federation, root: Path | None = None, grace: float = 10.0) -> list[str]:
+    """Stop every process of the lab, keeping data and secrets; returns what was stopped.
+
+    Flows go first and are waited for: a router finishes its open long-polls before
+    it exits, so stopping it under a live flow would cost the whole poll interval.
+    """
+    lab = lab_for(fed, root)
+    state = _read_state(lab)
+    running = {n: e for n, e in state.items() if _alive(e)}
+    _stop([e for n, e in running.items() if n.endswith("/flow")], grace)
+    _stop([e for n, e in running.items() if not n.endswith("/flow")], grace)
     with contextlib.suppress(FileNotFoundError):
         lab.state_file.unlink()
     return sorted(running)
@@ -231,11 +240,7 @@ def restart_process(fed: Federation, process: str, root: Path | None = None) -> 
     entry = state.get(process)
     if entry is None:
         raise EnvironmentProblem(f"{process} is not part of the running local lab of {fed.name}")
-    if _alive(entry):
-        os.killpg(entry["pid"], signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while _alive(entry) and time.monotonic() < deadline:
-            time.sleep(0.1)
+    _stop([entry], 10.0)
     state[process] = _start(lab, f"{process}.yaml", Path(entry["config"]))
     write_file(lab.state_file, json.dumps(state, indent=2, sort_keys=True) + "\n", 0o600)
 

@@ -32,6 +32,8 @@ from fate.flow.store import TERMINAL, Store
 
 CONTROL_JOB = "_flow_control"
 AGREE_TIMEOUT = 60.0
+POLL_SECONDS = 10.0
+LOOK_AHEAD = 4
 log = logging.getLogger("fate.flow.scheduler")
 
 
@@ -74,30 +76,47 @@ class Scheduler:
                 problems.append(f"party {party}: {err}")
         return problems
 
-    def listen(self, peers: set[int]) -> None:
+    def listen(self, peers: set[int], delay: float = 0.0) -> None:
+        """Poll each peer's control stream (once per peer), starting after `delay` seconds."""
         for peer in sorted(peers - {self.me}):
             with self._lock:
                 if peer in self._listening:
                     continue
                 self._listening.add(peer)
                 self.peers.add(peer)
-            threading.Thread(target=self._listen, args=(peer,), name=f"control-{peer}", daemon=True).start()
+            threading.Thread(target=self._listen, args=(peer, delay), name=f"control-{peer}", daemon=True).start()
 
-    def _listen(self, peer: int) -> None:
+    def _listen(self, peer: int, delay: float) -> None:
+        if self._closed.wait(delay):
+            return
         while not self._closed.is_set():
             seq = self.store.counter(f"in.{peer}")
             try:
-                raw = self.transport.recv(CONTROL_JOB, f"ctl.{seq}", peer, timeout=20.0)
+                raw = self.transport.recv(CONTROL_JOB, f"ctl.{seq}", peer, timeout=POLL_SECONDS)
+                skipped = 0
             except TransportError:
-                if self._closed.wait(0.5):
-                    return
-                continue
-            self.store.next_counter(f"in.{peer}")
+                found = self._look_ahead(peer, seq)
+                if found is None:
+                    if self._closed.wait(0.2):
+                        return
+                    continue
+                skipped, raw = found
+                log.warning("control messages %s..%s from party %s were lost", seq, seq + skipped - 1, peer)
+            for _ in range(skipped + 1):
+                self.store.next_counter(f"in.{peer}")
             try:
-                message = json.loads(raw)
-                self._handle(peer, message)
+                self._handle(peer, json.loads(raw))
             except Exception:  # one bad message must not stop the channel
-                log.exception("control message %s from party %s", seq, peer)
+                log.exception("control message %s from party %s", seq + skipped, peer)
+
+    def _look_ahead(self, peer: int, seq: int) -> tuple[int, bytes] | None:
+        """A flow that died mid-send leaves a numbered gap; find the next message past it."""
+        for skip in range(1, LOOK_AHEAD + 1):
+            try:
+                return skip, self.transport.recv(CONTROL_JOB, f"ctl.{seq + skip}", peer, timeout=0.01)
+            except TransportError:
+                continue
+        return None
 
     def close(self) -> None:
         self._closed.set()
@@ -222,6 +241,8 @@ class Scheduler:
         code = proc.wait()
         with self._lock:
             self._workers.pop(job_id, None)
+        if self._closed.is_set():
+            return  # shutting down: the restarted flow fails this job and tells the others (recover)
         job = self.store.get_job(job_id)
         if job["status"] in TERMINAL:
             return

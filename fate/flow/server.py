@@ -23,11 +23,11 @@ from aiohttp import web
 from fate.federation.client import RouterTransport
 from fate.federation.transport import TransportError
 from fate.flow.config import FlowConfig, load_flow_config
-from fate.flow.errors import BadRequest, ConfigError, Conflict, FlowError, TooLarge, Unauthorized
+from fate.flow.errors import BadRequest, ConfigError, Conflict, FlowError, NotFound, TooLarge, Unauthorized
 from fate.flow.jobspec import NAME, parse_job
-from fate.flow.scheduler import Scheduler
+from fate.flow.scheduler import POLL_SECONDS, Scheduler
 from fate.flow.store import Store
-from fate.flow.tables import parse_csv
+from fate.flow.tables import parse_csv, read_table, to_csv
 
 log = logging.getLogger("fate.flow")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -38,6 +38,7 @@ class FlowService:
     def __init__(self, config: FlowConfig, config_path: Path) -> None:
         self.config = config
         self.token = config.read_token().encode()
+        self.restarted = (config.data_dir / "flow.db").exists() or bool(config.database_url)
         self.store = Store(config.data_dir, config.database_url)
         self.transport = RouterTransport(config.party_id, config.router_host, config.router_port, config.tls)
         self.scheduler = Scheduler(config, self.store, self.transport, config_path)
@@ -87,10 +88,8 @@ class FlowService:
                     if size > self.config.max_upload_bytes:
                         raise TooLarge(f"upload exceeds the limit of {self.config.max_upload_bytes} bytes")
                     out.write(chunk)
-            table = await asyncio.to_thread(parse_csv, Path(tmp))
+            table = await asyncio.to_thread(parse_csv, Path(tmp), what=f"upload of table {name!r}")
             meta = await asyncio.to_thread(self.store.put_table, name, table)
-        except BadRequest as err:
-            raise BadRequest(f"table {name!r}: {err.message}", err.problems) from None
         finally:
             os.unlink(tmp)
         return web.json_response(meta, status=201)
@@ -134,6 +133,18 @@ class FlowService:
         self.store.get_job(job_id)
         return web.json_response(self.store.outputs(job_id))
 
+    async def job_data(self, request: web.Request) -> web.StreamResponse:
+        """An output table of a job (e.g. the intersection, predictions) as CSV."""
+        job_id, component, role = (request.match_info[k] for k in ("id", "component", "role"))
+        self.store.get_job(job_id)
+        if not (NAME.match(component) and NAME.match(role)):
+            raise BadRequest("component and role must be plain names")
+        path = self.store.output_table_path(job_id, component, role)
+        if not path.exists():
+            raise NotFound(f"job {job_id} has no output table of {component} as {role} on this party")
+        text = await asyncio.to_thread(lambda: to_csv(read_table(path)))
+        return web.Response(text=text, content_type="text/csv")
+
     async def links(self, request: web.Request) -> web.Response:
         try:
             links = await asyncio.to_thread(self.transport.links)
@@ -153,6 +164,7 @@ class FlowService:
         app.router.add_post("/v1/jobs/{id}/stop", self.stop_job)
         app.router.add_get("/v1/jobs/{id}/logs", self.job_logs)
         app.router.add_get("/v1/jobs/{id}/outputs", self.job_outputs)
+        app.router.add_get("/v1/jobs/{id}/data/{component}/{role}", self.job_data)
         app.router.add_get("/v1/federation/links", self.links)
         app.on_startup.append(self._on_startup)
         app.on_cleanup.append(self._on_cleanup)
@@ -163,7 +175,9 @@ class FlowService:
         peers = set(self.config.peers) | {int(j) for j in await asyncio.to_thread(self._router_peers)}
         for job in self.store.list_jobs(1000):
             peers.update(int(p) for ids in job["spec"].get("roles", {}).values() for p in ids)
-        self.scheduler.listen(peers)
+        # A previous instance's long-polls may still be parked in the router and would swallow
+        # the next control message; let them expire before polling (messages wait in the mailbox).
+        self.scheduler.listen(peers, delay=POLL_SECONDS + 2.0 if self.restarted else 0.0)
 
     def _router_peers(self) -> list[int]:
         try:
@@ -211,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True, help="flow.yaml")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # every control-channel long-poll would be a line
     try:
         config = load_flow_config(args.config)
         service = FlowService(config, Path(args.config).resolve())

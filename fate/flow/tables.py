@@ -66,17 +66,17 @@ def _number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def parse_csv(source: Path | str, *, label: str | None = "infer") -> Table:
+def parse_csv(source: Path | str, *, label: str | None = "infer", what: str = "") -> Table:
     """Parse and validate a table CSV (a path, or the text itself); BadRequest lists every problem.
 
     `label="infer"` takes column `y` as the label when present; None forbids a label.
     """
     text_stream: io.TextIOBase
     if isinstance(source, Path):
-        what = source.name
+        what = what or source.name
         text_stream = open(source, encoding="utf-8", newline="")  # noqa: SIM115 - closed below
     else:
-        what, text_stream = "table", io.StringIO(source, newline="")
+        what, text_stream = what or "table", io.StringIO(source, newline="")
     try:
         return _parse(csv.reader(text_stream), what, label)
     except UnicodeDecodeError as err:
@@ -171,6 +171,18 @@ def read_table(path: Path) -> Table:
         features = data["features"].reshape(len(ids), len(header))
         labels = data["labels"] if "labels" in data.files else None
     return Table(ids=ids, header=header, features=features, labels=labels)
+
+
+def to_csv(table: Table) -> str:
+    """The table in the upload format (id, y when labelled, features); parse_csv reads it back."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    label = [LABEL_COLUMN] if table.labels is not None else []
+    writer.writerow([ID_COLUMN, *label, *table.header])
+    for i, row_id in enumerate(table.ids):
+        y = [repr(float(table.labels[i]))] if table.labels is not None else []
+        writer.writerow([row_id, *y, *(repr(float(v)) for v in table.features[i])])
+    return out.getvalue()
 
 
 def describe(table: Table) -> dict[str, object]:

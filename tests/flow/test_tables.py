@@ -70,3 +70,13 @@ def test_round_trip(tmp_path: Path) -> None:
     assert back.ids == t.ids and back.header == t.header
     np.testing.assert_array_equal(back.features, t.features)
     np.testing.assert_array_equal(back.labels, t.labels)
+
+
+def test_csv_export_reads_back() -> None:
+    from fate.flow.tables import to_csv
+
+    t = parse_csv("id,y,x0,x1\na,1,0.1,2\nb,0,3,-4.5\n")
+    back = parse_csv(to_csv(t))
+    assert back.ids == t.ids and back.header == t.header
+    np.testing.assert_array_equal(back.features, t.features)
+    np.testing.assert_array_equal(back.labels, t.labels)

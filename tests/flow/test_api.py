@@ -1,0 +1,110 @@
+"""The flow HTTP API on a real aiohttp server (no router needed for these routes)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from fate.flow.config import parse_flow_config
+from fate.flow.errors import ConfigError
+from fate.flow.server import FlowService
+
+TOKEN = "t" * 43
+
+
+def _config(tmp: Path, **extra: Any) -> dict[str, Any]:
+    (tmp / "token").write_text(TOKEN)
+    return {
+        "party_id": 9999,
+        "listen": {"host": "127.0.0.1", "port": 0},
+        "token_file": str(tmp / "token"),
+        "router": {"host": "127.0.0.1", "port": 1},  # nothing listens: routes that need it must say so
+        "tls": {"mode": "none"},
+        "data_dir": str(tmp / "data"),
+        **extra,
+    }
+
+
+def _with_client(tmp: Path, body: Callable[[TestClient], Awaitable[None]], **extra: Any) -> None:
+    service = FlowService(parse_flow_config(_config(tmp, **extra)), tmp / "flow.yaml")
+    service._router_peers = lambda: []  # type: ignore[method-assign]  # no router in this test
+
+    async def go() -> None:
+        async with TestClient(TestServer(service.app())) as client:
+            await body(client)
+
+    asyncio.run(go())
+
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def test_token_is_required_except_for_health(tmp_path: Path) -> None:
+    async def body(client: TestClient) -> None:
+        assert (await client.get("/healthz")).status == 200
+        assert (await client.get("/v1/jobs")).status == 401
+        assert (await client.get("/v1/jobs", headers={"Authorization": "Bearer nope"})).status == 401
+        assert (await client.get("/v1/jobs", headers=AUTH)).status == 200
+
+    _with_client(tmp_path, body)
+
+
+def test_upload_validates_and_lists(tmp_path: Path) -> None:
+    async def body(client: TestClient) -> None:
+        bad = await client.post("/v1/tables/t1", data=b"id,x\na,1\nb,oops\n", headers=AUTH)
+        assert bad.status == 400
+        reply = await bad.json()
+        assert "upload of table 't1'" in reply["error"]
+        assert reply["problems"] == ["line 3, column 'x': 'oops' is not a finite number"]
+        good = await client.post("/v1/tables/t1", data=b"id,y,x\na,1,1\nb,0,2\n", headers=AUTH)
+        assert good.status == 201 and (await good.json())["rows"] == 2
+        again = await client.post("/v1/tables/t1", data=b"id\nz\n", headers=AUTH)
+        assert again.status == 409
+        listed = await (await client.get("/v1/tables", headers=AUTH)).json()
+        assert [(t["name"], t["rows"], t["label"]) for t in listed] == [("t1", 2, True)]
+        assert (await client.post("/v1/tables/bad%20name", data=b"id\na\n", headers=AUTH)).status == 400
+        big = await client.post("/v1/tables/big", data=b"id\n" + b"x\n" * 100, headers=AUTH)
+        assert big.status == 413
+
+    _with_client(tmp_path, body, max_upload_bytes=100)
+
+
+def test_bad_job_files_name_their_fields(tmp_path: Path) -> None:
+    async def body(client: TestClient) -> None:
+        reply = await client.post("/v1/jobs", data=b"roles: {guest: [9999]}\npipeline: []\n", headers=AUTH)
+        assert reply.status == 400
+        problems = (await reply.json())["problems"]
+        assert any(p.startswith("roles.host: required") for p in problems)
+        assert any(p.startswith("pipeline: required") for p in problems)
+        missing = await client.post(
+            "/v1/jobs",
+            data=b"roles: {guest: [9999], host: [10000]}\ntables: {9999: nope, 10000: h}\npipeline: [{name: p, component: psi}]\n",
+            headers=AUTH,
+        )
+        assert missing.status == 400 and (await missing.json())["problems"] == ["party 9999 has no table 'nope'"]
+        assert (await client.get("/v1/jobs/zzz", headers=AUTH)).status == 404
+        assert (await client.get("/v1/jobs/zzz/logs", headers=AUTH)).status == 404
+
+    _with_client(tmp_path, body)
+
+
+def test_links_without_a_router_is_a_clear_502(tmp_path: Path) -> None:
+    async def body(client: TestClient) -> None:
+        reply = await client.get("/v1/federation/links", headers=AUTH)
+        assert reply.status == 502 and "own router" in (await reply.json())["error"]
+
+    _with_client(tmp_path, body)
+
+
+def test_config_problems_are_listed_together(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_flow_config({"party_id": "x", "listen": {"host": 1}, "tls": {"mode": "tls"}, "peers": "all"})
+    text = str(info.value)
+    for fragment in ("party_id: expected an integer", "listen.host: expected a string", "listen.port", "router:",
+                     "token_file", "data_dir", "tls: expected", "peers: expected"):
+        assert fragment in text, fragment
