@@ -134,3 +134,32 @@ def test_progress_reports_every_long_step(tmp_path: Path, fed: Federation, wheel
     assert seen["helm package"] == (2, 2)
     assert seen["docker save fatectl-test-engine:1"][0] > 0
     assert seen["writing p.tar"] == (manifest.total_size, manifest.total_size)
+
+
+EXCHANGE_SPEC = """\
+apiVersion: fatectl/v1
+name: star-fed
+engine: {image: fatectl-test-engine, tag: "1"}
+exchange: {enabled: true, name: hub, id: 1, address: hub.example}
+parties:
+  - {id: 9999, name: bank-a, address: a.example, modules: [router, flow]}
+  - {id: 10000, name: bank-b, address: b.example, modules: [router, flow]}
+"""
+
+
+def test_exchange_has_its_own_chart_and_party_bundle(tmp_path: Path, wheels_dir: Path) -> None:
+    from fatectl.spec.loader import load_federation
+
+    spec = tmp_path / "star.yaml"
+    spec.write_text(EXCHANGE_SPEC)
+    star = load_federation(spec)
+    whole = create_bundle(star, tmp_path / "all.tar", wheels_dir=wheels_dir, images=FakeImages())
+    assert sorted(n.split("/")[1] for n in whole.files if n.startswith("charts/")) == ["bank-a", "bank-b", "hub"]
+    hub = create_bundle(star, tmp_path / "hub.tar", party=1, secrets_dir=tmp_path / "s", wheels_dir=wheels_dir, images=FakeImages())
+    assert sorted(n for n in hub.files if n.startswith(("charts/", "secrets/"))) == [
+        "charts/hub/fate-party-0.1.0.tgz",
+        "secrets/hub/ca.crt",
+        "secrets/hub/tls.crt",
+        "secrets/hub/tls.key",
+    ]
+    assert verify_bundle(tmp_path / "hub.tar").party == 1
