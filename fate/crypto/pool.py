@@ -46,6 +46,10 @@ class CryptoPool:
         """Start every worker and build its table for this key now rather than inside a timed call."""
         self.map(_warm, [(int(public_key.n), public_key_hs(public_key))] * (self.processes * 2))
 
+    def worker_pids(self) -> list[int]:
+        """Process ids of the live workers (for monitoring their CPU and memory)."""
+        return sorted(self._executor._processes or {})
+
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
