@@ -39,7 +39,7 @@ from fatectl.bundlefiles import (
 )
 from fatectl.bundlesite import SPEC_MEMBER, retarget, site_commands
 from fatectl.errors import BundleError, Problem
-from fatectl.imagestore import DockerImages, ImageStore
+from fatectl.imagestore import DockerImages, ImageStore, saved_image_id
 from fatectl.manifest import (
     MANIFEST,
     MAX_MANIFEST_BYTES,
@@ -88,6 +88,8 @@ def create_bundle(
     if spec_file is None or not spec_file.is_file():
         raise BundleError("the bundle needs the spec file itself; load the federation from a file")
     # Cheap checks first: a bad key or a missing image must not cost a multi-minute save.
+    if party is not None and secrets_dir is None:
+        raise BundleError("a party bundle carries the party's TLS key: pass the federation's secrets directory")
     private = signing.load_private_key(sign_key) if sign_key is not None else None
     store = images if images is not None else DockerImages()
     image = store.describe(fed.engine.ref)
@@ -98,14 +100,14 @@ def create_bundle(
         members += stage_charts(fed, party, stage / "charts", progress)
         if party is None:
             members += stage_compose(fed, stage / "compose")
-        else:
-            if secrets_dir is None:
-                raise BundleError("a party bundle carries the party's TLS key: pass the federation's secrets directory")
+        elif secrets_dir is not None:
             members += stage_party_secrets(fed, party, secrets_dir)
         if wheels_dir is not None:
             members += stage_wheels(wheels_dir)
         image_file = stage / "image.tar"
         store.save(fed.engine.ref, image_file, lambda n: progress(f"docker save {fed.engine.ref}", n, image.approx_size))
+        if saved_image_id(image_file) != image.id:
+            raise BundleError(f"image {fed.engine.ref} changed while it was being saved (rebuilt?); run again")
         member_name = image_member(fed.engine.ref)
         members.append(Member(member_name, image_file))
         manifest = _write(

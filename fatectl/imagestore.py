@@ -7,6 +7,8 @@ the image's own creation time, so saving the same image twice gives the same byt
 
 from __future__ import annotations
 
+import json
+import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,3 +100,21 @@ class DockerImages:
                     raise BundleError(f"docker push {target} failed: {line['error']}")
         except docker.errors.DockerException as err:
             raise BundleError(f"docker push {target} failed: {err}") from None
+
+
+def saved_image_id(archive: Path) -> str:
+    """The image id (config digest) recorded in a `docker save` archive.
+
+    Both layouts are read: the legacy `<hex>.json` and the OCI `blobs/sha256/<hex>`.
+    """
+    try:
+        with tarfile.open(archive) as tar:
+            member = tar.extractfile("manifest.json")
+            entries = json.loads(member.read()) if member is not None else None
+    except (tarfile.TarError, KeyError, ValueError, OSError) as err:
+        raise BundleError(f"{archive.name} is not a docker save archive: {err}") from None
+    if not isinstance(entries, list) or len(entries) != 1 or not isinstance(entries[0], dict):
+        raise BundleError(f"{archive.name}: expected exactly one image in its manifest.json")
+    config = str(entries[0].get("Config", ""))
+    digest = config.removeprefix("blobs/sha256/").removesuffix(".json")
+    return f"sha256:{digest}"

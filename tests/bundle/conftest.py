@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from fatectl.bundle import create_bundle
-from fatectl.imagestore import SavedImage
+from fatectl.imagestore import SavedImage, saved_image_id
 from fatectl.manifest import Manifest
 from fatectl.signing import generate_keypair
 from fatectl.spec.loader import load_federation
@@ -33,9 +33,13 @@ parties:
 """
 
 
+def _config(ref: str) -> bytes:
+    return json.dumps({"config": {"Cmd": ["true"], "Labels": {"ref": ref}}, "rootfs": {"type": "layers"}}).encode()
+
+
 def _saved_archive(ref: str) -> bytes:
     """A small archive shaped like `docker save` output, identical on every call."""
-    config = json.dumps({"config": {"Cmd": ["true"]}, "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+    config = _config(ref)
     config_hex = hashlib.sha256(config).hexdigest()
     files = {
         f"{config_hex}.json": config,
@@ -64,7 +68,7 @@ class FakeImages:
 
     @staticmethod
     def image_id(ref: str) -> str:
-        return "sha256:" + hashlib.sha256(_saved_archive(ref)).hexdigest()
+        return "sha256:" + hashlib.sha256(_config(ref)).hexdigest()
 
     def describe(self, ref: str) -> SavedImage:
         return SavedImage(self.image_id(ref), (ref,), len(_saved_archive(ref)))
@@ -77,9 +81,8 @@ class FakeImages:
             advance(len(data))
 
     def load(self, archive: Path) -> tuple[str, ...]:
-        data = archive.read_bytes()
-        self.loaded.append(data)
-        return ("sha256:" + hashlib.sha256(data).hexdigest(),)
+        self.loaded.append(archive.read_bytes())
+        return (saved_image_id(archive),)
 
     def push(self, image_id: str, target: str) -> None:
         self.pushed.append((image_id, target))

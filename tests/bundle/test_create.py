@@ -10,6 +10,7 @@ import pytest
 
 from fatectl.bundle import create_bundle, verify_bundle
 from fatectl.errors import BundleError, SpecError
+from fatectl.imagestore import SavedImage
 from fatectl.manifest import Manifest
 from fatectl.spec.model import Federation
 from fatectl.tarball import FIXED_MTIME
@@ -163,3 +164,13 @@ def test_exchange_has_its_own_chart_and_party_bundle(tmp_path: Path, wheels_dir:
         "secrets/hub/tls.key",
     ]
     assert verify_bundle(tmp_path / "hub.tar").party == 1
+
+
+def test_an_image_retagged_during_the_save_is_caught(tmp_path: Path, fed: Federation) -> None:
+    class Moving(FakeImages):
+        def describe(self, ref: str) -> SavedImage:
+            return SavedImage("sha256:" + "1" * 64, (ref,), 1)
+
+    with pytest.raises(BundleError, match="changed while it was being saved"):
+        create_bundle(fed, tmp_path / "x.tar", images=Moving())
+    assert not (tmp_path / "x.tar").exists()
