@@ -13,7 +13,10 @@ setup(
     # templates/ lives at the top of the repo (Go-template Helm chart, Jinja sources)
     # but ships inside the package so an installed wheel renders without the source tree.
     package_dir={"fatectl._templates": "templates"},
-    package_data={"fatectl._templates": ["**/*", "**/.helmignore"]},
+    package_data={
+        "fatectl._templates": ["**/*", "**/.helmignore"],
+        "fate.board": ["templates/*.html", "static/*.css"],  # the board's pages, served air-gapped
+    },
     include_package_data=True,
     install_requires=[
         # operator tool

@@ -1,0 +1,225 @@
+"""The board's HTTP server (aiohttp): server-rendered pages over the party's flow.
+
+`python -m fate board --config board.yaml`. Every page but /healthz needs the party's
+flow token, as `Authorization: Bearer <token>` or as HTTP Basic password of user
+`admin` (so a browser can log in). The board only reads; it never shows the token.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+import hmac
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from fate.board import views
+from fate.board.config import BoardConfig, load_board_config
+from fate.board.errors import BoardError, ConfigError
+from fate.board.flowapi import FlowApi
+
+log = logging.getLogger("fate.board")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+HERE = Path(__file__).parent
+USER = "admin"
+LOG_TAIL = 200
+REFRESH_SECONDS = 5
+SECURITY_HEADERS = {
+    # No script, no inline style, nothing from elsewhere: the pages are plain HTML + one CSS file.
+    "Content-Security-Policy": "default-src 'self'; script-src 'none'; object-src 'none'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def _environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined
+    )
+
+
+def _authorized(header: str, token: bytes) -> bool:
+    scheme, _, given = header.partition(" ")
+    scheme, given = scheme.lower(), given.strip()
+    if scheme == "bearer":
+        return hmac.compare_digest(given.encode(), token)
+    if scheme == "basic":
+        try:
+            user, _, password = base64.b64decode(given, validate=True).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        # Both compared, always: the answer time must not tell which one was wrong.
+        return hmac.compare_digest(user.encode(), USER.encode()) & hmac.compare_digest(password.encode(), token)
+    return False
+
+
+class Board:
+    def __init__(self, config: BoardConfig, token: str) -> None:
+        self.config = config
+        self._token = token.encode()
+        self.flow = FlowApi(config.flow_url, token)
+        self.env = _environment()
+
+    def _page(self, template: str, status: int = 200, **values: Any) -> web.Response:
+        values.setdefault("refresh", 0)
+        html = self.env.get_template(template).render(party_id=self.config.party_id, **values)
+        return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+
+    # ---- middleware ----
+    @web.middleware
+    async def errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except BoardError as err:
+            if err.status >= 500:
+                log.warning("%s %s: %s", request.method, request.path, err)
+            return self._page(
+                "error.html", err.status, title=f"HTTP {err.status}", message=err.message, problems=err.problems
+            )
+        except web.HTTPException:
+            raise
+        except Exception as err:  # the visitor gets a reason, the log gets the traceback
+            log.exception("%s %s", request.method, request.path)
+            return self._page("error.html", 500, title="HTTP 500", message=f"internal error: {type(err).__name__}", problems=())
+
+    @web.middleware
+    async def auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path != "/healthz" and not _authorized(request.headers.get("Authorization", ""), self._token):
+            page = self._page(
+                "error.html", 401, title="HTTP 401",
+                message="Log in as user admin with the party's flow token as password, "
+                "or send it as a bearer token.",
+                problems=(),
+            )
+            page.headers["WWW-Authenticate"] = f'Basic realm="FATE board of party {self.config.party_id}", charset="UTF-8"'
+            return page
+        return await handler(request)
+
+    @staticmethod
+    async def _headers(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers.update(SECURITY_HEADERS)
+
+    # ---- handlers ----
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "party_id": self.config.party_id})
+
+    async def stylesheet(self, request: web.Request) -> web.Response:
+        text = await asyncio.to_thread((HERE / "static" / "board.css").read_text, encoding="utf-8")
+        return web.Response(text=text, content_type="text/css", charset="utf-8")
+
+    async def job_list(self, request: web.Request) -> web.Response:
+        jobs = await self.flow.jobs()
+        rows = [
+            {
+                "id": str(j.get("id", "")),
+                "href": "/jobs/" + quote(str(j.get("id", "")), safe=""),
+                "name": str(j.get("name", "")),
+                "status": str(j.get("status", "")),
+                "roles": views.job_roles(j, self.config.party_id),
+                "initiator": j.get("initiator", ""),
+                "created": views.when(j.get("created")),
+                "updated": views.when(j.get("updated")),
+                "reason": str(j.get("reason", "")),
+            }
+            for j in jobs
+        ]
+        live = any(r["status"] not in views.TERMINAL for r in rows)
+        return self._page("jobs.html", jobs=rows, refresh=REFRESH_SECONDS if live else 0)
+
+    async def job_detail(self, request: web.Request) -> web.Response:
+        job_id = request.match_info["id"]
+        job, logs, outputs = await asyncio.gather(
+            self.flow.job(job_id), self.flow.logs(job_id), self.flow.outputs(job_id)
+        )
+        spec = job.get("spec") if isinstance(job.get("spec"), dict) else {}
+        roles = spec.get("roles", {}) if isinstance(spec.get("roles"), dict) else {}
+        tail = logs[-LOG_TAIL:]
+        return self._page(
+            "job.html",
+            job={k: str(job.get(k, "")) for k in ("id", "name", "status", "reason", "initiator")},
+            roles=sorted((str(r), [str(i) for i in ids] if isinstance(ids, list) else []) for r, ids in roles.items()),
+            created=views.when(job.get("created")),
+            updated=views.when(job.get("updated")),
+            tasks=views.tasks(job, logs, self.config.party_id),
+            sections=views.sections(outputs, views.pipeline_names(job)),
+            log=[
+                {"when": views.when(e.get("ts")), "source": str(e.get("source", "")), "message": str(e.get("message", ""))}
+                for e in tail
+            ],
+            log_total=len(logs),
+            log_hidden=len(logs) > len(tail),
+            refresh=0 if job.get("status") in views.TERMINAL else REFRESH_SECONDS,
+        )
+
+    # ---- lifecycle ----
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self.errors, self.auth])
+        app.on_response_prepare.append(self._headers)
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/", self.job_list)
+        app.router.add_get("/jobs/{id}", self.job_detail)
+        app.router.add_get("/static/board.css", self.stylesheet)
+        app.on_cleanup.append(self._close)
+        return app
+
+    async def _close(self, app: web.Application) -> None:
+        await self.flow.close()
+
+
+def create_board(config_path: str | Path) -> Board:
+    """Load board.yaml and the token; raises ConfigError naming what is wrong."""
+    config = load_board_config(config_path)
+    return Board(config, config.read_token())
+
+
+async def _serve(board: Board) -> None:
+    runner = web.AppRunner(board.app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, board.config.host, board.config.port)
+    await site.start()
+    log.info(
+        "board of party %s listening on %s:%s over flow %s",
+        board.config.party_id, board.config.host, board.config.port, board.flow.base_url,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fate board")
+    parser.add_argument("--config", required=True, help="board.yaml")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        board = create_board(args.config)
+    except ConfigError as err:
+        print(f"error: {err}", flush=True)
+        return 2
+    try:
+        asyncio.run(_serve(board))
+    except OSError as err:  # the port is taken or the address is not ours
+        print(f"error: cannot listen on {board.config.host}:{board.config.port}: {err.strerror}", flush=True)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
