@@ -14,7 +14,8 @@ from fatectl.imagestore import SavedImage
 from fatectl.manifest import Manifest
 from fatectl.spec.model import Federation
 from fatectl.tarball import FIXED_MTIME
-from tests.bundle.conftest import FakeImages
+
+from .fakes import FakeImages
 
 
 def _names(path: Path) -> list[str]:

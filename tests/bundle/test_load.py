@@ -11,7 +11,8 @@ import pytest
 from fatectl.bundle import load_bundle
 from fatectl.errors import BundleError
 from fatectl.manifest import Manifest
-from tests.bundle.conftest import FakeImages
+
+from .fakes import FakeImages
 
 
 def test_load_unpacks_verified_files_and_loads_the_image(tmp_path: Path, signed_bundle: tuple[Path, Manifest], keypair: tuple[Path, Path]) -> None:

@@ -15,7 +15,8 @@ import pytest
 from fatectl.bundle import create_bundle, load_bundle, verify_bundle
 from fatectl.errors import BundleError
 from fatectl.spec.model import Federation
-from tests.bundle.conftest import FakeImages
+
+from .fakes import FakeImages
 
 Members = list[tuple[tarfile.TarInfo, bytes]]
 IMAGE = "images/fatectl-test-engine_1.tar"
