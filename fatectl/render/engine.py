@@ -172,7 +172,8 @@ def _party_router(fed: Federation, party: Party, exchange: Exchange | None, layo
     else:
         # Star topology: a party knows only the exchange; the exchange knows everyone.
         routes = []
-        default_route = _exchange_endpoint(exchange, layout)
+        # The exchange's id pins which certificate the next hop must present.
+        default_route = {**_exchange_endpoint(exchange, layout), "party_id": exchange.id}
     return {
         "party_id": party.id,
         "role": "party",

@@ -96,7 +96,10 @@ def chart_values(fed: Federation, name: str) -> dict[str, Any]:
     }
     if party is None:
         return {**common, **_exchange_values(fed, fed.exchange, routes)}
-    return {**common, **_party_values(fed, party, routes, router["default_route"])}
+    default = router["default_route"]
+    if default is not None:
+        default = {"partyId": default["party_id"], "host": default["host"], "port": default["port"]}
+    return {**common, **_party_values(fed, party, routes, default)}
 
 
 def _resources(module: Module | None) -> dict[str, Any]:

@@ -36,7 +36,7 @@ def test_exchange_star_topology(make_fed: Callable[..., Federation]) -> None:
     for i in range(3):
         party = configs[f"party-{i}/router.yaml"]
         assert party["routes"] == []
-        assert party["default_route"] == {"host": "exchange-router", "port": 9370}
+        assert party["default_route"] == {"host": "exchange-router", "port": 9370, "party_id": 1}
     hub = configs["exchange/router.yaml"]
     assert hub["role"] == "exchange" and hub["party_id"] == 1
     assert [r["party_id"] for r in hub["routes"]] == [9999, 10000, 10001]
@@ -46,7 +46,7 @@ def test_local_layout_uses_host_ports_and_directories(make_fed: Callable[..., Fe
     configs = engine_configs(make_fed(2, exchange=True), Layout.local("/tmp/s", "/tmp/d"))
     router = configs["party-1/router.yaml"]
     assert router["listen"] == {"host": "127.0.0.1", "port": 20010}
-    assert router["default_route"] == {"host": "127.0.0.1", "port": 19370}
+    assert router["default_route"] == {"host": "127.0.0.1", "port": 19370, "party_id": 1}
     assert router["tls"]["key_file"] == "/tmp/s/party-1/tls.key"
     assert router["data_dir"] == "/tmp/d/party-1/router"
     assert configs["party-1/flow.yaml"]["router"] == {"host": "127.0.0.1", "port": 20010}

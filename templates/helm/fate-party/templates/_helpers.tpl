@@ -57,7 +57,7 @@ key_file: /run/secrets/tls.key
 {{- end -}}
 {{- $default := dict -}}
 {{- with .Values.router.defaultRoute -}}
-{{- $default = dict "host" .host "port" (int64 .port) -}}
+{{- $default = dict "party_id" (int64 .partyId) "host" .host "port" (int64 .port) -}}
 {{- end -}}
 {{- $cfg := dict "party_id" (int64 .Values.partyId) "role" .Values.role "routes" $routes "data_dir" "/data/router" -}}
 {{- $_ := set $cfg "listen" (dict "host" "0.0.0.0" "port" (int64 .Values.router.port)) -}}
