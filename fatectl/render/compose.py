@@ -28,7 +28,6 @@ class Service:
     ports: list[str] = field(default_factory=list)
     healthcheck: list[str] = field(default_factory=list)
     depends_on: list[dict[str, str]] = field(default_factory=list)
-    profile: str = ""
 
 
 def secret_files(fed: Federation) -> dict[str, list[str]]:
@@ -97,7 +96,6 @@ def _process(
     config = f"{owner}/{module}.yaml"
     target = f"/etc/fate/{module}.yaml"
     upstream = {"flow": router_service(owner), "board": flow_service(owner)}.get(module)
-    checked = module in ("router", "flow")
     return Service(
         name=service,
         command=["python", "-m", "fate", module, "--config", target],
@@ -107,10 +105,8 @@ def _process(
         volume="" if module == "board" else f"{owner}-data",
         secrets=[{"source": _secret_name(f), "target": f.split("/", 1)[1]} for f in needs.get(service, [])],
         ports=ports,
-        healthcheck=["CMD", "python", "-m", "fate", "check", module, "--config", target] if checked else [],
+        healthcheck=["CMD", "python", "-m", "fate", "check", module, "--config", target],
         depends_on=[{"name": upstream, "condition": "service_healthy"}] if upstream else [],
-        # The engine has no board process yet; keep it out of a default `up`.
-        profile="board" if module == "board" else "",
     )
 
 
