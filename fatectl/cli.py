@@ -256,6 +256,8 @@ def bundle_keygen(key: str) -> None:
 def bundle_create(spec: str, out: str, party: int | None, sign_key: str | None, secrets_dir: str | None,
                   wheels_dir: str | None, no_wheels: bool, compress: bool) -> None:
     """Write one deterministic bundle of SPEC (or of one --party) to FILE."""
+    import os
+
     from fatectl.bundle import create_spec_bundle
 
     bars = _Bars()
@@ -266,8 +268,9 @@ def bundle_create(spec: str, out: str, party: int | None, sign_key: str | None, 
     finally:
         bars.close()
     scope = f"party {manifest.party}" if manifest.party is not None else "whole federation"
-    click.echo(f"wrote {out}: {len(manifest.files)} files, {manifest.total_size / 1e6:.1f} MB, {scope}, "
-               f"{'signed' if sign_key else 'UNSIGNED'}")
+    size = os.path.getsize(out)
+    click.echo(f"wrote {out} ({size / 1e6:.1f} MB): {len(manifest.files)} files, {manifest.total_size / 1e6:.1f} MB "
+               f"unpacked, {scope}, {'signed' if sign_key else 'UNSIGNED'}")
 
 
 @bundle.command("verify")

@@ -6,6 +6,7 @@ import shlex
 import stat
 from pathlib import Path
 
+import helm_python
 import pytest
 
 from fatectl.bundle import load_bundle
@@ -45,6 +46,11 @@ def test_party_load_keeps_the_key_private_and_prints_helm_install(tmp_path: Path
     assert f"tls.key={site / 'secrets/bank-a/tls.key'}" in helm[0]
     assert "image.registry=registry.bank-a.example:5000/fate" in helm[0]
     assert not any("up compose" in c for c in result.commands)
+    # The printed --set-file values are the ones the chart takes: lint renders it with them.
+    files = dict(helm[0][i + 1].split("=", 1) for i, arg in enumerate(helm[0]) if arg == "--set-file")
+    tls = {key.removeprefix("tls."): Path(path).read_text() for key, path in files.items()}
+    report = helm_python.lint(helm[0][3], {"tls": {"mode": "mutual", **tls}}, strict=True)
+    assert not report["errors"] and not [m for m in report["messages"] if m["severity"] >= 2], report
 
 
 def test_load_refuses_an_existing_destination(tmp_path: Path, signed_bundle: tuple[Path, Manifest]) -> None:
