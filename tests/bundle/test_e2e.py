@@ -113,6 +113,64 @@ def test_tiny_image_round_trip_without_the_image(tmp_path: Path, client: Any, ti
 
 
 @pytest.fixture
+def registry(tmp_path: Path) -> Iterator[str]:
+    """A private registry on 127.0.0.1 (Debian's docker-registry), like a site's own."""
+    import socket
+    import subprocess
+    import time
+
+    import httpx
+
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        pytest.skip("docker-registry is not installed (apt-get install docker-registry)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = tmp_path / "registry.yml"
+    config.write_text(
+        "version: 0.1\n"
+        f"storage: {{filesystem: {{rootdirectory: {tmp_path / 'registry'}}}}}\n"
+        f"http: {{addr: '127.0.0.1:{port}'}}\n"
+    )
+    proc = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/v2/", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline and proc.poll() is None, "docker-registry did not start"
+            time.sleep(0.2)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_load_pushes_to_a_private_registry(tmp_path: Path, client: Any, tiny_image: str, registry: str) -> None:
+    import httpx
+
+    spec = tmp_path / "federation.yaml"
+    spec.write_text(LAB_SPEC.replace("fatectl-bundle-e2e/fate-engine", "fatectl-bundle-e2e/tiny").replace('"0.1.0"', '"1"'))
+    _cli("bundle", "create", str(spec), "-o", str(tmp_path / "b.tar.gz"), "--no-wheels")
+    image_id = client.images.get(tiny_image).id
+    client.images.remove(tiny_image, force=True)
+    target = f"{registry}/site/fatectl-bundle-e2e/tiny:1"
+    loaded = _cli("bundle", "load", str(tmp_path / "b.tar.gz"), "--registry", f"{registry}/site", "-d", str(tmp_path / "x"))
+    assert f"image {target}" in loaded.output and f"image.registry={registry}/site" in loaded.output
+    tags = httpx.get(f"http://{registry}/v2/site/fatectl-bundle-e2e/tiny/tags/list", timeout=5).json()
+    assert tags["tags"] == ["1"]
+    # What the site's nodes will do: pull it back from the registry alone.
+    client.images.remove(target, force=True)
+    client.images.remove(tiny_image, force=True)
+    assert client.images.pull(target).id == image_id
+    client.images.remove(target, force=True)
+
+
+@pytest.fixture
 def bundle_engine(client: Any, tmp_path: Path) -> Iterator[str]:
     """The engine image of the current source, under a tag no other lab uses."""
     from fatectl.images import build_image
