@@ -395,9 +395,9 @@ def data_upload(spec: str, party_id: int, name: str, overwrite: bool, file: str)
     """Upload CSV FILE (header, an `id` column, numeric features, optional label `y`)."""
     from pathlib import Path
 
-    from fatectl.client import upload_spec
+    from fatectl.client import upload
 
-    table = upload_spec(spec, party_id, name, Path(file), overwrite)
+    table = upload(spec, party_id, name, Path(file), overwrite)
     click.echo(f"table {table['name']} on party {party_id}: {table['rows']} rows, "
                f"{len(table['features'])} features{', with label y' if table['label'] else ''}")
 
@@ -430,9 +430,9 @@ def job_submit(spec: str, party_id: int, jobfile: str, wait: bool, timeout: floa
     """Propose JOBFILE (YAML/JSON) to every party of its roles; it starts when all accept."""
     from pathlib import Path
 
-    from fatectl.client import submit_spec, to_json
+    from fatectl.client import submit, to_json
 
-    result = submit_spec(spec, party_id, Path(jobfile), wait, timeout, progress=_progress_printer(output_format == "json"))
+    result = submit(spec, party_id, Path(jobfile), wait, timeout, progress=_progress_printer(output_format == "json"))
     click.echo(to_json(result) if output_format == "json" else f"job {result['id']} {result['status']}")
 
 

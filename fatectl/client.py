@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,26 +159,33 @@ def client_for(fed: Federation, party_id: int, secrets_dir: Path | None = None) 
     return FlowClient(flow_url(party), find_token(fed, party, secrets_dir), party_id)
 
 
-# ---- core functions behind the CLI commands ----
-def upload(fed: Federation, party_id: int, name: str, path: Path, overwrite: bool = False) -> dict[str, Any]:
+# ---- core functions behind the CLI commands (they take the spec file) ----
+def _client(spec: str | Path, party_id: int) -> FlowClient:
+    from fatectl.spec.loader import load_federation
+
+    return client_for(load_federation(spec), party_id)
+
+
+def upload(spec: str | Path, party_id: int, name: str, path: Path, overwrite: bool = False) -> dict[str, Any]:
     if not path.is_file():
         raise EnvironmentProblem(f"{path}: no such file")
-    return client_for(fed, party_id).upload_table(name, path, overwrite)
+    return _client(spec, party_id).upload_table(name, path, overwrite)
 
 
 def submit(
-    fed: Federation,
+    spec: str | Path,
     party_id: int,
     job_file: Path,
     wait: bool = False,
     timeout: float = 3600.0,
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
+    """Submit a job file; with wait, until it ends. JobFailed when it fails or is refused."""
     try:
         text = job_file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise EnvironmentProblem(f"{job_file}: cannot read the job file ({err})") from None
-    client = client_for(fed, party_id)
+    client = _client(spec, party_id)
     job = client.submit(text)
     progress(f"job {job['id']} {job['status']}")
     if wait and job["status"] not in TERMINAL:
@@ -201,44 +208,8 @@ def job_summary(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    """A plain aligned text table (the human counterpart of --output json)."""
-    cells = [[str(r.get(c, "")) for c in columns] for r in rows]
-    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells]
-    return "\n".join(lines)
-
-
 def to_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True)
-
-
-def _client(spec: str | Path, party_id: int) -> FlowClient:
-    from fatectl.spec.loader import load_federation
-
-    return client_for(load_federation(spec), party_id)
-
-
-def upload_spec(
-    spec: str | Path, party_id: int, name: str, path: Path, overwrite: bool = False
-) -> dict[str, Any]:
-    from fatectl.spec.loader import load_federation
-
-    return upload(load_federation(spec), party_id, name, path, overwrite)
-
-
-def submit_spec(
-    spec: str | Path,
-    party_id: int,
-    job_file: Path,
-    wait: bool = False,
-    timeout: float = 3600.0,
-    progress: Callable[[str], None] = lambda _: None,
-) -> dict[str, Any]:
-    from fatectl.spec.loader import load_federation
-
-    return submit(load_federation(spec), party_id, job_file, wait, timeout, progress)
 
 
 def call_spec(spec: str | Path, party_id: int, operation: str, *args: Any) -> Any:
