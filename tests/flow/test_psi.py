@@ -26,7 +26,9 @@ def _table(ids: list[str], label: bool = False) -> Table:
     )
 
 
-def _run_job(tables: dict[int, Table], roles: dict[str, list[int]], hub: MemoryHub, params: Any = None):
+def _run_job(
+    tables: dict[int, Table], roles: dict[str, list[int]], hub: MemoryHub, params: Any = None
+) -> dict[tuple[int, str], ComponentResult]:
     """Run psi for every (party, role) in threads, as the worker does; returns {(party, role): result}."""
     results: dict[tuple[int, str], ComponentResult] = {}
     errors: list[BaseException] = []
@@ -59,6 +61,12 @@ def _run_job(tables: dict[int, Table], roles: dict[str, list[int]], hub: MemoryH
     if errors:
         raise errors[0]
     return results
+
+
+def _ids_out(res: dict[tuple[int, str], ComponentResult], party: int, role: str) -> tuple[str, ...]:
+    data = res[(party, role)].data
+    assert data is not None
+    return data.ids
 
 
 def _ids(prefix: str, n: int) -> list[str]:
@@ -105,9 +113,9 @@ def test_two_hosts_and_arbiter_on_guest_party() -> None:
     tables = {1: _table(_ids("x", 100)), 2: _table(_ids("x", 60)), 3: _table(_ids("x", 80)[20:])}
     res = _run_job(tables, roles, MemoryHub())
     want = tuple(sorted(_ids("x", 60)[20:]))
-    assert res[(1, "guest")].data.ids == want  # type: ignore[union-attr]
-    assert res[(2, "host")].data.ids == want  # type: ignore[union-attr]
-    assert res[(3, "host")].data.ids == want  # type: ignore[union-attr]
+    assert _ids_out(res, 1, "guest") == want
+    assert _ids_out(res, 2, "host") == want
+    assert _ids_out(res, 3, "host") == want
     assert res[(1, "arbiter")].data is None
 
 
@@ -118,7 +126,7 @@ def test_without_sync_hosts_learn_nothing() -> None:
         MemoryHub(),
         {"sync_intersection": False},
     )
-    assert res[(1, "guest")].data.ids == ("b",)  # type: ignore[union-attr]
+    assert _ids_out(res, 1, "guest") == ("b",)
     assert res[(2, "host")].data is None
 
 

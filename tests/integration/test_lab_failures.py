@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +21,7 @@ pytestmark = pytest.mark.timeout(600)
 BIG = 100_000
 
 
-def _until(predicate, timeout: float = 120.0, what: str = "condition"):  # type: ignore[no-untyped-def]
+def _until(predicate: Callable[[], Any], timeout: float = 120.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
