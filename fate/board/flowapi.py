@@ -36,14 +36,20 @@ class FlowApi:
                     raise NotFound(await _reason(resp))
                 if resp.status == 401:
                     # The token file differs from the flow's; say so without echoing either.
-                    raise FlowUnavailable("the flow refused the board's token (token_file differs from flow's)")
+                    raise FlowUnavailable(
+                        "the flow refused the board's token (token_file differs from flow's)"
+                    )
                 if resp.status != 200:
                     raise FlowUnavailable(f"flow answered HTTP {resp.status}: {await _reason(resp)}")
                 return await resp.json()
         except (aiohttp.ClientError, TimeoutError) as err:
-            raise FlowUnavailable(f"flow at {self.base_url} unreachable: {type(err).__name__} {err}") from None
+            raise FlowUnavailable(
+                f"flow at {self.base_url} unreachable: {type(err).__name__} {err}"
+            ) from None
         except ValueError as err:  # a body that is not JSON
-            raise FlowUnavailable(f"flow at {self.base_url} answered something that is not JSON: {err}") from None
+            raise FlowUnavailable(
+                f"flow at {self.base_url} answered something that is not JSON: {err}"
+            ) from None
 
     async def jobs(self, limit: int = 100) -> list[dict[str, Any]]:
         return _list_of_dicts(await self._get("/v1/jobs", {"limit": str(limit)}), "job list")

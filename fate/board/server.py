@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import binascii
 import hmac
 import logging
 import signal
@@ -53,15 +52,17 @@ def _environment() -> Environment:
 def _authorized(header: str, token: bytes) -> bool:
     scheme, _, given = header.partition(" ")
     scheme, given = scheme.lower(), given.strip()
-    if scheme == "bearer":
-        return hmac.compare_digest(given.encode(), token)
-    if scheme == "basic":
-        try:
+    try:
+        if scheme == "bearer":
+            return hmac.compare_digest(given.encode(), token)
+        if scheme == "basic":
             user, _, password = base64.b64decode(given, validate=True).decode("utf-8").partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            return False
-        # Both compared, always: the answer time must not tell which one was wrong.
-        return hmac.compare_digest(user.encode(), USER.encode()) & hmac.compare_digest(password.encode(), token)
+            # Both compared, always: the answer time must not tell which one was wrong.
+            return hmac.compare_digest(user.encode(), USER.encode()) & hmac.compare_digest(
+                password.encode(), token
+            )
+    except ValueError:  # not base64, not UTF-8, or a header holding characters no token has
+        return False
     return False
 
 
@@ -86,24 +87,40 @@ class Board:
             if err.status >= 500:
                 log.warning("%s %s: %s", request.method, request.path, err)
             return self._page(
-                "error.html", err.status, title=f"HTTP {err.status}", message=err.message, problems=err.problems
+                "error.html",
+                err.status,
+                title=f"HTTP {err.status}",
+                message=err.message,
+                problems=err.problems,
             )
         except web.HTTPException:
             raise
         except Exception as err:  # the visitor gets a reason, the log gets the traceback
             log.exception("%s %s", request.method, request.path)
-            return self._page("error.html", 500, title="HTTP 500", message=f"internal error: {type(err).__name__}", problems=())
+            return self._page(
+                "error.html",
+                500,
+                title="HTTP 500",
+                message=f"internal error: {type(err).__name__}",
+                problems=(),
+            )
 
     @web.middleware
     async def auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path != "/healthz" and not _authorized(request.headers.get("Authorization", ""), self._token):
+        if request.path != "/healthz" and not _authorized(
+            request.headers.get("Authorization", ""), self._token
+        ):
             page = self._page(
-                "error.html", 401, title="HTTP 401",
+                "error.html",
+                401,
+                title="HTTP 401",
                 message="Log in as user admin with the party's flow token as password, "
                 "or send it as a bearer token.",
                 problems=(),
             )
-            page.headers["WWW-Authenticate"] = f'Basic realm="FATE board of party {self.config.party_id}", charset="UTF-8"'
+            page.headers["WWW-Authenticate"] = (
+                f'Basic realm="FATE board of party {self.config.party_id}", charset="UTF-8"'
+            )
             return page
         return await handler(request)
 
@@ -149,13 +166,19 @@ class Board:
         return self._page(
             "job.html",
             job={k: str(job.get(k, "")) for k in ("id", "name", "status", "reason", "initiator")},
-            roles=sorted((str(r), [str(i) for i in ids] if isinstance(ids, list) else []) for r, ids in roles.items()),
+            roles=sorted(
+                (str(r), [str(i) for i in ids] if isinstance(ids, list) else []) for r, ids in roles.items()
+            ),
             created=views.when(job.get("created")),
             updated=views.when(job.get("updated")),
             tasks=views.tasks(job, logs, self.config.party_id),
             sections=views.sections(outputs, views.pipeline_names(job)),
             log=[
-                {"when": views.when(e.get("ts")), "source": str(e.get("source", "")), "message": str(e.get("message", ""))}
+                {
+                    "when": views.when(e.get("ts")),
+                    "source": str(e.get("source", "")),
+                    "message": str(e.get("message", "")),
+                }
                 for e in tail
             ],
             log_total=len(logs),
@@ -191,7 +214,10 @@ async def _serve(board: Board) -> None:
     await site.start()
     log.info(
         "board of party %s listening on %s:%s over flow %s",
-        board.config.party_id, board.config.host, board.config.port, board.flow.base_url,
+        board.config.party_id,
+        board.config.host,
+        board.config.port,
+        board.flow.base_url,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

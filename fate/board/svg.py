@@ -24,7 +24,9 @@ class Series:
     ys: tuple[float, ...]
 
 
-def thin(xs: Sequence[float], ys: Sequence[float], limit: int = MAX_POINTS) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def thin(
+    xs: Sequence[float], ys: Sequence[float], limit: int = MAX_POINTS
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """At most `limit` evenly spaced points, always keeping the first and the last."""
     n = len(xs)
     if n <= limit:
@@ -88,7 +90,7 @@ def line_chart(
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'width="{WIDTH}" height="{HEIGHT}" role="img">',
+        f'width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" role="img">',
         f"<title>{escape(title)}</title>",
         f'<text x="{WIDTH / 2:g}" y="18" text-anchor="middle" font-size="14">{escape(title)}</text>',
     ]
@@ -101,10 +103,10 @@ def line_chart(
     for tick in nice_ticks(y0, y1):
         y = _fmt(py(tick))
         parts.append(f'<line x1="{LEFT}" y1="{y}" x2="{LEFT + plot_w}" y2="{y}" stroke="#e3e3e3"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{y}" text-anchor="end" dy="4" font-size="11">{_label(tick)}</text>')
-    parts.append(
-        f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#555"/>'
-    )
+        parts.append(
+            f'<text x="{LEFT - 6}" y="{y}" text-anchor="end" dy="4" font-size="11">{_label(tick)}</text>'
+        )
+    parts.append(f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#555"/>')
     if diagonal:
         lo, hi = max(x0, y0), min(x1, y1)
         parts.append(
@@ -136,13 +138,23 @@ def line_chart(
 def roc_chart(fpr: Sequence[float], tpr: Sequence[float], auc: float | None = None) -> Markup:
     title = "ROC" if auc is None else f"ROC (AUC {auc:.4f})"
     return line_chart(
-        title, [Series("ROC", tuple(fpr), tuple(tpr))], "false positive rate", "true positive rate",
-        x_range=(0.0, 1.0), y_range=(0.0, 1.0), diagonal=True,
+        title,
+        [Series("ROC", tuple(fpr), tuple(tpr))],
+        "false positive rate",
+        "true positive rate",
+        x_range=(0.0, 1.0),
+        y_range=(0.0, 1.0),
+        diagonal=True,
     )
 
 
 def loss_chart(loss: Sequence[float], title: str = "loss") -> Markup:
     xs = tuple(float(i) for i in range(1, len(loss) + 1))
     return line_chart(
-        title, [Series(title, xs, tuple(loss))], "iteration", "loss", x_range=(1.0, max(2.0, xs[-1])), x_step=1.0
+        title,
+        [Series(title, xs, tuple(loss))],
+        "iteration",
+        "loss",
+        x_range=(1.0, max(2.0, xs[-1])),
+        x_step=1.0,
     )

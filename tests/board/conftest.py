@@ -41,7 +41,9 @@ def start(role: str, config: Path, log: Path) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "fate", role, "--config", str(config)],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
 
 
@@ -91,15 +93,26 @@ def party(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Party]:
     token_file.write_text(token)
     os.chmod(token_file, 0o600)
     flow_port, board_port, router_port = free_port(), free_port(), free_port()
-    flow_config = write_config(root / "flow.yaml", {
-        "party_id": PARTY, "listen": {"host": "127.0.0.1", "port": flow_port}, "token_file": str(token_file),
-        # No router runs: the board needs none of the flow's federation side.
-        "router": {"host": "127.0.0.1", "port": router_port}, "data_dir": str(root / "flow"),
-    })
-    board_config = write_config(root / "board.yaml", {
-        "party_id": PARTY, "listen": {"host": "127.0.0.1", "port": board_port},
-        "flow": {"host": "127.0.0.1", "port": flow_port}, "token_file": str(token_file),
-    })
+    flow_config = write_config(
+        root / "flow.yaml",
+        {
+            "party_id": PARTY,
+            "listen": {"host": "127.0.0.1", "port": flow_port},
+            "token_file": str(token_file),
+            # No router runs: the board needs none of the flow's federation side.
+            "router": {"host": "127.0.0.1", "port": router_port},
+            "data_dir": str(root / "flow"),
+        },
+    )
+    board_config = write_config(
+        root / "board.yaml",
+        {
+            "party_id": PARTY,
+            "listen": {"host": "127.0.0.1", "port": board_port},
+            "flow": {"host": "127.0.0.1", "port": flow_port},
+            "token_file": str(token_file),
+        },
+    )
     flow = start("flow", flow_config, root / "flow.log")
     board = start("board", board_config, root / "board.log")
     try:
@@ -133,8 +146,14 @@ def _run_step(store: Store, job: str, step: str, role: str, inputs: dict[str, Co
     """Run the evaluation component as the flow's worker does: its metrics land in the store."""
     store.log(job, f"{step}/{role}", "start evaluation")
     ctx = ComponentContext(
-        job_id=job, party_id=PARTY, role=role, roles={"guest": (PARTY,), "host": (PEER,), "arbiter": (PARTY,)},
-        params={}, federation=None, component=step, inputs=inputs,
+        job_id=job,
+        party_id=PARTY,
+        role=role,
+        roles={"guest": (PARTY,), "host": (PEER,), "arbiter": (PARTY,)},
+        params={},
+        federation=None,
+        component=step,
+        inputs=inputs,
         log=lambda msg: store.log(job, f"{step}/{role}", msg),
         log_metric=lambda name, value: store.put_output(job, step, role, "metric", name, _jsonable(value)),
     )
@@ -151,16 +170,24 @@ def seed_finished_job(store: Store, job: str, name: str, loss: list[float], seed
     labels = (rng.random(200) < 0.4).astype(np.float64)
     scores = np.clip(0.35 * labels + rng.random(200) * 0.65, 0.0, 1.0)
     scored = Table(
-        tuple(f"id{i}" for i in range(200)), (SCORE, RESULT),
-        np.column_stack([scores, (scores >= 0.5).astype(np.float64)]), labels,
+        tuple(f"id{i}" for i in range(200)),
+        (SCORE, RESULT),
+        np.column_stack([scores, (scores >= 0.5).astype(np.float64)]),
+        labels,
     )
     model = {"format": MODEL_FORMAT, "role": "arbiter", "header": [], "weights": [], "loss": loss}
     for role in ("guest", "arbiter"):
         store.log(job, f"lr/{role}", "start hetero_lr")
         store.log(job, f"lr/{role}", "done hetero_lr")
     store.put_output(job, "lr", "arbiter", "metric", "loss", loss)
-    store.put_output(job, "lr", "guest", "model", "model",
-                     {"format": MODEL_FORMAT, "header": ["x0", "x1"], "weights": [0.5, -1.25], "intercept": 0.1})
+    store.put_output(
+        job,
+        "lr",
+        "guest",
+        "model",
+        "model",
+        {"format": MODEL_FORMAT, "header": ["x0", "x1"], "weights": [0.5, -1.25], "intercept": 0.1},
+    )
     _run_step(store, job, "evaluate", "guest", {"lr": ComponentResult(data=scored)})
     _run_step(store, job, "evaluate", "arbiter", {"lr": ComponentResult(model=model)})
     store.set_status(job, "success")

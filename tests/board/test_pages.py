@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 import subprocess
@@ -9,6 +10,10 @@ import sys
 
 import httpx
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from fate.board.config import parse_board_config
+from fate.board.server import Board
 
 from .conftest import XSS, Party, seed_failed_job, seed_finished_job
 
@@ -56,7 +61,11 @@ def test_healthz_is_open(seeded: Party) -> None:
 
 
 def test_security_headers_on_pages_and_errors(seeded: Party) -> None:
-    for resp in (_get(seeded, "/"), _get(seeded, "/jobs/nope"), httpx.get(seeded.board_url + "/", timeout=10)):
+    for resp in (
+        _get(seeded, "/"),
+        _get(seeded, "/jobs/nope"),
+        httpx.get(seeded.board_url + "/", timeout=10),
+    ):
         csp = resp.headers["Content-Security-Policy"]
         assert "default-src 'self'" in csp and "script-src 'none'" in csp and "frame-ancestors 'none'" in csp
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
@@ -69,7 +78,7 @@ def test_job_list_shows_status_roles_and_links(seeded: Party) -> None:
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     rows = re.findall(r"<tr>\s*<td><a href=\"/jobs/([^\"]+)\">", page.text)
     assert set(rows) >= {"job-ok", "job-xss"}
-    ok_row = page.text[page.text.index('href="/jobs/job-ok"'):].split("</tr>")[0]
+    ok_row = page.text[page.text.index('href="/jobs/job-ok"') :].split("</tr>")[0]
     assert "breast-lr" in ok_row and 'class="status success"' in ok_row and "guest, arbiter" in ok_row
     assert "<script" not in page.text and seeded.token not in page.text
 
@@ -99,11 +108,15 @@ def test_finished_evaluation_shows_metrics_roc_and_loss(seeded: Party) -> None:
     assert len(points.group(1).split()) == len(roc_rows["fpr"])
     # Loss: the arbiter's curve is one chart per section, its duplicate name folded away.
     loss_svgs = [s for s in svgs if "<title>loss" in s]
-    assert loss_svgs and all(len(re.search(r'points="([^"]+)"', s).group(1).split()) == len(LOSS) for s in loss_svgs)  # type: ignore[union-attr]
-    arbiter_eval = text[text.index("evaluate <span class=\"role\">as arbiter"):]
+    assert loss_svgs and all(
+        len(re.search(r'points="([^"]+)"', s).group(1).split()) == len(LOSS) for s in loss_svgs
+    )  # type: ignore[union-attr]
+    arbiter_eval = text[text.index('evaluate <span class="role">as arbiter') :]
     assert arbiter_eval.split("</section>")[0].count("<svg") == 1
     # Tasks read from the worker's log lines.
-    assert re.search(r"<td>evaluate</td><td>evaluation</td><td>guest</td><td><span class=\"status success\">", text)
+    assert re.search(
+        r"<td>evaluate</td><td>evaluation</td><td>guest</td><td><span class=\"status success\">", text
+    )
     assert "<tr><th>x1</th><td>-1.25</td></tr>" in text  # the guest's model weights
     assert 'http-equiv="refresh"' not in text  # finished: nothing to follow
 
@@ -111,12 +124,16 @@ def test_finished_evaluation_shows_metrics_roc_and_loss(seeded: Party) -> None:
 def test_failed_job_marks_the_running_task_failed(seeded: Party) -> None:
     text = _get(seeded, "/jobs/job-xss").text
     assert re.search(r"<td>lr</td><td>hetero_lr</td><td>guest</td><td><span class=\"status failed\">", text)
-    assert re.search(r"<td>evaluate</td><td>evaluation</td><td>guest</td><td><span class=\"status waiting\">", text)
+    assert re.search(
+        r"<td>evaluate</td><td>evaluation</td><td>guest</td><td><span class=\"status waiting\">", text
+    )
     assert "Traceback (most recent call last)" in text
 
 
 def test_running_job_page_refreshes_itself(seeded: Party) -> None:
-    seeded.store.create_job("job-live", {"name": "live", "roles": {"guest": [9999]}, "pipeline": []}, 9999, "running")
+    seeded.store.create_job(
+        "job-live", {"name": "live", "roles": {"guest": [9999]}, "pipeline": []}, 9999, "running"
+    )
     assert 'http-equiv="refresh" content="5"' in _get(seeded, "/jobs/job-live").text
     assert 'http-equiv="refresh" content="5"' in _get(seeded, "/").text
     seeded.store.set_status("job-live", "canceled", "stopped by test")
@@ -149,7 +166,9 @@ def test_the_board_only_reads(seeded: Party) -> None:
 def test_check_board_exits_zero_when_healthy(seeded: Party) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "fate", "check", "board", "--config", str(seeded.board_config)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
 
@@ -159,3 +178,25 @@ def test_stylesheet_is_served_locally(seeded: Party) -> None:
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/css")
     page = _get(seeded, "/").text
     assert re.findall(r'(?:href|src)="(https?:)?//', page) == []  # nothing from elsewhere
+
+
+def test_a_board_holding_another_token_than_its_flow_says_so(seeded: Party) -> None:
+    port = int(seeded.flow_url.rsplit(":", 1)[1])
+    other = "z" * 32
+    config = parse_board_config(
+        {
+            "party_id": 9999,
+            "listen": {"host": "127.0.0.1", "port": 1},
+            "flow": {"host": "127.0.0.1", "port": port},
+            "token_file": "unused",
+        }
+    )
+
+    async def fetch() -> tuple[int, str]:
+        async with TestClient(TestServer(Board(config, other).app())) as client:
+            resp = await client.get("/jobs/job-ok", headers={"Authorization": f"Bearer {other}"})
+            return resp.status, await resp.text()
+
+    status, text = asyncio.run(fetch())
+    assert status == 502 and "refused the board&#39;s token" in text
+    assert other not in text and seeded.token not in text

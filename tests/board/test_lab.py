@@ -1,0 +1,102 @@
+"""The board over a real two-party local lab (routers with mTLS, flows, workers): after a real
+PSI -> hetero LR (Paillier) -> evaluation job, the guest's board draws that job's ROC and loss."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from fatectl import locallab
+from fatectl.client import client_for
+from fatectl.render.engine import Layout, engine_configs
+from fatectl.spec.loader import load_federation
+from fatectl.spec.model import Federation
+
+from .conftest import free_port, start, stop, wait_healthy
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
+JOB = """\
+name: board-breast
+roles: {guest: [9999], host: [10000], arbiter: [9999]}
+tables: {9999: guest, 10000: host}
+pipeline:
+  - {name: intersect, component: psi}
+  - name: lr
+    component: hetero_lr
+    needs: [intersect]
+    params: {max_iter: 6, batch_size: -1, learning_rate: 0.15, optimizer: rmsprop,
+             encrypt_param: {key_length: 512}, insecure_key: true}
+  - {name: evaluate, component: evaluation, needs: [lr]}
+timeout: 500
+"""
+
+
+def _spec(ports: list[int]) -> str:
+    parties = []
+    for i, pid in enumerate((9999, 10000)):
+        router, flow, board = ports[3 * i : 3 * i + 3]
+        parties.append(
+            f"  - {{id: {pid}, name: org-{pid}, address: org-{pid}.example, modules: [router, flow, board],\n"
+            f"     compose: {{hostPorts: {{router: {router}, flow: {flow}, board: {board}}}}}}}\n"
+        )
+    return (
+        "apiVersion: fatectl/v1\nname: board-lab\n"
+        "security: {tls: mutual, paillierKeyBits: 1024, allowInsecureKeys: true}\n"
+        "parties:\n" + "".join(parties)
+    )
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Federation, Path]]:
+    root = tmp_path_factory.mktemp("boardlab")
+    spec = root / "lab.yaml"
+    spec.write_text(_spec([free_port() for _ in range(6)]))
+    fed = load_federation(spec)
+    locallab.up(fed, root / "lab", timeout=120)
+    try:
+        yield fed, root
+    finally:
+        locallab.down(fed, root / "lab")
+
+
+def test_board_draws_the_roc_and_loss_of_a_real_job(lab: tuple[Federation, Path]) -> None:
+    fed, root = lab
+    local = locallab.lab_for(fed, root / "lab")
+    guest, host = client_for(fed, 9999, local.secrets_dir), client_for(fed, 10000, local.secrets_dir)
+    guest.upload_table("guest", DATA / "breast_hetero_guest.csv", overwrite=True)
+    host.upload_table("host", DATA / "breast_hetero_host.csv", overwrite=True)
+    job = guest.wait(guest.submit(JOB)["id"], timeout=500, poll=0.5)
+    assert job["status"] == "success", job["reason"]
+
+    configs = engine_configs(fed, Layout.local(str(local.secrets_dir), str(local.directory / "data")))
+    board_config = root / "board.yaml"
+    board_config.write_text(json.dumps(configs["org-9999/board.yaml"]))
+    port = configs["org-9999/board.yaml"]["listen"]["port"]
+    board = start("board", board_config, root / "board.log")
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, board, root / "board.log")
+        token = guest.token
+        listing = httpx.get(url + "/", auth=("admin", token), timeout=30)
+        assert listing.status_code == 200 and f'href="/jobs/{job["id"]}"' in listing.text
+        page = httpx.get(f"{url}/jobs/{job['id']}", auth=("admin", token), timeout=30).text
+    finally:
+        stop(board)
+    outputs = guest.outputs(job["id"])
+    auc = next(o["value"] for o in outputs if o["name"] == "auc" and o["role"] == "guest")
+    loss = next(o["value"] for o in outputs if o["component"] == "lr" and o["name"] == "loss")
+    assert auc > 0.9  # the breast data separates well even after a few iterations
+    assert f"ROC (AUC {auc:.4f})" in page
+    loss_chart = re.search(r"<title>loss</title>.*?points=\"([^\"]+)\"", page, flags=re.S)
+    assert loss_chart is not None and len(loss_chart.group(1).split()) == len(loss)
+    for step in ("intersect", "lr", "evaluate"):
+        assert re.search(
+            rf"<td>{step}</td><td>[a-z_]+</td><td>guest</td><td><span class=\"status success\">", page
+        )
+    assert token not in page
