@@ -108,9 +108,8 @@ def test_finished_evaluation_shows_metrics_roc_and_loss(seeded: Party) -> None:
     assert len(points.group(1).split()) == len(roc_rows["fpr"])
     # Loss: the arbiter's curve is one chart per section, its duplicate name folded away.
     loss_svgs = [s for s in svgs if "<title>loss" in s]
-    assert loss_svgs and all(
-        len(re.search(r'points="([^"]+)"', s).group(1).split()) == len(LOSS) for s in loss_svgs
-    )  # type: ignore[union-attr]
+    loss_points = [re.findall(r'points="([^"]+)"', s) for s in loss_svgs]
+    assert loss_points and all(len(p) == 1 and len(p[0].split()) == len(LOSS) for p in loss_points)
     arbiter_eval = text[text.index('evaluate <span class="role">as arbiter') :]
     assert arbiter_eval.split("</section>")[0].count("<svg") == 1
     # Tasks read from the worker's log lines.
