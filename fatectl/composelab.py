@@ -23,7 +23,9 @@ from fatectl.errors import EnvironmentProblem, Problem, SpecError
 from fatectl.images import docker_client
 from fatectl.readiness import Link, Readiness, probe_federation, wait_ready
 from fatectl.render.compose import render_compose, secret_files
+from fatectl.render.engine import Layout, engine_configs
 from fatectl.render.writer import write_file, write_tree
+from fatectl.render.yamltext import dump_yaml
 from fatectl.secrets import ensure_secrets
 from fatectl.spec.model import Federation, Party
 
@@ -125,9 +127,27 @@ def _engine_user() -> tuple[int, int]:
     return os.getuid(), os.getgid()
 
 
-def prepare(lab: ComposeLab) -> None:
-    """Write the project files and whatever secrets are missing; never overwrite a secret."""
-    write_tree(lab.directory, render_compose(lab.fed))
+def _project_files(fed: Federation) -> dict[str, str]:
+    """The rendered project, with every flow told its peers.
+
+    A flow learns whom to poll for job proposals from its router's links, which in a star
+    name only the exchange; the local lab lists the parties in flow.yaml `peers`, and so
+    does the compose lab until engine_configs renders them itself.
+    """
+    files = render_compose(fed)
+    for path, config in engine_configs(fed, Layout.compose()).items():
+        if path.endswith("/flow.yaml") and "peers" not in config:
+            config["peers"] = [p.id for p in fed.peers_of(config["party_id"])]
+            files[f"config/{path}"] = dump_yaml(config)
+    return files
+
+
+def prepare(lab: ComposeLab) -> list[Path]:
+    """Write the project files and whatever secrets are missing; never overwrite a secret.
+
+    Returns the project files whose content changed.
+    """
+    changed = write_tree(lab.directory, _project_files(lab.fed))
     ensure_secrets(lab.fed, lab.secrets_dir)
     uid, gid = _engine_user()
     # Compose bind-mounts file secrets with their host owner and mode (0600), so the
@@ -137,7 +157,9 @@ def prepare(lab: ComposeLab) -> None:
             path = lab.secrets_dir / rel
             if path.stat().st_uid != uid and os.geteuid() == 0:
                 os.chown(path, uid, gid)
-    write_file(lab.directory / ".env", f"FATECTL_UID={uid}\nFATECTL_GID={gid}\n")
+    if write_file(lab.directory / ".env", f"FATECTL_UID={uid}\nFATECTL_GID={gid}\n"):
+        changed.append(lab.directory / ".env")
+    return changed
 
 
 def host_ports(fed: Federation) -> dict[int, str]:
@@ -228,10 +250,13 @@ def up(fed: Federation, timeout: float = 300.0, root: Path | None = None, progre
     client = docker_client()
     _require_image(client, fed)
     _check_ports(client, lab)
-    prepare(lab)
+    changed = prepare(lab)
     progress(f"starting compose project {lab.project} from {lab.compose_file}")
+    # Config files are bind-mounted and replaced by rename, so a running container would keep
+    # the old file: recreate when any project file changed.
+    recreate = ["--force-recreate"] if changed else []
     try:
-        _run_compose(lab, ["up", "--detach", "--remove-orphans", "--quiet-pull"])
+        _run_compose(lab, ["up", "--detach", "--remove-orphans", "--quiet-pull", *recreate])
     except EnvironmentProblem as err:
         raise EnvironmentProblem(err.message + _unhealthy_logs(client, lab)) from None
 

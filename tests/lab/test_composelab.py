@@ -11,8 +11,7 @@ import pytest
 
 from fatectl import composelab
 from fatectl.errors import SpecError
-
-from .specs import federation
+from tests.lab.specs import federation
 
 
 def test_prepare_writes_project_secrets_and_env_and_is_idempotent(tmp_path: Path) -> None:

@@ -13,9 +13,8 @@ import pytest
 from fatectl.errors import Timeout
 from fatectl.readiness import declared_peers, probe_federation, wait_ready
 from fatectl.spec.model import Compose, Federation
-
-from .flowstub import FlowState, serve_flow
-from .specs import federation
+from tests.lab.flowstub import FlowState, serve_flow
+from tests.lab.specs import federation
 
 UP = {"state": "up", "latency_ms": 1.5, "last_error": None}
 
