@@ -21,7 +21,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -53,6 +54,15 @@ from fatectl.spec.model import Federation
 from fatectl.tarball import Digest, TarWriter, hash_stream, scan
 
 SECRET_PREFIX = "secrets/"
+
+
+@contextmanager
+def _io_errors(what: str) -> Iterator[None]:
+    """Disk trouble (permissions, a full disk) becomes a message, not a traceback."""
+    try:
+        yield
+    except OSError as err:
+        raise BundleError(f"{what}: {err.strerror or err}") from None
 
 
 def _no_progress(label: str, advance: int, total: int) -> None:
@@ -93,39 +103,40 @@ def create_bundle(
     private = signing.load_private_key(sign_key) if sign_key is not None else None
     store = images if images is not None else DockerImages()
     image = store.describe(fed.engine.ref)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".bundle-stage-") as tmp:
-        stage = Path(tmp)
-        members = [Member(SPEC_MEMBER, spec_file)]
-        members += stage_charts(fed, party, stage / "charts", progress)
-        if party is None:
-            members += stage_compose(fed, stage / "compose")
-        elif secrets_dir is not None:
-            members += stage_party_secrets(fed, party, secrets_dir)
-        if wheels_dir is not None:
-            members += stage_wheels(wheels_dir)
-        image_file = stage / "image.tar"
-        store.save(fed.engine.ref, image_file, lambda n: progress(f"docker save {fed.engine.ref}", n, image.approx_size))
-        if saved_image_id(image_file) != image.id:
-            raise BundleError(f"image {fed.engine.ref} changed while it was being saved (rebuilt?); run again")
-        member_name = image_member(fed.engine.ref)
-        members.append(Member(member_name, image_file))
-        manifest = _write(
-            out,
-            sorted(members, key=lambda m: m.name),
-            compress,
-            private,
-            lambda files: Manifest(
-                federation=fed.name,
-                party=party,
-                fatectl_version=__version__,
-                engine_version=f"{fate.__version__} ({fed.engine.ref})",
-                files=files,
-                images=(ImageEntry(member_name, image.id, (fed.engine.ref,)),),
-            ),
-            progress,
-        )
-    return manifest
+    with _io_errors(f"cannot write the bundle {out}"):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=out.parent, prefix=".bundle-stage-") as tmp:
+            stage = Path(tmp)
+            members = [Member(SPEC_MEMBER, spec_file)]
+            members += stage_charts(fed, party, stage / "charts", progress)
+            if party is None:
+                members += stage_compose(fed, stage / "compose")
+            elif secrets_dir is not None:
+                members += stage_party_secrets(fed, party, secrets_dir)
+            if wheels_dir is not None:
+                members += stage_wheels(wheels_dir)
+            image_file = stage / "image.tar"
+            store.save(fed.engine.ref, image_file, lambda n: progress(f"docker save {fed.engine.ref}", n, image.approx_size))
+            if saved_image_id(image_file) != image.id:
+                raise BundleError(f"image {fed.engine.ref} changed while it was being saved (rebuilt?); run again")
+            member_name = image_member(fed.engine.ref)
+            members.append(Member(member_name, image_file))
+            manifest = _write(
+                out,
+                sorted(members, key=lambda m: m.name),
+                compress,
+                private,
+                lambda files: Manifest(
+                    federation=fed.name,
+                    party=party,
+                    fatectl_version=__version__,
+                    engine_version=f"{fate.__version__} ({fed.engine.ref})",
+                    files=files,
+                    images=(ImageEntry(member_name, image.id, (fed.engine.ref,)),),
+                ),
+                progress,
+            )
+        return manifest
 
 
 def create_spec_bundle(
@@ -297,13 +308,14 @@ def load_bundle(
         raise BundleError(f"{dest} already exists; remove it or pass another destination")
     store = images if images is not None else DockerImages()
     store.check()  # before unpacking hundreds of MB that could not be loaded anyway
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.partial-"))
-    try:
-        _extract(path, manifest, body, staging, progress)
-        os.replace(staging, dest)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with _io_errors(f"cannot unpack into {dest}"):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.partial-"))
+        try:
+            _extract(path, manifest, body, staging, progress)
+            os.replace(staging, dest)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     from fatectl.spec.loader import load_federation
 
     fed = load_federation(dest / SPEC_MEMBER)

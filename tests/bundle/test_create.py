@@ -175,3 +175,9 @@ def test_an_image_retagged_during_the_save_is_caught(tmp_path: Path, fed: Federa
     with pytest.raises(BundleError, match="changed while it was being saved"):
         create_bundle(fed, tmp_path / "x.tar", images=Moving())
     assert not (tmp_path / "x.tar").exists()
+
+
+def test_an_unwritable_destination_is_a_message(tmp_path: Path, fed: Federation) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    with pytest.raises(BundleError, match="cannot write the bundle"):
+        create_bundle(fed, tmp_path / "file" / "x.tar", images=FakeImages())

@@ -86,3 +86,9 @@ def test_verify_and_unpack_progress_count_the_bytes_of_the_file(tmp_path: Path, 
     load_bundle(signed_bundle[0], dest=tmp_path / "site", images=FakeImages(), progress=progress)
     size = signed_bundle[0].stat().st_size
     assert seen == {"verifying tiny-fed.tar": [size, size], "unpacking tiny-fed.tar": [size, size]}
+
+
+def test_an_unwritable_destination_is_a_message(tmp_path: Path, signed_bundle: tuple[Path, Manifest]) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    with pytest.raises(BundleError, match="cannot unpack into"):
+        load_bundle(signed_bundle[0], dest=tmp_path / "file" / "site", images=FakeImages())
