@@ -23,13 +23,14 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import IO
 
 import fate
 from fatectl import __version__, signing
+from fatectl.bundlecheck import SECRET_PREFIX, no_progress, read_small, verify_bundle, verify_with_body
 from fatectl.bundlefiles import (
     Member,
     Progress,
@@ -39,21 +40,19 @@ from fatectl.bundlefiles import (
     stage_wheels,
 )
 from fatectl.bundlesite import SPEC_MEMBER, retarget, site_commands
-from fatectl.errors import BundleError, Problem
+from fatectl.errors import BundleError
 from fatectl.imagestore import DockerImages, ImageStore, saved_image_id
 from fatectl.manifest import (
     MANIFEST,
-    MAX_MANIFEST_BYTES,
     SIGNATURE,
     FileEntry,
     ImageEntry,
     Manifest,
-    parse_manifest,
 )
 from fatectl.spec.model import Federation
-from fatectl.tarball import Digest, TarWriter, hash_stream, scan
+from fatectl.tarball import TarWriter, hash_stream, scan
 
-SECRET_PREFIX = "secrets/"
+__all__ = ["LoadResult", "create_bundle", "create_spec_bundle", "load_bundle", "verify_bundle"]
 
 
 @contextmanager
@@ -63,10 +62,6 @@ def _io_errors(what: str) -> Iterator[None]:
         yield
     except OSError as err:
         raise BundleError(f"{what}: {err.strerror or err}") from None
-
-
-def _no_progress(label: str, advance: int, total: int) -> None:
-    return None
 
 
 def image_member(ref: str) -> str:
@@ -85,7 +80,7 @@ def create_bundle(
     wheels_dir: Path | None = None,
     images: ImageStore | None = None,
     compress: bool = True,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
 ) -> Manifest:
     """Write the bundle for `fed` (or only `party`) to `out`; return its manifest.
 
@@ -149,7 +144,7 @@ def create_spec_bundle(
     wheels_dir: str | Path | None = None,
     with_wheels: bool = True,
     compress: bool = True,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
 ) -> Manifest:
     """`fatectl bundle create`: load and validate SPEC, then create its bundle."""
     from fatectl.spec.loader import load_federation
@@ -204,85 +199,6 @@ def _write(
     return manifest
 
 
-def verify_bundle(path: Path, pubkey: Path | None = None, progress: Progress = _no_progress) -> Manifest:
-    """Check every member name, checksum and size, and the signature; nothing is written.
-
-    With `pubkey` the bundle must be signed by that key. Raises BundleError naming
-    every failed check.
-    """
-    return _verify(Path(path), pubkey, progress)[0]
-
-
-def _verify(path: Path, pubkey: Path | None, progress: Progress) -> tuple[Manifest, bytes]:
-    public = signing.load_public_key(pubkey) if pubkey is not None else None
-    total = path.stat().st_size if path.exists() else 0
-    digests: dict[str, Digest] = {}
-    meta: dict[str, bytes] = {}
-
-    def handle(name: str, size: int, stream: IO[bytes]) -> None:
-        if name in (MANIFEST, SIGNATURE):
-            meta[name] = _read_small(name, stream)
-        else:
-            digests[name] = hash_stream(stream)
-
-    scan(path, handle, lambda n: progress(f"verifying {path.name}", n, total))
-    return _judge(meta, digests, public), meta[MANIFEST]
-
-
-def _read_small(name: str, stream: IO[bytes]) -> bytes:
-    data = stream.read(MAX_MANIFEST_BYTES + 1)
-    if len(data) > MAX_MANIFEST_BYTES:
-        raise BundleError(f"{name} is larger than {MAX_MANIFEST_BYTES} bytes; not a fatectl manifest")
-    return data
-
-
-def _judge(meta: dict[str, bytes], digests: dict[str, Digest], public: signing.Ed25519PublicKey | None) -> Manifest:
-    body = meta.get(MANIFEST)
-    if body is None:
-        raise BundleError(f"{MANIFEST} is missing: the bundle is truncated or was not made by fatectl")
-    signature = meta.get(SIGNATURE)
-    if public is not None:
-        if signature is None:
-            raise BundleError(f"the bundle is not signed ({SIGNATURE} missing), but a trusted public key was given")
-        signing.verify(public, body, signature)
-    manifest = parse_manifest(body)
-    problems: list[Problem] = []
-    for name in sorted(set(manifest.files) - set(digests)):
-        problems.append(Problem("listed in the manifest but missing from the bundle", path=name))
-    for name in sorted(set(digests) - set(manifest.files)):
-        problems.append(Problem("extra file not listed in the manifest", path=name))
-    for name in sorted(set(digests) & set(manifest.files)):
-        want, got = manifest.files[name], digests[name]
-        if want.size != got.size:
-            problems.append(Problem(f"size {got.size} bytes, manifest says {want.size}", path=name))
-        elif want.sha256 != got.sha256:
-            problems.append(Problem(f"sha256 {got.sha256[:16]}..., manifest says {want.sha256[:16]}...", path=name))
-    problems += _policy_problems(manifest)
-    if problems:
-        raise BundleError("bundle failed verification", problems)
-    return _with_signed(manifest, public is not None)
-
-
-def _policy_problems(manifest: Manifest) -> list[Problem]:
-    """A bundle must never carry a CA key, and a party bundle only one party's secrets."""
-    problems = [
-        Problem("a CA private key must never travel in a bundle", path=name)
-        for name in manifest.files
-        if name.rsplit("/", 1)[-1] == "ca.key"
-    ]
-    owners = {name.split("/")[1] for name in manifest.files if name.startswith(SECRET_PREFIX) and name.count("/") >= 2}
-    if manifest.party is None and owners:
-        problems.append(Problem(f"a whole-federation bundle carries secrets of {sorted(owners)}", path=SECRET_PREFIX))
-    elif len(owners) > 1:
-        problems.append(Problem(f"a party bundle carries secrets of several parties: {sorted(owners)}", path=SECRET_PREFIX))
-    return problems
-
-
-def _with_signed(manifest: Manifest, signed: bool) -> Manifest:
-    return replace(manifest, signed=signed)
-
-
-
 @dataclass(frozen=True)
 class LoadResult:
     manifest: Manifest
@@ -298,11 +214,11 @@ def load_bundle(
     *,
     dest: Path | None = None,
     images: ImageStore | None = None,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
 ) -> LoadResult:
     """Verify, unpack into `dest`, `docker load` the images, optionally push them to `registry`."""
     path = Path(path)
-    manifest, body = _verify(path, pubkey, progress)
+    manifest, body = verify_with_body(path, pubkey, progress)
     dest = Path(dest) if dest is not None else Path.cwd() / default_directory(path)
     if dest.exists():
         raise BundleError(f"{dest} already exists; remove it or pass another destination")
@@ -350,13 +266,13 @@ def _extract(path: Path, manifest: Manifest, body: bytes, staging: Path, progres
 
     def handle(name: str, size: int, stream: IO[bytes]) -> None:
         if name == MANIFEST:
-            if _read_small(name, stream) != body:
+            if read_small(name, stream) != body:
                 raise BundleError(f"{MANIFEST} changed while the bundle was being unpacked")
             data_target = staging / MANIFEST
             data_target.write_bytes(body)
             return
         if name == SIGNATURE:
-            (staging / SIGNATURE).write_bytes(_read_small(name, stream))
+            (staging / SIGNATURE).write_bytes(read_small(name, stream))
             return
         want = manifest.files.get(name)
         if want is None or want.size != size:
