@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 from fate.board.errors import ConfigError
+from fate.federation.config import read_yaml
+from fate.federation.transport import TransportError
 
 MIN_TOKEN = 16
 
@@ -50,53 +49,62 @@ class BoardConfig:
         return token
 
 
-def _int(data: Mapping[str, Any], key: str, where: str, problems: list[str], port: bool = False) -> int:
-    value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or (port and not 0 < value < 65536):
-        expected = "a port (1-65535)" if port else "an integer"
-        problems.append(f"{where}{key}: expected {expected}, got {value!r}")
-        return 0
+# (path, kind) of every key; a port is an int in 1..65535.
+FIELDS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("party_id",), "int"),
+    (("listen", "host"), "str"),
+    (("listen", "port"), "port"),
+    (("flow", "host"), "str"),
+    (("flow", "port"), "port"),
+    (("token_file",), "str"),
+)
+EXPECTED = {"int": "an integer", "port": "a port (1-65535)", "str": "a non-empty string"}
+
+
+def _valid(value: Any, kind: str) -> bool:
+    if kind == "str":
+        return isinstance(value, str) and bool(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return False
+    return kind == "int" or 0 < value < 65536
+
+
+def _lookup(data: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = data
+    for key in path:
+        value = value.get(key) if isinstance(value, Mapping) else None
     return value
-
-
-def _str(data: Mapping[str, Any], key: str, where: str, problems: list[str]) -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or not value:
-        problems.append(f"{where}{key}: expected a non-empty string, got {value!r}")
-        return ""
-    return value
-
-
-def _endpoint(data: Any, key: str, problems: list[str]) -> tuple[str, int]:
-    if not isinstance(data, Mapping):
-        problems.append(f"{key}: expected a mapping with host and port, got {data!r}")
-        return "", 0
-    return _str(data, "host", f"{key}.", problems), _int(data, "port", f"{key}.", problems, port=True)
 
 
 def parse_board_config(data: Any, source: str = "board.yaml") -> BoardConfig:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{source}: expected a mapping, got {type(data).__name__}")
-    problems: list[str] = []
-    party_id = _int(data, "party_id", "", problems)
-    host, port = _endpoint(data.get("listen"), "listen", problems)
-    flow_host, flow_port = _endpoint(data.get("flow"), "flow", problems)
-    token_file = _str(data, "token_file", "", problems)
-    unknown = sorted(str(k) for k in data if k not in ("party_id", "listen", "flow", "token_file"))
+    values, problems = {}, []
+    for path, kind in FIELDS:
+        value = _lookup(data, path)
+        if not _valid(value, kind):
+            problems.append(f"{'.'.join(path)}: expected {EXPECTED[kind]}, got {value!r}")
+        values[".".join(path)] = value
+    known = {path[0] for path, _ in FIELDS}
+    unknown = sorted(str(k) for k in data if k not in known)
     if unknown:
         problems.append(f"unknown keys: {', '.join(unknown)}")
     if problems:
         raise ConfigError(f"{source} is invalid", problems)
-    return BoardConfig(party_id, host, port, flow_host, flow_port, Path(token_file), source)
+    return BoardConfig(
+        party_id=values["party_id"],
+        host=values["listen.host"],
+        port=values["listen.port"],
+        flow_host=values["flow.host"],
+        flow_port=values["flow.port"],
+        token_file=Path(values["token_file"]),
+        source=source,
+    )
 
 
 def load_board_config(path: str | Path) -> BoardConfig:
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError(f"{path}: {err.strerror}") from None
-    try:
-        data = YAML(typ="safe", pure=True).load(text)
-    except YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+        data = read_yaml(path)
+    except TransportError as err:  # the engine's shared YAML reader reports under its own root
+        raise ConfigError(str(err)) from None
     return parse_board_config(data, str(path))

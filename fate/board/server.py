@@ -12,7 +12,6 @@ import asyncio
 import base64
 import hmac
 import logging
-import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -207,28 +206,6 @@ def create_board(config_path: str | Path) -> Board:
     return Board(config, config.read_token())
 
 
-async def _serve(board: Board) -> None:
-    runner = web.AppRunner(board.app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, board.config.host, board.config.port)
-    await site.start()
-    log.info(
-        "board of party %s listening on %s:%s over flow %s",
-        board.config.party_id,
-        board.config.host,
-        board.config.port,
-        board.flow.base_url,
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fate board")
     parser.add_argument("--config", required=True, help="board.yaml")
@@ -239,8 +216,16 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"error: {err}", flush=True)
         return 2
+    log.info(
+        "board of party %s starting on %s:%s over flow %s",
+        board.config.party_id,
+        board.config.host,
+        board.config.port,
+        board.flow.base_url,
+    )
     try:
-        asyncio.run(_serve(board))
+        # run_app stops cleanly on SIGTERM (docker stop, kubelet) and SIGINT.
+        web.run_app(board.app(), host=board.config.host, port=board.config.port, access_log=None, print=None)
     except OSError as err:  # the port is taken or the address is not ours
         print(f"error: cannot listen on {board.config.host}:{board.config.port}: {err.strerror}", flush=True)
         return 2

@@ -39,9 +39,17 @@ def test_config_reports_every_problem_at_once() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_board_config(bad, "b.yaml")
     text = str(caught.value)
-    for fragment in ("party_id", "listen.host", "listen.port", "flow:", "token_file", "unknown keys: extra"):
+    for fragment in (
+        "party_id",
+        "listen.host",
+        "listen.port",
+        "flow.host",
+        "flow.port",
+        "token_file",
+        "unknown keys: extra",
+    ):
         assert fragment in text
-    assert len(caught.value.problems) == 6
+    assert len(caught.value.problems) == 7
 
 
 @pytest.mark.parametrize(
