@@ -34,6 +34,7 @@ def verify_bundle(path: Path, pubkey: Path | None = None, progress: Progress = n
 
 
 def verify_with_body(path: Path, pubkey: Path | None, progress: Progress) -> tuple[Manifest, bytes]:
+    """verify_bundle, also returning the exact manifest bytes so a later pass can insist on them."""
     public = signing.load_public_key(pubkey) if pubkey is not None else None
     total = path.stat().st_size if path.exists() else 0
     digests: dict[str, Digest] = {}
