@@ -32,6 +32,7 @@ from fate.flow.tables import parse_csv, read_table, to_csv
 log = logging.getLogger("fate.flow")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_JOB_BYTES = 1024 * 1024
+CONTROL_DEADLINE = 30.0
 
 
 class FlowService:
@@ -40,7 +41,10 @@ class FlowService:
         self.token = config.read_token().encode()
         self.restarted = (config.data_dir / "flow.db").exists() or bool(config.database_url)
         self.store = Store(config.data_dir, config.database_url)
-        self.transport = RouterTransport(config.party_id, config.router_host, config.router_port, config.tls)
+        # Control messages give up sooner than job data: a client waits on the agreement.
+        self.transport = RouterTransport(
+            config.party_id, config.router_host, config.router_port, config.tls, deadline=CONTROL_DEADLINE
+        )
         self.scheduler = Scheduler(config, self.store, self.transport, config_path)
 
     # ---- middleware ----
