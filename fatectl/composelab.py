@@ -14,7 +14,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,18 +142,17 @@ def _project_files(fed: Federation) -> dict[str, str]:
     return files
 
 
-def prepare(lab: ComposeLab) -> list[Path]:
-    """Write the project files and whatever secrets are missing; never overwrite a secret.
-
-    Returns the project files whose content changed.
+def prepare(lab: ComposeLab, files: Mapping[str, str] | None = None) -> list[Path]:
+    """Write the project files (default: the rendered project) and whatever secrets are
+    missing; never overwrite a secret. Returns the project files whose content changed.
     """
-    changed = write_tree(lab.directory, _project_files(lab.fed))
+    changed = write_tree(lab.directory, files if files is not None else render_compose(lab.fed))
     ensure_secrets(lab.fed, lab.secrets_dir)
     uid, gid = _engine_user()
     # Compose bind-mounts file secrets with their host owner and mode (0600), so the
     # containers' user must own them.
-    for files in secret_files(lab.fed).values():
-        for rel in files:
+    for needed in secret_files(lab.fed).values():
+        for rel in needed:
             path = lab.secrets_dir / rel
             if path.stat().st_uid != uid and os.geteuid() == 0:
                 os.chown(path, uid, gid)
@@ -250,7 +249,7 @@ def up(fed: Federation, timeout: float = 300.0, root: Path | None = None, progre
     client = docker_client()
     _require_image(client, fed)
     _check_ports(client, lab)
-    changed = prepare(lab)
+    changed = prepare(lab, _project_files(fed))
     progress(f"starting compose project {lab.project} from {lab.compose_file}")
     # Config files are bind-mounted and replaced by rename, so a running container would keep
     # the old file: recreate when any project file changed.
