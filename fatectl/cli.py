@@ -145,12 +145,15 @@ def images() -> None:
 @click.option("--wheels-dir", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Wheel cache (default .cache/wheels in the source tree).")
 @click.option("--offline", is_flag=True, help="Use only wheels already in the cache; never reach an index.")
+@click.option("--no-cache", is_flag=True, help="Rebuild every layer.")
 @click.option("-q", "--quiet", is_flag=True, help="Hide the build steps.")
-def images_build(spec: str, base_image: str | None, wheels_dir: str | None, offline: bool, quiet: bool) -> None:
+def images_build(
+    spec: str, base_image: str | None, wheels_dir: str | None, offline: bool, no_cache: bool, quiet: bool
+) -> None:
     """Build the engine image of SPEC and tag it <registry>/<image>:<tag>."""
     from fatectl.images import build_spec_image
 
-    built = build_spec_image(spec, base_image, wheels_dir, offline, progress=_progress_printer(quiet))
+    built = build_spec_image(spec, base_image, wheels_dir, offline, _progress_printer(quiet), no_cache)
     click.echo(f"built {built.ref} ({built.image_id[7:19]}, {built.size_bytes / 1e6:.0f} MB, "
                f"FROM {built.base_image}) in {built.seconds:.0f}s")
 

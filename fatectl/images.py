@@ -135,6 +135,7 @@ def build_image(
     wheels_dir: Path | None = None,
     offline: bool = False,
     progress: Progress = lambda _: None,
+    no_cache: bool = False,
 ) -> BuiltImage:
     """Build the engine image for `fed` and tag it `fed.engine.ref`."""
     started = time.monotonic()
@@ -155,6 +156,7 @@ def build_image(
         rm=True,
         forcerm=True,
         pull=False,
+        nocache=no_cache,
         decode=True,
     )
     image_id = _follow_build(chunks, progress)
@@ -174,12 +176,13 @@ def build_spec_image(
     wheels_dir: str | Path | None = None,
     offline: bool = False,
     progress: Progress = lambda _: None,
+    no_cache: bool = False,
 ) -> BuiltImage:
     """`fatectl images build SPEC`: load the spec, then build its engine image."""
     from fatectl.spec.loader import load_federation
 
     wheels = Path(wheels_dir) if wheels_dir else None
-    return build_image(load_federation(spec), base_image, wheels, offline, progress)
+    return build_image(load_federation(spec), base_image, wheels, offline, progress, no_cache)
 
 
 def list_images() -> list[ImageInfo]:
