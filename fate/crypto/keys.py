@@ -134,7 +134,8 @@ class PublicKey:
         data = _load(text, "paillier-public")
         key = cls(_hex(data, "n"))
         check_key_bits(key.bits, insecure)
-        return key
+        # Keys received as JSON and as ciphertext headers share one fixed-base table.
+        return shared_public_key(int(key.n))
 
 
 @functools.lru_cache(maxsize=4)
