@@ -56,7 +56,7 @@ class Scheduler:
         self._lock = threading.Lock()
         self._send_lock = threading.Lock()
         self._listening: set[int] = set()
-        self._closed = threading.Event()
+        self.closed = threading.Event()
 
     # ---- control channel ----
     def _send(self, dst: int, message: dict[str, Any]) -> None:
@@ -87,9 +87,9 @@ class Scheduler:
             threading.Thread(target=self._listen, args=(peer, delay), name=f"control-{peer}", daemon=True).start()
 
     def _listen(self, peer: int, delay: float) -> None:
-        if self._closed.wait(delay):
+        if self.closed.wait(delay):
             return
-        while not self._closed.is_set():
+        while not self.closed.is_set():
             seq = self.store.counter(f"in.{peer}")
             try:
                 raw = self.transport.recv(CONTROL_JOB, f"ctl.{seq}", peer, timeout=POLL_SECONDS)
@@ -97,7 +97,7 @@ class Scheduler:
             except TransportError:
                 found = self._look_ahead(peer, seq)
                 if found is None:
-                    if self._closed.wait(0.2):
+                    if self.closed.wait(0.2):
                         return
                     continue
                 skipped, raw = found
@@ -119,7 +119,7 @@ class Scheduler:
         return None
 
     def close(self) -> None:
-        self._closed.set()
+        self.closed.set()
         with self._lock:
             workers = list(self._workers.values())
         for proc in workers:
@@ -241,7 +241,7 @@ class Scheduler:
         code = proc.wait()
         with self._lock:
             self._workers.pop(job_id, None)
-        if self._closed.is_set():
+        if self.closed.is_set():
             return  # shutting down: the restarted flow fails this job and tells the others (recover)
         job = self.store.get_job(job_id)
         if job["status"] in TERMINAL:

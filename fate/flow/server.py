@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import tempfile
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ log = logging.getLogger("fate.flow")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_JOB_BYTES = 1024 * 1024
 CONTROL_DEADLINE = 30.0
+DISCOVERY_SECONDS = 5.0
 
 
 class FlowService:
@@ -46,6 +48,7 @@ class FlowService:
             config.party_id, config.router_host, config.router_port, config.tls, deadline=CONTROL_DEADLINE
         )
         self.scheduler = Scheduler(config, self.store, self.transport, config_path)
+        self.delay = 0.0
 
     # ---- middleware ----
     @web.middleware
@@ -176,18 +179,25 @@ class FlowService:
 
     async def _on_startup(self, app: web.Application) -> None:
         self.scheduler.recover()
-        peers = set(self.config.peers) | {int(j) for j in await asyncio.to_thread(self._router_peers)}
+        peers = set(self.config.peers)
         for job in self.store.list_jobs(1000):
             peers.update(int(p) for ids in job["spec"].get("roles", {}).values() for p in ids)
         # A previous instance's long-polls may still be parked in the router and would swallow
         # the next control message; let them expire before polling (messages wait in the mailbox).
-        self.scheduler.listen(peers, delay=POLL_SECONDS + 2.0 if self.restarted else 0.0)
+        self.delay = POLL_SECONDS + 2.0 if self.restarted else 0.0
+        self.scheduler.listen(peers, delay=self.delay)
+        threading.Thread(target=self._discover_peers, name="peer-discovery", daemon=True).start()
 
-    def _router_peers(self) -> list[int]:
-        try:
-            return [int(k) for k in self.transport.links() if str(k).isdigit()]
-        except (TransportError, ValueError):
-            return []
+    def _discover_peers(self) -> None:
+        """Keep adding the router's direct routes as peers: the router may start after us, or change."""
+        while not self.scheduler.closed.is_set():
+            try:
+                found = {int(k) for k in self.transport.links() if str(k).isdigit()}
+            except (TransportError, ValueError):
+                found = set()
+            self.scheduler.listen(found, delay=self.delay)
+            if self.scheduler.closed.wait(DISCOVERY_SECONDS):
+                return
 
     async def _on_cleanup(self, app: web.Application) -> None:
         self.scheduler.close()

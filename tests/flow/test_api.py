@@ -32,7 +32,6 @@ def _config(tmp: Path, **extra: Any) -> dict[str, Any]:
 
 def _with_client(tmp: Path, body: Callable[[TestClient], Awaitable[None]], **extra: Any) -> None:
     service = FlowService(parse_flow_config(_config(tmp, **extra)), tmp / "flow.yaml")
-    service._router_peers = lambda: []  # type: ignore[method-assign]  # no router in this test
 
     async def go() -> None:
         async with TestClient(TestServer(service.app())) as client:
