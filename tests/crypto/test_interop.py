@@ -24,12 +24,12 @@ def test_our_ciphertexts_decrypt_with_phe(keypair):
 def test_phe_ciphertexts_decrypt_here(keypair):
     pk, sk = keypair
     phe_pk = interop.to_phe_public_key(pk)
-    values = [1.5, -3.25, 1e10, 7, 0, -1e-8]
+    values = [1.5, -3.25, 1e10, 7, 0, -1e-8, 3e30]  # 3e30 has a positive phe exponent
     numbers = [phe_pk.encrypt(v) for v in values]
     got = sk.decrypt(interop.from_phe(numbers))
     assert got == pytest.approx(values, rel=1e-12, abs=1e-15)
     # Imported arrays compute like native ones.
-    assert sk.decrypt(interop.from_phe(numbers) * 2 + pk.encrypt(np.ones(6))) == pytest.approx(
+    assert sk.decrypt(interop.from_phe(numbers) * 2 + pk.encrypt(np.ones(7))) == pytest.approx(
         [2 * v + 1 for v in values], rel=1e-12
     )
 

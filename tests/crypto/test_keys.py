@@ -83,3 +83,10 @@ def test_keys_compare_by_modulus_not_by_obfuscation_base(keypair, other_keypair)
     assert paillier.PublicKey(pk.n) == pk
     assert hash(paillier.PublicKey(pk.n)) == hash(pk)
     assert other_keypair[0] != pk
+
+
+def test_keys_loaded_from_json_share_one_obfuscation_table(keypair):
+    pk, _ = keypair
+    a = paillier.PublicKey.from_json(pk.to_json(), insecure=True)
+    b = paillier.EncryptedArray.from_bytes(pk.encrypt([1.0]).to_bytes()).public_key
+    assert a is b

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from fate.crypto import paillier
 
@@ -70,3 +73,19 @@ def test_packed_arrays_of_other_keys_or_layouts_do_not_mix(keypair, other_keypai
     rerandomized = a.rerandomize()
     assert rerandomized.ciphertexts != a.ciphertexts
     assert paillier.decrypt_packed(sk, rerandomized).tolist() == [1.0, 1.0, 1.0]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    hnp.arrays(np.float64, st.integers(1, 40), elements=st.floats(-1000, 1000, allow_nan=False)),
+    st.integers(0, 6),
+    st.integers(1, 4),
+)
+def test_pack_then_add_round_trips_any_bounded_values(keypair, values, headroom, copies):
+    pk, sk = keypair
+    packed = paillier.pack(pk.encrypt(values, frac_bits=16), headroom_bits=headroom)
+    total = packed
+    for _ in range(min(copies, 2**headroom) - 1):
+        total = total + packed
+    expected = np.round(values * 2**16) / 2**16 * min(copies, 2**headroom)
+    assert np.array_equal(paillier.decrypt_packed(sk, total), expected)
