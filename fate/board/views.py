@@ -139,7 +139,7 @@ def _section(component: str, role: str, rows: Sequence[Mapping[str, Any]]) -> Se
                 notes.append((name, _summary(value)))
         elif kind == "model":
             weights = weights or _weights(value)
-            notes.append(("model", _summary(value)))
+            notes.append(("model", _model_summary(value)))
         elif kind == "data" and isinstance(value, Mapping):
             notes.append((f"output {name}", _data_summary(value)))
     return Section(component, role, tuple(metrics), tuple(charts), tuple(notes), weights)
@@ -152,6 +152,17 @@ def _summary(value: Any) -> str:
     if isinstance(value, list):
         return f"list of {len(value)}"
     return str(value)[:200]
+
+
+def _model_summary(value: Any) -> str:
+    if not isinstance(value, Mapping) or "format" not in value:
+        return _summary(value)
+    facts = [str(value["format"])]
+    if _is_number(value.get("iterations")):
+        facts.append(f"{value['iterations']} iterations")
+    if isinstance(value.get("converged"), bool):
+        facts.append("converged" if value["converged"] else "not converged")
+    return ", ".join(facts)
 
 
 def _data_summary(value: Mapping[str, Any]) -> str:

@@ -200,3 +200,12 @@ def test_flow_down_is_a_502_page_not_a_traceback(tmp_path: Path) -> None:
     status, text = asyncio.run(fetch())
     assert status == 502
     assert "unreachable" in text and "Traceback" not in text and "k" * 32 not in text
+
+
+def test_a_model_is_summarized_by_its_format_and_progress() -> None:
+    model = {"format": "hetero-lr/1", "iterations": 8, "converged": False, "header": ["a"], "weights": [0.5]}
+    (section,) = sections(
+        [{"component": "lr", "role": "guest", "kind": "model", "name": "model", "value": model}]
+    )
+    assert section.notes == (("model", "hetero-lr/1, 8 iterations, not converged"),)
+    assert section.weights == (("a", "0.5"),)
