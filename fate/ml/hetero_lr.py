@@ -128,6 +128,7 @@ def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], feat
     # 1/N folded into the plaintext multipliers once per batch, not into every ciphertext.
     scaled = [features[a:b] / (b - a) for a, b in ranges]
     epoch = 0
+    timer.mark()
     for epoch in range(params.max_iter):  # noqa: B007 - the last epoch is reported
         for k, (a, b) in enumerate(ranges):
             tag = f"{prefix}.{epoch}.{k}"
@@ -170,6 +171,7 @@ def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], feat
             weights = apply_update(opt, weights, np.asarray(delta), fit_intercept, epoch)
         with timer("wait"):
             stop = bool(fed.get(f"{prefix}.{epoch}.stop", "arbiter"))
+        timer.mark()
         if stop:
             break
     log(f"guest trained {epoch + 1} epochs")

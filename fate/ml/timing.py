@@ -12,6 +12,11 @@ class PhaseTimer:
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.marks: list[float] = []
+
+    def mark(self) -> None:
+        """Note an instant (e.g. an epoch boundary); per-epoch durations are the gaps between marks."""
+        self.marks.append(time.perf_counter())
 
     @contextmanager
     def __call__(self, phase: str) -> Iterator[None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,8 +36,10 @@ def run_threads(jobs: Mapping[str, Callable[[], Any]], timeout: float = 300.0) -
     threads = [threading.Thread(target=run, args=item, daemon=True) for item in jobs.items()]
     for t in threads:
         t.start()
-    for t in threads:
-        t.join(timeout)
+    deadline = time.monotonic() + timeout
+    # Poll rather than join in turn: one failed party leaves the others blocked on a message.
+    while any(t.is_alive() for t in threads) and not errors and time.monotonic() < deadline:
+        threads[0].join(0.05) if threads[0].is_alive() else time.sleep(0.05)
     if errors:
         name, err = next(iter(errors.items()))
         raise AssertionError(f"party {name} failed: {err!r}") from err

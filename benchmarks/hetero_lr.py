@@ -1,0 +1,178 @@
+"""Hetero LR seconds per epoch: (a) breast against FATE 2.2 in the same run, (b) FATE 2.0's 100k-row shape.
+
+    python benchmarks/hetero_lr.py breast [--bits 2048] [--epochs 20] [--fate22 ../fate22-work] [--processes 2]
+    python benchmarks/hetero_lr.py synthetic [--rows 100000] [--guest-cols 30] [--host-cols 300] [--bits 1024]
+
+(a) trains guest + host + arbiter on the breast example data, full batch, FATE 2.2's
+"fullbatch_sgd015" config (SGD lr 0.15 constant, L2 alpha 0.01, zero init, tol 0), and,
+with --fate22 (a work dir set up by ../shared/reference/fate22/setup_env.sh), runs FATE 2.2
+on the same data and settings with its blinding actually applied, then without it, in the
+same session; ratios are against those runs. (b) is a seeded synthetic problem of the shape
+FATE 2.0 published (2 min 16 s per epoch on 16 cores), with a per-phase breakdown.
+
+All parties run as threads of this process over the in-memory hub, sharing one pool of
+--processes worker processes for ciphertext work (the machine's cores, like FATE's run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from fate.crypto import paillier  # noqa: E402
+from fate.federation.federation import Federation  # noqa: E402
+from fate.federation.memory import MemoryHub  # noqa: E402
+from fate.flow.tables import parse_csv  # noqa: E402
+from fate.ml.evaluation import auc  # noqa: E402
+from fate.ml.hetero_lr import train_arbiter, train_guest, train_host  # noqa: E402
+from fate.ml.lr_params import HeteroLRParams, parse_params  # noqa: E402
+from fate.ml.timing import PhaseTimer  # noqa: E402
+from tests.ml.federated import run_threads  # noqa: E402
+
+FATE22_SCRIPTS = ROOT.parent / "shared" / "reference" / "fate22"
+FULLBATCH_SGD015 = {
+    "optimizer": "sgd",
+    "learning_rate": 0.15,
+    "decay": 0.0,
+    "penalty": "L2",
+    "alpha": 0.01,
+    "tol": 0.0,
+    "batch_size": -1,
+    "init_param": {"init_method": "zeros"},
+}
+
+
+def train(ids: Sequence[str], guest: np.ndarray, labels: np.ndarray, host: np.ndarray,
+          params: HeteroLRParams) -> dict[str, Any]:
+    roles = {"guest": [9999], "host": [10000], "arbiter": [10001]}
+    hub = MemoryHub()
+    feds = {role: Federation(hub.transport(ids_[0]), "bench", roles, role) for role, ids_ in roles.items()}
+    timers = {role: PhaseTimer() for role in roles}
+    keys = paillier.generate_keypair(params.key_length, insecure=params.insecure_key)
+    pool = paillier.CryptoPool(ARGS.processes) if ARGS.processes > 1 else None
+    paillier.set_default_pool(pool)
+    try:
+        if pool is not None:
+            pool.warm_up(keys[0])
+        start = time.perf_counter()
+        out = run_threads({
+            "arbiter": lambda: train_arbiter(feds["arbiter"], params, timer=timers["arbiter"], keys=keys),
+            "guest": lambda: train_guest(feds["guest"], ids, [f"g{i}" for i in range(guest.shape[1])], guest, labels,
+                                         params, timer=timers["guest"]),
+            "host": lambda: train_host(feds["host"], ids, [f"h{i}" for i in range(host.shape[1])], host, params,
+                                       timer=timers["host"]),
+        }, timeout=24 * 3600)
+        wall = time.perf_counter() - start
+    finally:
+        paillier.set_default_pool(None)
+        if pool is not None:
+            pool.close()
+    g, h = out["guest"], out["host"]
+    scores = guest @ g.weights + (g.intercept or 0.0) + host @ h.weights
+    epochs = np.diff(timers["guest"].marks)
+    return {
+        "auc": auc(labels, scores),
+        "epochs": len(epochs),
+        "wall_s": wall,
+        "mean_epoch_s": float(np.mean(epochs)),
+        "median_epoch_s": float(statistics.median(epochs)),
+        "phases": {role: {k: round(v, 3) for k, v in sorted(t.seconds.items())} for role, t in timers.items()},
+    }
+
+
+def run_fate22(work: Path, bits: int, blinded: bool, epochs: int) -> dict[str, Any]:
+    """FATE 2.2 through its own launcher script; returns its guest-side RESULT line."""
+    tag = f"bench{bits}{'obf' if blinded else 'plain'}"
+    cmd = ["bash", str(FATE22_SCRIPTS / "run_lr.sh"), "fullbatch_sgd015", str(bits), tag, "--epochs", str(epochs)]
+    if blinded:
+        cmd += ["--force_obfuscate", "1"]
+    done = subprocess.run(cmd, env={**os.environ, "FATE22_WORK": str(work)}, capture_output=True, text=True,
+                          check=False)
+    for line in done.stdout.splitlines():
+        if line.startswith("RESULT "):
+            result = json.loads(line[len("RESULT "):])
+            if result.get("role") == "guest":
+                return result
+    raise SystemExit(f"FATE 2.2 run failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+
+
+def bench_breast() -> None:
+    guest_t = parse_csv(ROOT / "examples" / "data" / "breast_hetero_guest.csv")
+    host_t = parse_csv(ROOT / "examples" / "data" / "breast_hetero_host.csv").select(guest_t.ids)
+    assert guest_t.labels is not None
+    params = parse_params({**FULLBATCH_SGD015, "max_iter": ARGS.epochs, "encrypt_param": {"key_length": ARGS.bits},
+                           "insecure_key": ARGS.bits < 2048})
+    ours = train(guest_t.ids, guest_t.features, guest_t.labels, host_t.features, params)
+    print(f"ours: {json.dumps(ours)}")
+    rows = [("fatectl engine", ours["mean_epoch_s"], ours["median_epoch_s"], ours["auc"])]
+    if ARGS.fate22:
+        for blinded in (True, False):
+            ref = run_fate22(Path(ARGS.fate22).resolve(), ARGS.bits, blinded, ARGS.epochs)
+            print(f"FATE 2.2 ({'blinded' if blinded else 'as shipped'}): {json.dumps(ref)}")
+            label = "FATE 2.2, blinding applied" if blinded else "FATE 2.2 as shipped (no blinding)"
+            rows.append((label, ref["mean_epoch_s"], ref["mean_epoch_s"], ref["train_auc"]))
+    print(f"\nbreast, full batch, {ARGS.epochs} epochs, {ARGS.bits}-bit keys, {ARGS.processes} processes\n")
+    print("| engine | s/epoch (mean) | s/epoch (median) | train AUC | FATE-blinded / this |")
+    print("|---|---|---|---|---|")
+    reference = rows[1][1] if len(rows) > 1 else None
+    for name, mean, median, score in rows:
+        ratio = f"{reference / mean:.1f}x" if reference else "-"
+        print(f"| {name} | {mean:.3f} | {median:.3f} | {score:.6f} | {ratio} |")
+    print(f"\nphases (wall s, whole run, per party): {json.dumps(ours['phases'])}")
+
+
+def bench_synthetic() -> None:
+    rng = np.random.default_rng(2024)
+    n = ARGS.rows
+    guest = rng.standard_normal((n, ARGS.guest_cols))
+    host = rng.standard_normal((n, ARGS.host_cols))
+    truth = rng.standard_normal(ARGS.guest_cols + ARGS.host_cols) / np.sqrt(ARGS.guest_cols + ARGS.host_cols)
+    labels = (np.hstack([guest, host]) @ truth + 0.5 * rng.standard_normal(n) > 0).astype(np.float64)
+    params = parse_params({**FULLBATCH_SGD015, "max_iter": ARGS.epochs, "batch_size": ARGS.batch,
+                           "encrypt_param": {"key_length": ARGS.bits}, "insecure_key": ARGS.bits < 2048})
+    ours = train([str(i) for i in range(n)], guest, labels, host, params)
+    print(json.dumps(ours))
+    print(f"\nsynthetic guest {n} x {ARGS.guest_cols}, host {n} x {ARGS.host_cols}, {ARGS.bits}-bit keys, "
+          f"batch {ARGS.batch}, {ARGS.processes} processes: {ours['mean_epoch_s']:.1f} s/epoch over "
+          f"{ours['epochs']} epoch(s) (FATE 2.0 published: 136 s/epoch on 16 cores)")
+    print("\n| party | " + " | ".join(sorted({k for p in ours["phases"].values() for k in p})) + " |")
+    phases = sorted({k for p in ours["phases"].values() for k in p})
+    print("|---|" + "---|" * len(phases))
+    for role, seconds in ours["phases"].items():
+        print(f"| {role} | " + " | ".join(f"{seconds.get(k, 0.0):.1f}" for k in phases) + " |")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("workload", choices=("breast", "synthetic"))
+    parser.add_argument("--bits", type=int, default=None, help="Paillier key bits (breast 2048, synthetic 1024)")
+    parser.add_argument("--epochs", type=int, default=None, help="breast 20, synthetic 1")
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--fate22", default=None, help="FATE 2.2 work dir (setup_env.sh) to run side by side")
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--guest-cols", type=int, default=30)
+    parser.add_argument("--host-cols", type=int, default=300)
+    parser.add_argument("--batch", type=int, default=-1, help="synthetic batch size (-1: full batch)")
+    args = parser.parse_args()
+    synthetic = args.workload == "synthetic"
+    args.bits = args.bits or (1024 if synthetic else 2048)
+    args.epochs = args.epochs or (1 if synthetic else 20)
+    return args
+
+
+if __name__ == "__main__":
+    ARGS = parse_args()
+    bench_breast() if ARGS.workload == "breast" else bench_synthetic()

@@ -1,0 +1,99 @@
+"""The hetero_lr and evaluation components as the flow runs them: one context per party and role.
+
+As in the job file, the arbiter sits on the guest's party (one transport id, two roles).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from fate.federation.federation import Federation
+from fate.federation.memory import MemoryHub
+from fate.ml import registry
+from fate.ml.component import ComponentContext, ComponentError, ComponentResult, Table
+from fate.ml.evaluation import auc
+from fate.ml.lr_model import PartyModel
+from tests.ml.conftest import Breast
+from tests.ml.federated import run_threads
+from tests.ml.test_plain_lr import FLOW_TEST
+
+GUEST, HOST = 9999, 10000
+ROLES = {"guest": (GUEST,), "host": (HOST,), "arbiter": (GUEST,)}
+PARAMS = {**FLOW_TEST, "encrypt_param": {"key_length": 512}, "insecure_key": True}
+
+
+def _context(hub: MemoryHub, role: str, table: Table | None, sink: dict[str, list[Any]],
+             inputs: dict[str, ComponentResult] | None = None, component: str = "lr",
+             params: dict[str, Any] | None = None) -> ComponentContext:
+    party = ROLES[role][0]
+    fed = Federation(hub.transport(party), "job-1", ROLES, role)
+    return ComponentContext(
+        job_id="job-1", party_id=party, role=role, roles=ROLES, params=params or {}, federation=fed,
+        component=component, inputs=inputs or {},
+        table_name=None if table is None else "t", read_table=lambda name: _require(table),
+        save_model=lambda obj: sink.setdefault(f"{role}.model", []).append(obj),
+        log_metric=lambda name, value: sink.setdefault(f"{role}.{name}", []).append(value),
+    )
+
+
+def _require(table: Table | None) -> Table:
+    assert table is not None
+    return table
+
+
+def _tables(breast: Breast) -> tuple[Table, Table]:
+    guest = Table(breast.ids, tuple(f"g{i}" for i in range(10)), breast.guest, breast.labels)
+    # The host's rows arrive in another order: the component aligns them to the guest's ids.
+    order = np.random.default_rng(7).permutation(len(breast.ids))
+    host = Table(tuple(breast.ids[i] for i in order), tuple(f"h{i}" for i in range(20)), breast.host[order])
+    return guest, host
+
+
+def test_lr_then_evaluation_on_every_role(breast: Breast) -> None:
+    hub, sink = MemoryHub(), dict[str, list[Any]]()
+    guest_table, host_table = _tables(breast)
+    lr = registry.get("hetero_lr")
+    # Every party joins the hub before any starts sending, as routers exist before jobs.
+    contexts = {role: _context(hub, role, table, sink, params=PARAMS)
+                for role, table in (("guest", guest_table), ("host", host_table), ("arbiter", None))}
+    jobs: dict[str, Callable[[], ComponentResult]] = {
+        role: (lambda ctx=ctx: lr(ctx)) for role, ctx in contexts.items()  # type: ignore[misc]
+    }
+    trained = run_threads(jobs)
+    scored = trained["guest"].data
+    assert scored is not None and scored.header == ("predict_score", "predict_result")
+    assert auc(breast.labels, scored.features[:, 0]) == pytest.approx(0.975186, abs=1e-4)
+    # Each party stored its own slice only.
+    host_model = PartyModel.from_dict(sink["host.model"][0])
+    assert host_model.role == "host" and host_model.header == host_table.header and host_model.intercept is None
+    assert PartyModel.from_dict(sink["guest.model"][0]).weights.shape == (10,)
+    assert PartyModel.from_dict(sink["arbiter.model"][0]).weights.shape == (0,)
+
+    evaluate = registry.get("evaluation")
+    reports = {
+        role: evaluate(_context(hub, role, None, sink, {"lr": trained[role]}, component="evaluate"))
+        for role in ROLES
+    }
+    assert reports["guest"].metrics["auc"] == pytest.approx(0.975186, abs=1e-4)
+    assert {"ks", "accuracy", "precision", "recall", "roc"} <= set(reports["guest"].metrics)
+    assert sink["guest.auc"] == [reports["guest"].metrics["auc"]]
+    assert len(reports["arbiter"].metrics["loss"]) == 5
+    assert reports["host"].metrics == {}
+    assert hub.pending() == 0
+
+
+def test_bad_params_and_missing_labels_are_component_errors(breast: Breast) -> None:
+    hub, sink = MemoryHub(), dict[str, list[Any]]()
+    guest_table, _ = _tables(breast)
+    lr = registry.get("hetero_lr")
+    with pytest.raises(ComponentError, match="max_iter"):
+        lr(_context(hub, "guest", guest_table, sink, params={"max_iter": 0}))
+    unlabeled = Table(guest_table.ids, guest_table.header, guest_table.features)
+    with pytest.raises(ComponentError, match="no label column"):
+        lr(_context(hub, "guest", unlabeled, sink, params=PARAMS))
+    with pytest.raises(ComponentError, match="predict_score"):
+        registry.get("evaluation")(_context(hub, "guest", guest_table, sink, component="evaluate"))
