@@ -64,6 +64,13 @@ class FlowApi:
         data = await self._get(f"/v1/jobs/{quote(job_id, safe='')}/logs", {"after": str(after)})
         return _list_of_dicts(data, "log")
 
+    async def links(self) -> dict[str, Any]:
+        """This party's router links as the flow reports them: `{peer: {state, latency_ms, last_error, ...}}`."""
+        data = await self._get("/v1/federation/links")
+        if not isinstance(data, dict):
+            raise FlowUnavailable("flow sent link states that are not an object")
+        return data
+
     async def outputs(self, job_id: str) -> list[dict[str, Any]]:
         return _list_of_dicts(await self._get(f"/v1/jobs/{quote(job_id, safe='')}/outputs"), "output list")
 

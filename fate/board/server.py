@@ -22,7 +22,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from fate.board import views
 from fate.board.config import BoardConfig, load_board_config
-from fate.board.errors import BoardError, ConfigError
+from fate.board.errors import BoardError, ConfigError, FlowUnavailable
 from fate.board.flowapi import FlowApi
 
 log = logging.getLogger("fate.board")
@@ -135,8 +135,15 @@ class Board:
         text = await asyncio.to_thread((HERE / "static" / "board.css").read_text, encoding="utf-8")
         return web.Response(text=text, content_type="text/css", charset="utf-8")
 
+    async def _links(self) -> tuple[list[views.Link], str]:
+        """Link states, or why they are unknown: a router that is down must not hide the job list."""
+        try:
+            return views.links(await self.flow.links()), ""
+        except FlowUnavailable as err:
+            return [], err.message
+
     async def job_list(self, request: web.Request) -> web.Response:
-        jobs = await self.flow.jobs()
+        jobs, (links, links_problem) = await asyncio.gather(self.flow.jobs(), self._links())
         rows = [
             {
                 "id": str(j.get("id", "")),
@@ -152,7 +159,13 @@ class Board:
             for j in jobs
         ]
         live = any(r["status"] not in views.TERMINAL for r in rows)
-        return self._page("jobs.html", jobs=rows, refresh=REFRESH_SECONDS if live else 0)
+        return self._page(
+            "jobs.html",
+            jobs=rows,
+            links=links,
+            links_problem=links_problem,
+            refresh=REFRESH_SECONDS if live else 0,
+        )
 
     async def job_detail(self, request: web.Request) -> web.Response:
         job_id = request.match_info["id"]

@@ -30,6 +30,13 @@ class Task:
 
 
 @dataclass(frozen=True)
+class Link:
+    peer: str
+    state: str
+    detail: str  # latency when up, the last error when down
+
+
+@dataclass(frozen=True)
 class Section:
     """The outputs of one component in one role on this party."""
 
@@ -186,3 +193,14 @@ def pipeline_names(job: Mapping[str, Any]) -> list[str]:
     spec = job.get("spec")
     steps = spec.get("pipeline", []) if isinstance(spec, Mapping) else []
     return [str(s.get("name", "")) for s in steps if isinstance(s, Mapping)]
+
+
+def links(raw: Mapping[str, Any]) -> list[Link]:
+    out = []
+    for peer, status in sorted(raw.items()):
+        if not isinstance(status, Mapping):
+            continue
+        latency = status.get("latency_ms")
+        detail = f"{latency:.1f} ms" if _is_number(latency) else str(status.get("last_error") or "")
+        out.append(Link(str(peer), str(status.get("state", "unknown")), detail))
+    return out

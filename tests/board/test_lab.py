@@ -85,6 +85,10 @@ def test_board_draws_the_roc_and_loss_of_a_real_job(lab: tuple[Federation, Path]
         token = guest.token
         listing = httpx.get(url + "/", auth=("admin", token), timeout=30)
         assert listing.status_code == 200 and f'href="/jobs/{job["id"]}"' in listing.text
+        assert re.search(
+            r'<tr><td>10000</td><td><span class="status up">up</span></td><td>[0-9.]+ ms</td></tr>',
+            listing.text,
+        )
         page = httpx.get(f"{url}/jobs/{job['id']}", auth=("admin", token), timeout=30).text
     finally:
         stop(board)

@@ -199,3 +199,9 @@ def test_a_board_holding_another_token_than_its_flow_says_so(seeded: Party) -> N
     status, text = asyncio.run(fetch())
     assert status == 502 and "refused the board&#39;s token" in text
     assert other not in text and seeded.token not in text
+
+
+def test_job_list_survives_a_router_that_is_down(seeded: Party) -> None:
+    page = _get(seeded, "/")
+    assert page.status_code == 200 and 'href="/jobs/job-ok"' in page.text
+    assert "Link states unknown: flow answered HTTP 502: own router:" in page.text

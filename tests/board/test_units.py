@@ -16,7 +16,7 @@ from fate.board.config import load_board_config, parse_board_config
 from fate.board.errors import ConfigError
 from fate.board.server import Board, _authorized
 from fate.board.svg import Series, line_chart, nice_ticks, roc_chart, thin
-from fate.board.views import sections, tasks
+from fate.board.views import links, sections, tasks
 from fate.ml.evaluation import evaluate_binary
 
 from .conftest import free_port
@@ -209,3 +209,15 @@ def test_a_model_is_summarized_by_its_format_and_progress() -> None:
     )
     assert section.notes == (("model", "hetero-lr/1, 8 iterations, not converged"),)
     assert section.weights == (("a", "0.5"),)
+
+
+def test_link_rows_show_latency_when_up_and_the_error_when_down() -> None:
+    raw = {
+        "10001": {"state": "down", "latency_ms": None, "last_error": "connection refused"},
+        "10000": {"state": "up", "latency_ms": 1.234, "last_error": ""},
+        "junk": "not a status",
+    }
+    assert [(x.peer, x.state, x.detail) for x in links(raw)] == [
+        ("10000", "up", "1.2 ms"),
+        ("10001", "down", "connection refused"),
+    ]
