@@ -20,16 +20,12 @@ from gmpy2 import mpz
 from fate.crypto import encoding
 from fate.crypto.errors import EncodingOverflowError, KeyMismatchError, ShapeError, UnsupportedOperation
 from fate.crypto.keys import PrivateKey, PublicKey
-from fate.crypto.multiexp import signed_multiexp
 from fate.crypto.pool import (
     CryptoPool,
-    choose,
     public_key_hs,
     run_chunked,
-    split,
     task_decrypt,
     task_encrypt,
-    task_matvec,
     task_rerandomize,
     task_scale,
 )
@@ -37,19 +33,6 @@ from fate.crypto.pool import (
 
 def _max_abs(integers: Sequence[int]) -> int:
     return max((abs(x) for x in integers), default=0)
-
-
-def _strip_common_twos(integers: list[int], frac_bits: int) -> tuple[list[int], int]:
-    """Drop trailing zero bits shared by every integer (up to frac_bits): shorter exponents, same value."""
-    combined = 0
-    for x in integers:
-        combined |= abs(x)
-    if combined == 0:
-        return integers, 0
-    shift = min((combined & -combined).bit_length() - 1, frac_bits)
-    if shift == 0:
-        return integers, frac_bits
-    return [x >> shift for x in integers], frac_bits - shift
 
 
 class PackedLike:
@@ -205,7 +188,7 @@ class EncryptedArray:
             frac = encoding.scalar_frac_bits(float(plain))
         else:
             frac = encoding.multiplier_frac_bits(plain)
-        ints, frac = _strip_common_twos(encoding.encode(plain, frac), frac)
+        ints, frac = encoding.strip_common_twos(encoding.encode(plain, frac), frac)
         out, ia, ib = self._broadcast_indices(plain.shape)
         bound = None if self.bound is None else self.bound * _max_abs(ints)
         # Validate the bound before spending time on exponentiations.
@@ -230,6 +213,8 @@ class EncryptedArray:
 
     def __rmatmul__(self, matrix: Any) -> EncryptedArray:
         """M @ [[v]] for a plaintext matrix M (rows of M are the exponent columns)."""
+        from fate.crypto.matvec import matvec_t
+
         return matvec_t(np.transpose(encoding.as_float_array(matrix)), self)
 
     def sum(self) -> EncryptedArray:
@@ -285,45 +270,3 @@ def decrypt(private_key: PrivateKey, encrypted: EncryptedArray, pool: CryptoPool
     residues = run_chunked(pool, private_key.raw_decrypt, task_decrypt, head, encrypted.ciphertexts)
     ints = encoding.from_residues(residues, key.n, key.max_int)
     return encoding.decode(ints, encrypted.frac_bits).reshape(encrypted.shape)
-
-
-def matvec_t(
-    matrix: Any, encrypted: EncryptedArray, frac_bits: int | None = None, pool: CryptoPool | None = None
-) -> EncryptedArray:
-    """X^T [[d]] for a plaintext X of shape (n, m) and [[d]] of shape (n,): one multi-exponentiation per column.
-
-    frac_bits defaults to MULTIPLIER_BITS significant bits of max |X|.
-    """
-    x = encoding.as_float_array(matrix)
-    if x.ndim != 2 or encrypted.ndim != 1 or x.shape[0] != encrypted.size:
-        raise ShapeError(f"X^T [[d]] needs X of shape (n, m) and d of shape (n,), got {x.shape} and {encrypted.shape}")
-    rows, cols = x.shape
-    frac = encoding.multiplier_frac_bits(x) if frac_bits is None else frac_bits
-    ints, frac = _strip_common_twos(encoding.encode(x, frac), frac)
-    columns = [ints[j::cols] for j in range(cols)]
-    bound = None
-    if encrypted.bound is not None:
-        bound = encrypted.bound * max((sum(abs(v) for v in col) for col in columns), default=0)
-    key = encrypted.public_key
-    EncryptedArray(key, [], (0,), 0, bound)
-    n2 = key.nsquare
-    chosen = choose(pool, rows)
-    if chosen is None:
-        cts = [signed_multiexp(encrypted.ciphertexts, col, n2) for col in columns]
-    else:
-        # Split rows, not columns: each process handles every column for its rows,
-        # which balances any number of columns and halves what each process receives.
-        row_slices = split(range(rows), chosen.processes)
-        chunks = [
-            (n2, encrypted.ciphertexts[s.start : s.stop], [col[s.start : s.stop] for col in columns])
-            for s in row_slices
-            if isinstance(s, range)
-        ]
-        partials = chosen.map(task_matvec, chunks)
-        cts = []
-        for j in range(cols):
-            acc = mpz(1)
-            for part in partials:
-                acc = acc * part[j] % n2
-            cts.append(acc)
-    return EncryptedArray(key, cts, (cols,), encrypted.frac_bits + frac, bound)

@@ -83,6 +83,19 @@ def scalar_frac_bits(value: float) -> int:
     return max(0, bits)
 
 
+def strip_common_twos(integers: list[int], frac_bits: int) -> tuple[list[int], int]:
+    """Drop trailing zero bits shared by every integer (up to frac_bits): shorter exponents, same value."""
+    combined = 0
+    for x in integers:
+        combined |= abs(x)
+    if combined == 0:
+        return integers, 0
+    shift = min((combined & -combined).bit_length() - 1, frac_bits)
+    if shift == 0:
+        return integers, frac_bits
+    return [x >> shift for x in integers], frac_bits - shift
+
+
 def to_residues(integers: Sequence[int], n: int, max_int: int) -> list[int]:
     """Map signed integers into [0, n); EncodingOverflowError if one exceeds +-max_int."""
     out = []

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from fate.crypto.array import EncryptedArray, decrypt, encrypt, matvec_t
+from fate.crypto.array import EncryptedArray, decrypt, encrypt
 from fate.crypto.encoding import DEFAULT_FRAC_BITS, MULTIPLIER_BITS
 from fate.crypto.errors import (
     CryptoError,
@@ -20,6 +20,7 @@ from fate.crypto.errors import (
     WireFormatError,
 )
 from fate.crypto.keys import SUPPORTED_BITS, PrivateKey, PublicKey, generate_keypair
+from fate.crypto.matvec import matvec_t
 from fate.crypto.packing import PackedArray, decrypt_packed, encrypt_packed, pack, slot_capacity
 from fate.crypto.pool import CryptoPool, set_default_pool
 
