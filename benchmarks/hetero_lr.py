@@ -89,6 +89,7 @@ def train(ids: Sequence[str], guest: np.ndarray, labels: np.ndarray, host: np.nd
         "wall_s": wall,
         "mean_epoch_s": float(np.mean(epochs)),
         "median_epoch_s": float(statistics.median(epochs)),
+        "load_avg_1m": os.getloadavg()[0],
         "phases": {role: {k: round(v, 3) for k, v in sorted(t.seconds.items())} for role, t in timers.items()},
     }
 
@@ -132,6 +133,7 @@ def bench_breast() -> None:
         ratio = f"{reference / mean:.1f}x" if reference else "-"
         print(f"| {name} | {mean:.3f} | {median:.3f} | {score:.6f} | {ratio} |")
     print(f"\nphases (wall s, whole run, per party): {json.dumps(ours['phases'])}")
+    print(f"1-min load average at the end of our run: {ours['load_avg_1m']:.1f} (other work on the machine)")
 
 
 def bench_synthetic() -> None:

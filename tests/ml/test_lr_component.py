@@ -13,16 +13,20 @@ import pytest
 
 from fate.federation.federation import Federation
 from fate.federation.memory import MemoryHub
+from fate.flow.jobspec import parse_job
 from fate.ml import registry
 from fate.ml.component import ComponentContext, ComponentError, ComponentResult, Table
 from fate.ml.evaluation import auc
 from fate.ml.lr_model import PartyModel
-from tests.ml.conftest import Breast
+from fate.ml.lr_params import parse_params
+from fate.ml.plain_lr import fit_plain
+from tests.ml.conftest import DATA, Breast
 from tests.ml.federated import run_threads
 from tests.ml.test_plain_lr import FLOW_TEST
 
 GUEST, HOST = 9999, 10000
 ROLES = {"guest": (GUEST,), "host": (HOST,), "arbiter": (GUEST,)}
+EXAMPLES = DATA.parent
 PARAMS = {**FLOW_TEST, "encrypt_param": {"key_length": 512}, "insecure_key": True}
 
 
@@ -97,3 +101,31 @@ def test_bad_params_and_missing_labels_are_component_errors(breast: Breast) -> N
         lr(_context(hub, "guest", unlabeled, sink, params=PARAMS))
     with pytest.raises(ComponentError, match="predict_score"):
         registry.get("evaluation")(_context(hub, "guest", guest_table, sink, component="evaluate"))
+
+
+def test_example_job_pipeline_psi_lr_evaluation(breast: Breast) -> None:
+    """The shipped job file's steps in order, with ids that only partly overlap between the parties."""
+    job = parse_job((EXAMPLES / "jobs" / "breast-hetero-lr.yaml").read_text(encoding="utf-8"))
+    assert [s.component for s in job.pipeline] == ["psi", "hetero_lr", "evaluation"]
+    params = {**dict(job.pipeline[1].params), "max_iter": 3, "encrypt_param": {"key_length": 512}, "insecure_key": True}
+    guest_table, host_table = _tables(breast)
+    guest_table = guest_table.take(range(0, 500))  # the host lacks rows 500.. and has rows the guest lacks
+    hub, sink = MemoryHub(), dict[str, list[Any]]()
+    results: dict[str, dict[str, ComponentResult]] = {"guest": {}, "host": {}, "arbiter": {}}
+    tables = {"guest": guest_table, "host": host_table.take(range(30, 569)), "arbiter": None}
+    for step, step_params in (("intersect", {}), ("lr", params), ("evaluate", {})):
+        component = registry.get(job.pipeline[len(results["guest"])].component)
+        contexts = {role: _context(hub, role, tables[role], sink, dict(results[role]), step, step_params)
+                    for role in ROLES}
+        done = run_threads({role: (lambda c=ctx, run=component: run(c)) for role, ctx in contexts.items()})  # type: ignore[misc]
+        for role in ROLES:
+            results[role][step] = done[role]
+    common = sorted(set(guest_table.ids) & set(tables["host"].ids))  # type: ignore[union-attr]
+    assert results["guest"]["intersect"].metrics["intersect_count"] == len(common)
+    rows = [breast.ids.index(i) for i in common]
+    parts = [breast.guest[rows], breast.host[rows]]
+    plain = fit_plain(parts, breast.labels[rows], parse_params(params))
+    report = results["guest"]["evaluate"].metrics
+    assert report["auc"] == pytest.approx(auc(breast.labels[rows], plain.decision(parts)), abs=1e-9)
+    assert len(report["roc"]["fpr"]) > 2
+    assert len(results["arbiter"]["evaluate"].metrics["loss"]) == 3
