@@ -5,15 +5,15 @@
 #
 #   compose/base-image.sh [TAG]            default TAG: fatectl/base:bookworm
 #
-# The root filesystem tarball is cached (default .cache/base/) so a rerun only
-# re-imports it; delete the tarball to rebuild. MIRROR defaults to the first Debian
-# mirror in apt's sources, so it works wherever apt-get does.
+# The root filesystem tarball is cached (default ~/.cache/fatectl/base/, BASE_CACHE_DIR to
+# move it) so a rerun only re-imports it, and an image already built from the same suite
+# and packages is kept; delete both to rebuild. MIRROR defaults to the first Debian mirror
+# in apt's sources, so it works wherever apt-get does.
 set -euo pipefail
 
 TAG=${1:-${BASE_IMAGE_TAG:-fatectl/base:bookworm}}
 SUITE=${SUITE:-bookworm}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CACHE_DIR=${BASE_CACHE_DIR:-$ROOT/.cache/base}
+CACHE_DIR=${BASE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/fatectl/base}
 TARBALL="$CACHE_DIR/debian-$SUITE-python3.tar"
 PACKAGES=python3,python3-venv,ca-certificates
 rootfs=""
@@ -61,6 +61,12 @@ build_tarball() {
 }
 
 mkdir -p "$CACHE_DIR"
+recipe="$SUITE $PACKAGES"
+built_from=$(docker image inspect "$TAG" --format '{{index .Config.Labels "fatectl.base.recipe"}}' 2>/dev/null || true)
+if [ ! -s "$TARBALL" ] && [ "$built_from" = "$recipe" ]; then
+  log "$TAG already built from $recipe (no cached tarball needed)"
+  exit 0
+fi
 if [ ! -s "$TARBALL" ]; then
   build_tarball
 else
@@ -78,6 +84,7 @@ log "importing as $TAG"
 docker import \
   --change 'ENV LANG=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change "LABEL fatectl.base.sha256=$digest" \
+  --change "LABEL fatectl.base.recipe=\"$recipe\"" \
   --change 'CMD ["python3"]' \
   --message "debootstrap $SUITE minbase + $PACKAGES" \
   "$TARBALL" "$TAG" >/dev/null

@@ -159,14 +159,16 @@ def wait_ready(
     while True:
         state = probe_federation(fed, secrets_dir)
         elapsed = time.monotonic() - started
-        if state.ready:
+        # Checked even when every probe passes: link states are the routers' last
+        # measurement and can still say "up" for a peer that just died.
+        reason = abort() if abort is not None else None
+        if state.ready and not reason:
             return Readiness(state.probes, seconds=elapsed)
         failures = [f for p in state.probes for f in p.failures()]
         summary = "; ".join(failures)
         if summary != last_summary:
             progress(f"[{elapsed:5.1f}s] waiting: {summary}")
             last_summary = summary
-        reason = abort() if abort is not None else None
         if reason or elapsed >= timeout:
             why = f"stopped waiting after {elapsed:.0f}s: {reason}" if reason else f"not ready after {timeout:.0f}s"
             raise Timeout(
