@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -21,7 +20,7 @@ from typing import Any
 
 from fatectl.errors import EnvironmentProblem, Problem, SpecError
 from fatectl.images import docker_client
-from fatectl.readiness import Link, Readiness, probe_federation, wait_ready
+from fatectl.readiness import Link, Readiness, port_free, probe_federation, wait_ready
 from fatectl.render.compose import render_compose, secret_files
 from fatectl.render.engine import Layout, engine_configs
 from fatectl.render.writer import write_file, write_tree
@@ -169,16 +168,6 @@ def host_ports(fed: Federation) -> dict[int, str]:
     return ports
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def _check_ports(client: Any, lab: ComposeLab) -> None:
     """Name every host port something other than this lab holds, before Compose half-starts."""
     ours = {
@@ -191,7 +180,7 @@ def _check_ports(client: Any, lab: ComposeLab) -> None:
     taken = [
         Problem(f"127.0.0.1:{port} ({what}) is already in use by another program or lab", path="compose.hostPorts")
         for port, what in sorted(host_ports(lab.fed).items())
-        if port not in ours and not _port_free(port)
+        if port not in ours and not port_free(port)
     ]
     if taken:
         raise EnvironmentProblem(f"lab {lab.project} cannot publish its ports; change them in the spec", taken)

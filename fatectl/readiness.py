@@ -9,6 +9,7 @@ the spec's compose host ports (the compose lab and the local lab alike).
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,6 +71,17 @@ def declared_peers(fed: Federation, party: Party) -> tuple[int, ...]:
     if fed.exchange.enabled:
         return (fed.exchange.id,)
     return tuple(sorted(p.id for p in fed.peers_of(party.id)))
+
+
+def port_free(port: int) -> bool:
+    """Whether a lab could listen on 127.0.0.1:port now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def flow_url(party: Party) -> str:

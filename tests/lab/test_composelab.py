@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import stat
 import subprocess
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fatectl import composelab
-from fatectl.errors import SpecError
+from fatectl.errors import EnvironmentProblem, SpecError
 from tests.lab.specs import federation
 
 
@@ -75,3 +76,25 @@ def test_services_of_a_party_the_exchange_and_bad_requests(tmp_path: Path) -> No
         composelab._services_of(fed, fed.exchange.id, "flow")
     with pytest.raises(SpecError, match="no party with id 4"):
         composelab._services_of(fed, 4, None)
+
+
+class _NoContainers:
+    class containers:  # noqa: N801 - shaped like the Docker SDK's client.containers
+        @staticmethod
+        def list(**_: object) -> list[object]:
+            return []
+
+
+def test_ports_held_by_another_program_are_all_named_before_compose_runs(tmp_path: Path) -> None:
+    fed = federation(tmp_path, 2, name="ports", port_offset=4700)
+    lab = composelab.lab_for(fed, tmp_path)
+    held = sorted(composelab.host_ports(fed))[:2]
+    with socket.socket() as a, socket.socket() as b:
+        a.bind(("127.0.0.1", held[0]))
+        a.listen()
+        b.bind(("127.0.0.1", held[1]))
+        b.listen()
+        with pytest.raises(EnvironmentProblem) as info:
+            composelab._check_ports(_NoContainers(), lab)
+    assert [p.message.split(" ")[0] for p in info.value.problems] == [f"127.0.0.1:{port}" for port in held]
+    composelab._check_ports(_NoContainers(), lab)  # released: nothing to say
