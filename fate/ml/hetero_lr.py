@@ -81,14 +81,20 @@ def train_arbiter(fed: Federation, params: HeteroLRParams, prefix: str = "hetero
         delta = np.zeros(0)
         for k in range(batches):
             tag = f"{prefix}.{epoch}.{k}"
+            # The guest has fewer columns and finishes first: decrypt its part while the hosts still compute.
             with timer("wait"):
                 guest_msg = fed.get(f"{tag}.grad", "guest")
+            with timer("decrypt"):
+                guest_part = [private.decrypt(guest_msg["grad"])]
+                if guest_msg["bias"] is not None:
+                    guest_part.append(private.decrypt(guest_msg["bias"]).ravel())
+                if guest_msg["loss"] is not None:
+                    batch_losses.append(float(private.decrypt(guest_msg["loss"]).ravel()[0]))
+            with timer("wait"):
                 host_grads = fed.get_all(f"{tag}.grad", "host")
             with timer("decrypt"):
                 parts = [private.decrypt(g) for g in host_grads]
-                parts.append(np.concatenate([private.decrypt(guest_msg["grad"]), private.decrypt(guest_msg["bias"])]))
-                if guest_msg["loss"] is not None:
-                    batch_losses.append(float(private.decrypt(guest_msg["loss"])[0]))
+                parts.append(np.concatenate(guest_part))
             with timer("plaintext"):
                 delta = optimizer.step(np.concatenate(parts), epoch)
                 pieces = np.split(delta, np.cumsum([len(p) for p in parts])[:-1])

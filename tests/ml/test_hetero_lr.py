@@ -72,3 +72,13 @@ def test_mini_batches_run_every_batch_and_stop_on_the_loss(breast: Breast) -> No
     assert trained.arbiter.converged and trained.guest.converged and trained.hosts[0].converged
     assert trained.arbiter.iterations == plain.iterations < 50
     np.testing.assert_allclose(trained.hosts[0].weights, plain.weights[1], atol=1e-5)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_no_intercept_and_other_optimizers_follow_the_oracle(breast: Breast, optimizer: str) -> None:
+    params = _params(FLOW_TEST, max_iter=2, optimizer=optimizer, init_param={"init_method": "zeros", "fit_intercept": False})
+    trained = train_and_predict(breast.ids, [breast.guest, breast.host], breast.labels, params)
+    plain = fit_plain([breast.guest, breast.host], breast.labels, params)
+    assert trained.guest.intercept is None
+    np.testing.assert_allclose(trained.guest.weights, plain.weights[0], atol=1e-6)
+    np.testing.assert_allclose(trained.hosts[0].weights, plain.weights[1], atol=1e-6)
