@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from fate.ml.lr_params import LRParamError, params_to_dict, parse_params
+from tests.ml.test_plain_lr import BENCHMARK
 
 
 def test_defaults_are_fates() -> None:
@@ -15,18 +16,7 @@ def test_defaults_are_fates() -> None:
 
 
 def test_fate_job_params_round_trip() -> None:
-    raw = {
-        "max_iter": 30,
-        "optimizer": "rmsprop",
-        "learning_rate": 0.15,
-        "alpha": 0.01,
-        "penalty": "L2",
-        "batch_size": 5000,
-        "init_param": {"init_method": "random_uniform", "random_seed": 42},
-        "encrypt_param": {"key_length": 1024},
-        "insecure_key": True,
-    }
-    params = parse_params(raw)
+    params = parse_params({**BENCHMARK, "encrypt_param": {"key_length": 1024}, "insecure_key": True})
     assert params.max_iter == 30 and params.key_length == 1024 and params.init.random_seed == 42
     assert parse_params(params_to_dict(params)) == params
 
