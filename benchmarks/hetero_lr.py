@@ -113,27 +113,31 @@ def run_fate22(work: Path, bits: int, blinded: bool, epochs: int) -> dict[str, A
 def bench_breast() -> None:
     guest_t = parse_csv(ROOT / "examples" / "data" / "breast_hetero_guest.csv")
     host_t = parse_csv(ROOT / "examples" / "data" / "breast_hetero_host.csv").select(guest_t.ids)
-    assert guest_t.labels is not None
+    labels = guest_t.labels
+    assert labels is not None
     params = parse_params({**FULLBATCH_SGD015, "max_iter": ARGS.epochs, "encrypt_param": {"key_length": ARGS.bits},
                            "insecure_key": ARGS.bits < 2048})
-    ours = train(guest_t.ids, guest_t.features, guest_t.labels, host_t.features, params)
-    print(f"ours: {json.dumps(ours)}")
-    rows = [("fatectl engine", ours["mean_epoch_s"], ours["median_epoch_s"], ours["auc"])]
+    def ours(label: str) -> tuple[str, float, float, float, float]:
+        result = train(guest_t.ids, guest_t.features, labels, host_t.features, params)
+        print(f"{label}: {json.dumps(result)}", flush=True)
+        return (label, result["mean_epoch_s"], result["median_epoch_s"], result["auc"], result["load_avg_1m"])
+
+    rows = [ours("fatectl engine (before FATE)")]
     if ARGS.fate22:
+        # FATE runs between two runs of ours, so a change in the machine's load shows up as a gap between them.
         for blinded in (True, False):
             ref = run_fate22(Path(ARGS.fate22).resolve(), ARGS.bits, blinded, ARGS.epochs)
-            print(f"FATE 2.2 ({'blinded' if blinded else 'as shipped'}): {json.dumps(ref)}")
+            print(f"FATE 2.2 ({'blinded' if blinded else 'as shipped'}): {json.dumps(ref)}", flush=True)
             label = "FATE 2.2, blinding applied" if blinded else "FATE 2.2 as shipped (no blinding)"
-            rows.append((label, ref["mean_epoch_s"], ref["mean_epoch_s"], ref["train_auc"]))
+            rows.append((label, ref["mean_epoch_s"], ref["mean_epoch_s"], ref["train_auc"], os.getloadavg()[0]))
+        rows.append(ours("fatectl engine (after FATE)"))
     print(f"\nbreast, full batch, {ARGS.epochs} epochs, {ARGS.bits}-bit keys, {ARGS.processes} processes\n")
-    print("| engine | s/epoch (mean) | s/epoch (median) | train AUC | FATE-blinded / this |")
-    print("|---|---|---|---|---|")
+    print("| engine | s/epoch (mean) | s/epoch (median) | train AUC | 1-min load at end | FATE-blinded / this |")
+    print("|---|---|---|---|---|---|")
     reference = rows[1][1] if len(rows) > 1 else None
-    for name, mean, median, score in rows:
+    for name, mean, median, score, load in rows:
         ratio = f"{reference / mean:.1f}x" if reference else "-"
-        print(f"| {name} | {mean:.3f} | {median:.3f} | {score:.6f} | {ratio} |")
-    print(f"\nphases (wall s, whole run, per party): {json.dumps(ours['phases'])}")
-    print(f"1-min load average at the end of our run: {ours['load_avg_1m']:.1f} (other work on the machine)")
+        print(f"| {name} | {mean:.3f} | {median:.3f} | {score:.6f} | {load:.1f} | {ratio} |")
 
 
 def bench_synthetic() -> None:
