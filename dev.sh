@@ -52,7 +52,7 @@ tests() {
     bash scripts/ensure-docker.sh
     # a real private registry on 127.0.0.1 for the bundle-load-and-push e2e test
     if ! command -v docker-registry >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker-registry >/dev/null
+      apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker-registry >/dev/null
     fi
   fi
   if docker_ready; then
