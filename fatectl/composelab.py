@@ -243,13 +243,28 @@ def up(fed: Federation, timeout: float = 300.0, root: Path | None = None, progre
     # Config files are bind-mounted and replaced by rename, so a running container would keep
     # the old file: recreate when any project file changed.
     recreate = ["--force-recreate"] if changed else []
-    try:
-        _run_compose(lab, ["up", "--detach", "--remove-orphans", "--quiet-pull", *recreate])
-    except EnvironmentProblem as err:
-        raise EnvironmentProblem(err.message + _unhealthy_logs(client, lab)) from None
-
-    readiness = wait_lab_ready(lab, timeout, progress)
+    _compose_up(client, lab, recreate, started + timeout, progress)
+    readiness = wait_lab_ready(lab, max(1.0, started + timeout - time.monotonic()), progress)
     return UpResult(lab, readiness, time.monotonic() - started)
+
+
+def _compose_up(client: Any, lab: ComposeLab, extra: list[str], deadline: float, progress: Progress) -> None:
+    """`compose up`, again while a slow router's first health checks fail on a loaded host.
+
+    Compose gives up on a dependency the moment it reports unhealthy and leaves its
+    dependents created but stopped; a later `up` starts them once the router is healthy.
+    Only a crashed container, or the deadline, ends the retries.
+    """
+    while True:
+        try:
+            _run_compose(lab, ["up", "--detach", "--remove-orphans", "--quiet-pull", *extra])
+            return
+        except EnvironmentProblem as err:
+            if _crashed(client, lab) or time.monotonic() >= deadline:
+                raise EnvironmentProblem(err.message + _unhealthy_logs(client, lab)) from None
+            progress("a router is not healthy yet; running compose up again")
+            extra = []  # recreating again would restart the containers that are coming up
+            time.sleep(5)
 
 
 def wait_lab_ready(lab: ComposeLab, timeout: float, progress: Progress = lambda _: None) -> Readiness:
