@@ -1,1 +1,1 @@
-"""flow."""
+"""flow: the party's job service (API, store, scheduler, workers)."""
