@@ -40,7 +40,9 @@ def spec_text(name: str, party_ids: Sequence[int], exchange: bool) -> str:
         "security: {tls: mutual, paillierKeyBits: 1024, allowInsecureKeys: true}",
     ]
     if exchange:
-        lines.append(f"exchange: {{enabled: true, name: hub, id: 1, address: 127.0.0.1, compose: {{hostPort: {ports[-1]}}}}}")
+        lines.append(
+            f"exchange: {{enabled: true, name: hub, id: 1, address: 127.0.0.1, compose: {{hostPort: {ports[-1]}}}}}"
+        )
     lines.append("parties:")
     for i, pid in enumerate(party_ids):
         lines += [
