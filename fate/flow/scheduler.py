@@ -54,7 +54,7 @@ class Scheduler:
         self._workers: dict[str, subprocess.Popen[bytes]] = {}
         self._replies: dict[str, queue.Queue[dict[str, Any]]] = {}
         self._lock = threading.Lock()
-        self._send_lock = threading.Lock()
+        self._send_locks: dict[int, threading.Lock] = {}
         self._listening: set[int] = set()
         self.closed = threading.Event()
 
@@ -63,7 +63,7 @@ class Scheduler:
         if dst == self.me:
             self._handle(self.me, message)
             return
-        with self._send_lock:  # counter order must match delivery order on the stream
+        with self._send_locks.setdefault(dst, threading.Lock()):  # counter order = delivery order per stream
             seq = self.store.next_counter(f"out.{dst}")
             self.transport.send(CONTROL_JOB, f"ctl.{seq}", dst, json.dumps(message).encode())
 
@@ -130,19 +130,33 @@ class Scheduler:
         kind, job_id = msg.get("type"), str(msg.get("job_id", ""))
         if kind == "propose":
             self._on_propose(src, job_id, msg)
-        elif kind in ("accept", "refuse"):
+            return
+        if kind in ("accept", "refuse"):
             box = self._replies.get(job_id)
             if box is not None:
                 box.put({**msg, "party": src})
-        elif kind == "start":
+            return
+        if not self._may_steer(src, job_id, kind):
+            log.warning("ignored %r for job %s from party %s, which may not send it", kind, job_id, src)
+            return
+        if kind == "start":
             if self.store.set_status(job_id, "running"):
                 self._start_worker(job_id)
         elif kind == "failed":
             self._end(job_id, "failed", str(msg.get("reason", f"party {src} failed")))
         elif kind == "stop":
             self._end(job_id, "canceled", f"stopped by party {src}")
-        elif kind == "done" and self.store.has_job(job_id):
+        elif kind == "done":
             self._check_done(job_id, self.store.mark_done(job_id, src))
+
+    def _may_steer(self, src: int, job_id: str, kind: Any) -> bool:
+        """Only a job's participants may end it, and only its initiator may start it."""
+        if not self.store.has_job(job_id):
+            return False
+        job = self.store.get_job(job_id)
+        if kind == "start":
+            return src == job["initiator"]
+        return src in validate_job(job["spec"]).parties
 
     def _check_local(self, spec: JobSpec) -> list[str]:
         table = spec.tables.get(self.me)

@@ -90,3 +90,13 @@ def test_stop_reaches_the_other_party(pair: Any) -> None:
     a.stop("j1")
     assert _wait_status(b, "j1")["reason"] == "stopped by party 1"
     assert a.store.get_job("j1")["status"] == "canceled"
+
+
+def test_only_participants_steer_a_job(pair: Any) -> None:
+    _, b = pair
+    b.store.create_job("j2", parse_job(JOB).to_dict(), 1, "waiting")
+    b._handle(3, {"type": "stop", "job_id": "j2"})  # party 3 has no role in the job
+    b._handle(2, {"type": "start", "job_id": "j2"})  # only the initiator (party 1) starts it
+    assert b.store.get_job("j2")["status"] == "waiting"
+    b._handle(1, {"type": "failed", "job_id": "j2", "reason": "party 1: boom"})
+    assert (b.store.get_job("j2")["status"], b.store.get_job("j2")["reason"]) == ("failed", "party 1: boom")
