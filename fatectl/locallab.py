@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from fatectl.errors import EnvironmentProblem, Problem
-from fatectl.readiness import Readiness, probe_federation, wait_ready
+from fatectl.readiness import Readiness, port_free, probe_federation, wait_ready
 from fatectl.render.engine import Layout, engine_configs
 from fatectl.render.writer import write_file
 from fatectl.secrets import ensure_secrets
@@ -103,16 +102,6 @@ def _alive(entry: dict[str, Any] | None) -> bool:
     return entry["config"].encode() in cmdline
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def tail(path: Path, lines: int = 15) -> str:
     try:
         return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
@@ -154,7 +143,7 @@ def up(
             f"port {cfg['listen']['port']} on 127.0.0.1 (for {name.removesuffix('.yaml')}) is in use by another program"
         )
         for name, cfg in configs.items()
-        if name in to_start and not _port_free(int(cfg["listen"]["port"]))
+        if name in to_start and not port_free(int(cfg["listen"]["port"]))
     ]
     if busy:
         raise EnvironmentProblem(
