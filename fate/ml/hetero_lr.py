@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from fate.crypto import paillier
+from fate.crypto.encoding import multiplier_frac_bits
 from fate.federation.federation import Federation
 from fate.ml.component import ComponentError
 from fate.ml.lr_model import PartyModel, align_rows, batch_ranges, has_converged, init_weights, signed_labels
@@ -31,6 +32,11 @@ from fate.ml.optimizer import Optimizer, add_penalty_gradient, apply_update, pen
 from fate.ml.timing import PhaseTimer
 
 Log = Callable[[str], None]
+
+# Significant bits of the plaintext multipliers in X^T [[d]] (relative to the largest |x| of a batch).
+# 24 bits resolve 6e-8 of the largest feature, finer than 6-decimal data, and cost a third less
+# than fate.crypto's general-purpose 32; gradients stay within 1e-8 of the plaintext ones.
+FEATURE_BITS = 24
 
 
 def _quiet(_msg: str) -> None:
@@ -133,6 +139,7 @@ def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], feat
     weights = init_weights(params.init, features.shape[1], fit_intercept)
     # 1/N folded into the plaintext multipliers once per batch, not into every ciphertext.
     scaled = [features[a:b] / (b - a) for a, b in ranges]
+    fracs = [multiplier_frac_bits(x, FEATURE_BITS) for x in scaled]
     epoch = 0
     timer.mark()
     for epoch in range(params.max_iter):  # noqa: B007 - the last epoch is reported
@@ -154,7 +161,7 @@ def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], feat
                 fed.remote(d, f"{tag}.d", "host")
             # Gradient from [[u]] (X^T [[u]] + X^T own) costs the same as from [[d]] and keeps [[d]] for the hosts only.
             with timer("matvec"):
-                grad = paillier.matvec_t(scaled[k], u) + (scaled[k].T @ own)
+                grad = paillier.matvec_t(scaled[k], u, frac_bits=fracs[k]) + (scaled[k].T @ own)
                 bias = u.sum() * (1.0 / n) + np.array([own.mean()]) if fit_intercept else None
                 loss = None
                 if with_loss:
@@ -163,7 +170,8 @@ def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], feat
                     plain = np.log(2.0) + float(np.mean(-0.5 * yb * wx + 0.125 * wx * wx))
                     plain += penalty_loss(opt, weights, fit_intercept)
                     share = _under_key(forwards[0]["loss"], public, "the host's loss share")
-                    loss = paillier.matvec_t(cross[:, None], u) + share + plain
+                    column = cross[:, None]
+                    loss = paillier.matvec_t(column, u, multiplier_frac_bits(column, FEATURE_BITS)) + share + plain
             with timer("plaintext"):
                 penalty = add_penalty_gradient(opt, np.zeros_like(weights), weights, fit_intercept)
             with timer("encrypt"):
@@ -199,6 +207,7 @@ def train_host(fed: Federation, ids: Sequence[str], header: Sequence[str], featu
     opt = params.optimizer
     weights = init_weights(params.init, x_all.shape[1], False)
     scaled = [x_all[a:b] / (b - a) for a, b in ranges]
+    fracs = [multiplier_frac_bits(x, FEATURE_BITS) for x in scaled]
     epoch, stop = 0, False
     for epoch in range(params.max_iter):  # noqa: B007 - the last epoch is reported
         for k, (a, b) in enumerate(ranges):
@@ -215,7 +224,7 @@ def train_host(fed: Federation, ids: Sequence[str], header: Sequence[str], featu
             with timer("wait"):
                 d = _under_key(fed.get(f"{tag}.d", "guest"), public, "the guest's [[d]]")
             with timer("matvec"):
-                grad = paillier.matvec_t(scaled[k], d)
+                grad = paillier.matvec_t(scaled[k], d, frac_bits=fracs[k])
             with timer("encrypt"):
                 grad = (grad + add_penalty_gradient(opt, np.zeros_like(weights), weights, False)).rerandomize()
             with timer("transport"):
