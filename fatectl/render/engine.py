@@ -213,6 +213,8 @@ def _flow(fed: Federation, party: Party, layout: Layout) -> dict[str, Any]:
         "tls": _tls(fed, party.name, layout),
         "data_dir": _data_dir(party.name, "flow", layout),
         "database_url": "",
+        # In a star topology the router knows only the exchange, so the flow is told whom to expect.
+        "peers": [p.id for p in fed.peers_of(party.id)],
     }
 
 

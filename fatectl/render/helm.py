@@ -136,6 +136,7 @@ def _party_values(
             "enabled": flow is not None,
             "port": flow.port if flow else DEFAULT_PORTS["flow"],
             "resources": _resources(flow),
+            "peers": [p.id for p in fed.peers_of(party.id)],
             "persistence": {
                 "size": persistence.size if persistence else "10Gi",
                 "storageClass": persistence.storage_class if persistence else "",
@@ -178,6 +179,7 @@ def _exchange_values(fed: Federation, exchange: Exchange, routes: list[dict[str,
             "enabled": False,
             "port": DEFAULT_PORTS["flow"],
             "resources": {},
+            "peers": [],
             "persistence": {"size": "10Gi", "storageClass": "", "existingClaim": ""},
         },
         "board": {

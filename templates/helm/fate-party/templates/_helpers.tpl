@@ -73,6 +73,11 @@ key_file: /run/secrets/tls.key
 {{- $_ = set $cfg "router" (dict "host" (printf "%s-router" $fullname) "port" (int64 .Values.router.port)) -}}
 {{- $_ = set $cfg "tls" (include "fate-party.tlsConfig" . | fromYaml) -}}
 {{- $_ = set $cfg "database_url" "" -}}
+{{- $peers := list -}}
+{{- range .Values.flow.peers -}}
+{{- $peers = append $peers (int64 .) -}}
+{{- end -}}
+{{- $_ = set $cfg "peers" $peers -}}
 {{- toYaml $cfg -}}
 {{- end -}}
 
