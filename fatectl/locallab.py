@@ -69,18 +69,15 @@ def lab_for(fed: Federation, root: Path | None = None) -> LocalLab:
 
 
 def _configs(lab: LocalLab) -> dict[str, dict[str, Any]]:
-    configs = engine_configs(lab.fed, Layout.local(str(lab.secrets_dir), str(lab.directory / "data")))
-    ids = [p.id for p in lab.fed.parties]
-    for name, config in configs.items():
-        if name.endswith("/flow.yaml"):
-            # A flow hears job proposals only from parties it polls; in a star its router knows just the exchange.
-            config["peers"] = [i for i in ids if i != config["party_id"]]
-    return {name: cfg for name, cfg in configs.items() if name.endswith(("/router.yaml", "/flow.yaml"))}
+    return engine_configs(lab.fed, Layout.local(str(lab.secrets_dir), str(lab.directory / "data")))
+
+
+_SERVICE_ORDER = ("router", "flow", "board")
 
 
 def _start_order(name: str) -> tuple[int, str]:
-    # Routers before flows: a flow asks its router for peers when it starts.
-    return (0 if name.endswith("/router.yaml") else 1, name)
+    # Routers before flows (a flow asks its router for peers when it starts), boards last (they read flows).
+    return (_SERVICE_ORDER.index(name.rsplit("/", 1)[1].removesuffix(".yaml")), name)
 
 
 def _read_state(lab: LocalLab) -> dict[str, dict[str, Any]]:
@@ -215,8 +212,8 @@ def down(fed: Federation, root: Path | None = None, grace: float = 10.0) -> list
     lab = lab_for(fed, root)
     state = _read_state(lab)
     running = {n: e for n, e in state.items() if _alive(e)}
-    _stop([e for n, e in running.items() if n.endswith("/flow")], grace)
-    _stop([e for n, e in running.items() if not n.endswith("/flow")], grace)
+    _stop([e for n, e in running.items() if n.endswith(("/flow", "/board"))], grace)
+    _stop([e for n, e in running.items() if not n.endswith(("/flow", "/board"))], grace)
     with contextlib.suppress(FileNotFoundError):
         lab.state_file.unlink()
     return sorted(running)

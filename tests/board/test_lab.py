@@ -3,8 +3,8 @@ PSI -> hetero LR (Paillier) -> evaluation job, the guest's board draws that job'
 
 from __future__ import annotations
 
-import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from fatectl.render.engine import Layout, engine_configs
 from fatectl.spec.loader import load_federation
 from fatectl.spec.model import Federation
 
-from .conftest import free_port, start, stop, wait_healthy
+from .conftest import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
@@ -74,24 +74,26 @@ def test_board_draws_the_roc_and_loss_of_a_real_job(lab: tuple[Federation, Path]
     job = guest.wait(guest.submit(JOB)["id"], timeout=500, poll=0.5)
     assert job["status"] == "success", job["reason"]
 
+    # `fatectl up local` starts the board of every party that lists the module.
+    assert any(p.name == "org-9999/board" and p.alive for p in locallab.status(fed, root / "lab").processes)
     configs = engine_configs(fed, Layout.local(str(local.secrets_dir), str(local.directory / "data")))
-    board_config = root / "board.yaml"
-    board_config.write_text(json.dumps(configs["org-9999/board.yaml"]))
-    port = configs["org-9999/board.yaml"]["listen"]["port"]
-    board = start("board", board_config, root / "board.log")
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_healthy(url, board, root / "board.log")
-        token = guest.token
-        listing = httpx.get(url + "/", auth=("admin", token), timeout=30)
-        assert listing.status_code == 200 and f'href="/jobs/{job["id"]}"' in listing.text
-        assert re.search(
-            r'<tr><td>10000</td><td><span class="status up">up</span></td><td>[0-9.]+ ms</td></tr>',
-            listing.text,
-        )
-        page = httpx.get(f"{url}/jobs/{job['id']}", auth=("admin", token), timeout=30).text
-    finally:
-        stop(board)
+    url = f"http://127.0.0.1:{configs['org-9999/board.yaml']['listen']['port']}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/healthz", timeout=5).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    token = guest.token
+    listing = httpx.get(url + "/", auth=("admin", token), timeout=30)
+    assert listing.status_code == 200 and f'href="/jobs/{job["id"]}"' in listing.text
+    assert re.search(
+        r'<tr><td>10000</td><td><span class="status up">up</span></td><td>[0-9.]+ ms</td></tr>',
+        listing.text,
+    )
+    page = httpx.get(f"{url}/jobs/{job['id']}", auth=("admin", token), timeout=30).text
     outputs = guest.outputs(job["id"])
     auc = next(o["value"] for o in outputs if o["name"] == "auc" and o["role"] == "guest")
     loss = next(o["value"] for o in outputs if o["component"] == "lr" and o["name"] == "loss")
