@@ -354,7 +354,8 @@ def status_rows(fed: Federation, root: Path | None = None) -> list[dict[str, Any
             continue
         rows.append({"party": party.party_id, "name": party.name, "process": "flow", "state": party.flow, "detail": ""})
         for link in party.links:
-            detail = f"{link.latency_ms:.1f} ms" if link.latency_ms is not None else link.last_error
+            up = link.state == "up" and link.latency_ms is not None
+            detail = f"{link.latency_ms:.1f} ms" if up else link.last_error
             rows.append({"party": party.party_id, "name": party.name, "process": f"link -> {link.peer}",
                          "state": link.state, "detail": detail})
     return rows

@@ -8,6 +8,7 @@ keep CI time down; docs/benchmarks.md times the 2048-bit job.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,10 +115,13 @@ def test_two_party_lab_comes_up_federation_ready(cli: Cli, two: Lab) -> None:
     out = cli.run("up", "compose", two.arg).stdout
     assert "ready" in out and "2 parties, 2 links up" in out
     _assert_ready(two)
-    assert {s: p for s, p in composelab.host_ports(two.fed).items()}  # published on 127.0.0.1 only:
-    for c in docker_client().containers.list(filters={"label": f"com.docker.compose.project={two.fed.name}"}):
-        for bindings in (c.attrs["NetworkSettings"]["Ports"] or {}).values():
-            assert all(b["HostIp"] == "127.0.0.1" for b in bindings or [])
+    published = [
+        (b["HostIp"], int(b["HostPort"]))
+        for c in docker_client().containers.list(filters={"label": f"com.docker.compose.project={two.fed.name}"})
+        for bindings in (c.attrs["NetworkSettings"]["Ports"] or {}).values()
+        for b in bindings or []
+    ]
+    assert sorted(published) == [("127.0.0.1", port) for port in sorted(composelab.host_ports(two.fed))]
     logs = cli.run("logs", two.arg, "--party", str(GUEST), "--module", "router", "--tail", "50").stdout
     assert "listening" in logs
 
@@ -150,19 +154,30 @@ def test_three_party_lab_with_exchange_runs_beside_the_first(
     assert _run_breast_job(cli, three, job_file) >= MIN_AUC
 
 
-def test_a_link_that_goes_down_is_named_with_log_lines_and_up_repairs_it(cli: Cli, three: Lab) -> None:
+def test_a_dead_exchange_is_named_with_the_links_it_broke_and_up_repairs_it(cli: Cli, three: Lab) -> None:
     lab = composelab.lab_for(three.fed)
     exchange = next(c for c in docker_client().containers.list(
         filters={"label": [f"com.docker.compose.project={three.fed.name}", "com.docker.compose.service=exchange-router"]}
     ))
     exchange.stop(timeout=5)
+    everyone = {p.id for p in three.fed.parties}
+    deadline = time.monotonic() + 60
+    while _links_down(three) != everyone and time.monotonic() < deadline:
+        time.sleep(1)  # each router notices at its next link probe
+    assert _links_down(three) == everyone
     with pytest.raises(Timeout) as info:
-        composelab.wait_lab_ready(lab, timeout=45)
+        composelab.wait_lab_ready(lab, timeout=30)
     text = str(info.value)
+    assert "exchange-router is exited" in text
     assert f"link {GUEST} -> {three.fed.exchange.id} is down" in text
     assert "last log lines of its router" in text
     cli.run("up", "compose", three.arg)
     _assert_ready(three)
+
+
+def _links_down(lab: Lab) -> set[int]:
+    rows = composelab.status_rows(lab.fed)
+    return {r["party"] for r in rows if r["process"].startswith("link") and r["state"] != "up"}
 
 
 def test_down_with_volumes_deletes_the_data(cli: Cli, two: Lab) -> None:
