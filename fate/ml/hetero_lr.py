@@ -165,7 +165,8 @@ def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], feat
                 bias = u.sum() * (1.0 / n) + np.array([own.mean()]) if fit_intercept else None
                 loss = None
                 if with_loss:
-                    # Taylor loss: log2 - 0.5 mean(y wx) + 0.125 mean(wx^2), with wx_h = 4 u_h; see module docstring.
+                    # Taylor loss log2 - 0.5 mean(y wx) + 0.125 mean(wx^2) with wx = wx_g + 4u splits into a
+                    # guest-only part, mean((wx_g - 2y) u) computed on [[u]], and the host's 0.125 mean(wx_h^2).
                     cross = (wx - 2.0 * yb) / n
                     plain = np.log(2.0) + float(np.mean(-0.5 * yb * wx + 0.125 * wx * wx))
                     plain += penalty_loss(opt, weights, fit_intercept)
