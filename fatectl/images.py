@@ -93,12 +93,14 @@ def resolve_base_image(client: Any, requested: str | None, progress: Progress) -
     return wanted
 
 
-def build_context(wheels: Iterable[Path], compose_dir: Path) -> bytes:
-    """A tar of the Dockerfile, entrypoint and wheels/, with fixed metadata so the layer cache holds."""
+def build_context(project_wheel: Path, dependencies: Iterable[Path], compose_dir: Path) -> bytes:
+    """A tar of the Dockerfile, entrypoint and wheels/{deps,project}/, with fixed metadata so
+    the layer cache holds."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         entries = [(name, compose_dir / name) for name in _CONTEXT_FILES]
-        entries += sorted((f"wheels/{w.name}", w) for w in wheels)
+        entries += sorted((f"wheels/deps/{w.name}", w) for w in dependencies)
+        entries.append((f"wheels/project/{project_wheel.name}", project_wheel))
         for name, path in entries:
             data = path.read_bytes()
             info = tarfile.TarInfo(name)
@@ -145,7 +147,7 @@ def build_image(
     house_dir = wheels_dir or root / ".cache" / "wheels"
     progress(f"preparing wheels in {house_dir}")
     house = prepare_wheels(house_dir, offline=offline)
-    context = build_context((house.project_wheel, *house.wheels), root / "compose")
+    context = build_context(house.project_wheel, house.wheels, root / "compose")
     progress(f"building {fed.engine.ref} from {base} ({len(context) // 1_000_000} MB context)")
     chunks = client.api.build(
         fileobj=io.BytesIO(context),

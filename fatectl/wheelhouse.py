@@ -8,6 +8,7 @@ interpreter (CPython 3.11 on glibc Linux), whatever Python runs fatectl.
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from fatectl.errors import EnvironmentProblem
 IMAGE_PYTHON = "3.11"
 # Oldest glibc tags first is irrelevant to pip; every tag the image's glibc (>= 2.28 in
 # bookworm and python:3.11-slim) can load is listed so binary wheels are found.
+_EPOCH = "315532800"  # 1980-01-01, the earliest time a zip entry can carry
 _MANYLINUX = ("manylinux2014", "manylinux_2_17", "manylinux_2_28", "manylinux_2_34")
 
 
@@ -51,7 +53,9 @@ def _platform_args() -> list[str]:
 
 def _pip(args: list[str], what: str) -> None:
     cmd = [sys.executable, "-m", "pip", "--disable-pip-version-check", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    # Fixed zip timestamps: the same sources give the same wheel, so the image layer cache holds.
+    env = {**os.environ, "SOURCE_DATE_EPOCH": _EPOCH}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
         raise EnvironmentProblem(f"{what} failed ({' '.join(cmd[2:5])} ...):\n{tail}")

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Fill a directory with the fatectl wheel and every dependency wheel for the engine image
-# (CPython 3.11, glibc Linux), e.g. to build by hand or carry to an air-gapped site:
-#   scripts/wheels.sh [DIR]        default DIR: compose/wheels
-#   docker build --build-arg BASE_IMAGE=fatectl/base:bookworm -t fate-engine:0.1.0 compose/
+# (CPython 3.11, glibc Linux), e.g. to carry to a host without PyPI and build there with
+#   fatectl images build SPEC --wheels-dir DIR --offline
+#   scripts/wheels.sh [DIR]        default DIR: .cache/wheels (what `fatectl images build` uses)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-DIR=${1:-$ROOT/compose/wheels}
+DIR=${1:-$ROOT/.cache/wheels}
 PYTHON=${PYTHON:-$(command -v python3)}
 [ -x "$ROOT/.venv/bin/python" ] && [ -z "${VIRTUAL_ENV:-}" ] && PYTHON=$ROOT/.venv/bin/python
 exec "$PYTHON" -c 'import sys
