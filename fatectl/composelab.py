@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fatectl.containers import Container, crashed, log_tail, published_ports, states, unhealthy_logs
 from fatectl.errors import EnvironmentProblem, Problem, SpecError
 from fatectl.images import docker_client
 from fatectl.readiness import Link, Readiness, port_free, probe_federation, wait_ready
@@ -32,8 +33,6 @@ LAB_ROOT_ENV = "FATECTL_LAB_DIR"
 COMPOSE_ENV = "FATECTL_COMPOSE"
 # The image's user; secrets handed to containers must be readable by it.
 ENGINE_UID = 10001
-_PROJECT_LABEL = "com.docker.compose.project"
-_SERVICE_LABEL = "com.docker.compose.service"
 
 Progress = Callable[[str], None]
 
@@ -61,13 +60,6 @@ class UpResult:
     lab: ComposeLab
     readiness: Readiness
     seconds: float
-
-
-@dataclass(frozen=True)
-class Container:
-    service: str
-    state: str  # running | exited | restarting | ... (Docker's words)
-    health: str  # healthy | unhealthy | starting | "" (no healthcheck)
 
 
 @dataclass(frozen=True)
@@ -170,13 +162,7 @@ def host_ports(fed: Federation) -> dict[int, str]:
 
 def _check_ports(client: Any, lab: ComposeLab) -> None:
     """Name every host port something other than this lab holds, before Compose half-starts."""
-    ours = {
-        int(binding["HostPort"])
-        for c in _containers(client, lab)
-        for bindings in (c.attrs.get("NetworkSettings", {}).get("Ports") or {}).values()
-        for binding in bindings or []
-        if binding.get("HostPort")
-    }
+    ours = published_ports(client, lab.project)
     taken = [
         Problem(f"127.0.0.1:{port} ({what}) is already in use by another program or lab", path="compose.hostPorts")
         for port, what in sorted(host_ports(lab.fed).items())
@@ -195,40 +181,6 @@ def _require_image(client: Any, fed: Federation) -> None:
         raise EnvironmentProblem(
             f"engine image {fed.engine.ref} is not on this Docker host; build it with `fatectl images build SPEC`"
         ) from None
-
-
-def _containers(client: Any, lab: ComposeLab) -> list[Any]:
-    return list(client.containers.list(all=True, filters={"label": f"{_PROJECT_LABEL}={lab.project}"}))
-
-
-def _crashed(client: Any, lab: ComposeLab) -> str | None:
-    """A container that keeps dying makes waiting pointless; name it."""
-    for c in _containers(client, lab):
-        state = c.attrs.get("State", {})
-        if c.status in ("exited", "dead") or (c.status == "restarting" and c.attrs.get("RestartCount", 0) >= 2):
-            service = c.labels.get(_SERVICE_LABEL, c.name)
-            return f"{service} is {c.status} (exit code {state.get('ExitCode')})"
-    return None
-
-
-def _unhealthy_logs(client: Any, lab: ComposeLab) -> str:
-    parts = []
-    for c in _containers(client, lab):
-        health = (c.attrs.get("State", {}).get("Health") or {}).get("Status", "")
-        if c.status != "running" or health == "unhealthy":
-            service = c.labels.get(_SERVICE_LABEL, c.name)
-            if c.status == "created":
-                continue
-            tail = c.logs(tail=15).decode("utf-8", "replace").rstrip()
-            parts.append(f"\n{service} ({c.status}{', ' + health if health else ''}), last log lines:\n{tail}")
-    return "".join(parts)
-
-
-def _log_tail(client: Any, lab: ComposeLab, service: str, lines: int = 20) -> str:
-    for c in _containers(client, lab):
-        if c.labels.get(_SERVICE_LABEL) == service:
-            return c.logs(tail=lines).decode("utf-8", "replace")
-    return f"(no container for {service})"
 
 
 def up(fed: Federation, timeout: float = 300.0, root: Path | None = None, progress: Progress = lambda _: None) -> UpResult:
@@ -260,8 +212,8 @@ def _compose_up(client: Any, lab: ComposeLab, extra: list[str], deadline: float,
             _run_compose(lab, ["up", "--detach", "--remove-orphans", "--quiet-pull", *extra])
             return
         except EnvironmentProblem as err:
-            if _crashed(client, lab) or time.monotonic() >= deadline:
-                raise EnvironmentProblem(err.message + _unhealthy_logs(client, lab)) from None
+            if crashed(client, lab.project) or time.monotonic() >= deadline:
+                raise EnvironmentProblem(err.message + unhealthy_logs(client, lab.project)) from None
             progress("a router is not healthy yet; running compose up again")
             extra = []  # recreating again would restart the containers that are coming up
             time.sleep(5)
@@ -272,12 +224,12 @@ def wait_lab_ready(lab: ComposeLab, timeout: float, progress: Progress = lambda 
     client = docker_client()
 
     def diagnose(party: Party, module: str) -> str:
-        return _log_tail(client, lab, f"{party.name}-{module}")
+        return log_tail(client, lab.project, f"{party.name}-{module}")
 
-    def crashed() -> str | None:
-        return _crashed(client, lab)
+    def dead() -> str | None:
+        return crashed(client, lab.project)
 
-    return wait_ready(lab.fed, lab.secrets_dir, timeout, progress, diagnose, abort=crashed)
+    return wait_ready(lab.fed, lab.secrets_dir, timeout, progress, diagnose, abort=dead)
 
 
 def down(fed: Federation, volumes: bool = False, root: Path | None = None) -> ComposeLab:
@@ -325,11 +277,7 @@ def status(fed: Federation, root: Path | None = None) -> list[PartyStatus]:
     """Containers, flow health and link states of every party (and the exchange) of the lab."""
     lab = lab_for(fed, root)
     client = docker_client()
-    containers: dict[str, Container] = {}
-    for c in _containers(client, lab):
-        health = (c.attrs.get("State", {}).get("Health") or {}).get("Status", "")
-        service = c.labels.get(_SERVICE_LABEL, c.name)
-        containers[service] = Container(service, c.status, health)
+    containers = states(client, lab.project)
     probes = {p.party_id: p for p in probe_federation(fed, lab.secrets_dir).probes}
 
     def own(party_id: int) -> tuple[Container, ...]:
