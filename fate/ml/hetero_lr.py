@@ -126,6 +126,10 @@ def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], feat
     timer = timer or PhaseTimer()
     if labels is None or len(labels) != len(ids):
         raise ComponentError("the guest's table must carry a label for every row")
+    classes = np.unique(labels)
+    if not set(classes.tolist()) <= {0.0, 1.0, -1.0} or len(classes) != 2:
+        shown = ", ".join(f"{c:g}" for c in classes[:5])
+        raise ComponentError(f"hetero_lr is a binary classifier: labels must take two values, 0/1 or -1/+1 (found {shown})")
     fit_intercept = params.init.fit_intercept
     ranges = batch_ranges(len(ids), params.batch_size)
     with timer("transport"):

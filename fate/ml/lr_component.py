@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from fate.crypto.errors import CryptoError
 from fate.ml.component import ComponentContext, ComponentError, ComponentResult, Table
 from fate.ml.evaluation import EvaluationError, evaluate_binary
 from fate.ml.hetero_lr import train_arbiter, train_guest, train_host
@@ -25,6 +26,14 @@ RESULT = "predict_result"
 
 
 def run_hetero_lr(ctx: ComponentContext) -> ComponentResult:
+    try:
+        return _run_hetero_lr(ctx)
+    except CryptoError as err:
+        # e.g. a value too large for the fixed-point range: say which component and why, not where.
+        raise ComponentError(f"hetero_lr ({ctx.role}): {err}") from None
+
+
+def _run_hetero_lr(ctx: ComponentContext) -> ComponentResult:
     params = parse_params(ctx.params)
     fed, prefix = ctx.federation, ctx.component or "hetero_lr"
     if ctx.role == "arbiter":

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from fate.crypto import paillier
 from fate.federation.federation import Federation
 from fate.federation.memory import MemoryHub
 from fate.flow.jobspec import parse_job
@@ -99,6 +100,9 @@ def test_bad_params_and_missing_labels_are_component_errors(breast: Breast) -> N
     unlabeled = Table(guest_table.ids, guest_table.header, guest_table.features)
     with pytest.raises(ComponentError, match="no label column"):
         lr(_context(hub, "guest", unlabeled, sink, params=PARAMS))
+    three_classes = Table(guest_table.ids, guest_table.header, guest_table.features, guest_table.labels * 2)
+    with pytest.raises(ComponentError, match=r"binary classifier.*found 0, 2"):
+        lr(_context(hub, "guest", three_classes, sink, params=PARAMS))
     with pytest.raises(ComponentError, match="predict_score"):
         registry.get("evaluation")(_context(hub, "guest", guest_table, sink, component="evaluate"))
 
@@ -129,3 +133,19 @@ def test_example_job_pipeline_psi_lr_evaluation(breast: Breast) -> None:
     assert report["auc"] == pytest.approx(auc(breast.labels[rows], plain.decision(parts)), abs=1e-9)
     assert len(report["roc"]["fpr"]) > 2
     assert len(results["arbiter"]["evaluate"].metrics["loss"]) == 3
+
+
+def test_a_value_outside_the_encoding_range_is_a_component_error(breast: Breast) -> None:
+    hub, sink = MemoryHub(), dict[str, list[Any]]()
+    _, host_table = _tables(breast)
+    features = host_table.features.copy()
+    features[3, 4] = 1e200
+    host = _context(hub, "host", Table(host_table.ids, host_table.header, features), sink,
+                    params={**PARAMS, "init_param": {"init_method": "ones"}})
+    guest = Federation(hub.transport(GUEST), "job-1", ROLES, "guest")
+    arbiter = Federation(hub.transport(GUEST), "job-1", ROLES, "arbiter")
+    public, _ = paillier.generate_keypair(512, insecure=True)
+    guest.remote({"ids": list(breast.ids), "batches": [[0, len(breast.ids)]]}, "lr.rows", "host")
+    arbiter.remote(public.to_json(), "lr.pubkey", "host")
+    with pytest.raises(ComponentError, match=r"hetero_lr \(host\):"):
+        registry.get("hetero_lr")(host)
