@@ -100,7 +100,7 @@ def test_bad_params_and_missing_labels_are_component_errors(breast: Breast) -> N
     unlabeled = Table(guest_table.ids, guest_table.header, guest_table.features)
     with pytest.raises(ComponentError, match="no label column"):
         lr(_context(hub, "guest", unlabeled, sink, params=PARAMS))
-    three_classes = Table(guest_table.ids, guest_table.header, guest_table.features, guest_table.labels * 2)
+    three_classes = Table(guest_table.ids, guest_table.header, guest_table.features, breast.labels * 2)
     with pytest.raises(ComponentError, match=r"binary classifier.*found 0, 2"):
         lr(_context(hub, "guest", three_classes, sink, params=PARAMS))
     with pytest.raises(ComponentError, match="predict_score"):
