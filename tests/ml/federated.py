@@ -13,6 +13,7 @@ import numpy as np
 from fate.crypto import paillier
 from fate.federation.federation import Federation
 from fate.federation.memory import MemoryHub, WireHook
+from fate.federation.transport import Transport
 from fate.ml.hetero_lr import train_arbiter, train_guest, train_host
 from fate.ml.lr_model import PartyModel
 from fate.ml.lr_params import HeteroLRParams
@@ -57,12 +58,15 @@ class Trained:
     hub: MemoryHub
 
 
-def federations(hub: MemoryHub, n_hosts: int, job: str = "job") -> dict[str, Federation]:
+def federations(hub: MemoryHub | Callable[[int], Transport], n_hosts: int, job: str = "job",
+                on_wire: WireHook | None = None) -> dict[str, Federation]:
+    """One Federation per party, over the hub or over transports from a factory (e.g. real routers)."""
+    make = hub.transport if isinstance(hub, MemoryHub) else hub
     roles = {"guest": [GUEST], "host": list(HOSTS[:n_hosts]), "arbiter": [ARBITER]}
-    feds = {"guest": Federation(hub.transport(GUEST), job, roles, "guest")}
-    feds["arbiter"] = Federation(hub.transport(ARBITER), job, roles, "arbiter")
+    feds = {"guest": Federation(make(GUEST), job, roles, "guest", on_wire)}
+    feds["arbiter"] = Federation(make(ARBITER), job, roles, "arbiter", on_wire)
     for i, pid in enumerate(HOSTS[:n_hosts]):
-        feds[f"host{i}"] = Federation(hub.transport(pid), job, roles, "host")
+        feds[f"host{i}"] = Federation(make(pid), job, roles, "host", on_wire)
     return feds
 
 
@@ -73,10 +77,11 @@ def train_and_predict(
     params: HeteroLRParams,
     on_wire: WireHook | None = None,
     keys: tuple[paillier.PublicKey, paillier.PrivateKey] | None = None,
+    transports: Callable[[int], Transport] | None = None,
 ) -> Trained:
-    """parts[0] is the guest's feature block, the rest one block per host."""
-    hub = MemoryHub(on_wire=on_wire)
-    feds = federations(hub, len(parts) - 1)
+    """parts[0] is the guest's feature block, the rest one block per host; in-memory unless `transports`."""
+    hub = MemoryHub()
+    feds = federations(transports or hub, len(parts) - 1, on_wire=on_wire)
     headers = [tuple(f"x{j}" for j in range(x.shape[1])) for x in parts]
 
     def guest() -> tuple[PartyModel, np.ndarray]:

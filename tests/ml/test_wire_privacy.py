@@ -1,6 +1,7 @@
 """Everything that crosses a party boundary during training and prediction, inspected.
 
-The hub's on_wire hook sees every payload exactly as the router would carry it. Each
+Each party's Federation on_wire hook sees every payload exactly as its router carries it; the
+check runs over the in-memory hub and over real routers (mutual TLS, star through an exchange). Each
 message kind is checked against what FATE's protocol lets its recipient learn: ids and
 batch ranges, the public key, a party's own update, convergence flags, and at prediction
 a host's W_h . X_h for the guest. Every other number travels encrypted, under the
@@ -10,6 +11,7 @@ arbiter's key, with fresh randomness.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +24,7 @@ from fate.federation.memory import MemoryHub
 from fate.ml.component import ComponentError
 from fate.ml.hetero_lr import train_guest
 from fate.ml.lr_params import parse_params
+from tests.federation.lab import RouterLab
 from tests.ml.conftest import Breast
 from tests.ml.federated import ARBITER, GUEST, HOSTS, federations, train_and_predict
 from tests.ml.test_plain_lr import FLOW_TEST
@@ -73,10 +76,24 @@ def _private_columns(breast: Breast) -> list[bytes]:
     return [np.ascontiguousarray(c, dtype=np.float64).tobytes() for c in columns]
 
 
-def test_no_private_value_crosses_a_party_boundary(breast: Breast) -> None:
+@pytest.fixture(scope="module", params=["memory", "routers"])
+def transports(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The in-memory hub, and real routers with mutual TLS in a star through an exchange."""
+    if request.param == "memory":
+        yield None
+        return
+    lab = RouterLab(tmp_path_factory.mktemp("routers"), (GUEST, HOSTS[0], ARBITER), exchange=True)
+    try:
+        yield lab.transport
+    finally:
+        lab.close()
+
+
+def test_no_private_value_crosses_a_party_boundary(breast: Breast, transports: Any) -> None:
     seen, record = _capture()
     params = parse_params(PARAMS)
-    trained = train_and_predict(breast.ids, [breast.guest, breast.host], breast.labels, params, on_wire=record)
+    trained = train_and_predict(breast.ids, [breast.guest, breast.host], breast.labels, params, on_wire=record,
+                                transports=transports)
     host = HOSTS[0]
     private = _private_columns(breast)
     kinds = {m.kind for m in seen}
