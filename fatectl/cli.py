@@ -433,10 +433,15 @@ def job_submit(spec: str, party_id: int, jobfile: str, wait: bool, timeout: floa
     """Propose JOBFILE (YAML/JSON) to every party of its roles; it starts when all accept."""
     from pathlib import Path
 
-    from fatectl.client import submit, to_json
+    from fatectl.client import scalar_metrics, submit, to_json
 
     result = submit(spec, party_id, Path(jobfile), wait, timeout, progress=_progress_printer(output_format == "json"))
-    click.echo(to_json(result) if output_format == "json" else f"job {result['id']} {result['status']}")
+    if output_format == "json":
+        click.echo(to_json(result))
+        return
+    click.echo(f"job {result['id']} {result['status']}")
+    if result["status"] == "success":
+        _print_rows(scalar_metrics(spec, party_id, result["id"]), ["component", "role", "name", "value"], "table")
 
 
 @job.command("status")

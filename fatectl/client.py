@@ -195,6 +195,16 @@ def submit(
     return job
 
 
+def scalar_metrics(spec: str | Path, party_id: int, job_id: str) -> list[dict[str, Any]]:
+    """The job's single-number metrics on this party (AUC, KS, intersection size ...), for a summary."""
+    rows: list[dict[str, Any]] = call_spec(spec, party_id, "outputs", job_id)
+    return [
+        {k: r[k] for k in ("component", "role", "name", "value")}
+        for r in rows
+        if r["kind"] == "metric" and isinstance(r["value"], int | float) and not isinstance(r["value"], bool)
+    ]
+
+
 def job_summary(job: dict[str, Any]) -> dict[str, Any]:
     roles = job.get("spec", {}).get("roles", {})
     return {
