@@ -1,5 +1,5 @@
 #!/bin/sh
-# Start one engine role: `fate-entrypoint router|flow --config FILE` (or the same after
+# Start one engine role: `fate-entrypoint router|flow|board --config FILE` (or the same after
 # `python -m fate`) runs `python -m fate ...`; any other command runs as given.
 # `fate-entrypoint healthcheck` asks the role this container runs whether it is healthy;
 # the role and config are recorded at start because HEALTHCHECK runs in a separate process.
@@ -17,7 +17,7 @@ if [ "$#" -ge 3 ] && { [ "$1" = python ] || [ "$1" = python3 ]; } && [ "$2" = -m
 fi
 
 case "${1:-}" in
-  router|flow)
+  router|flow|board)
     prev=""
     for arg in "$@"; do
       if [ "$prev" = "--config" ]; then

@@ -548,7 +548,7 @@ def down_local(spec: str) -> None:
 @output_option
 def status_cmd(spec: str, output_format: str) -> None:
     """Each party's flow health and router links (either lab), and the local lab's processes."""
-    from fatectl.locallab import status_rows
+    from fatectl.labs import status_rows
 
     _print_rows(status_rows(spec), ["party", "name", "process", "state", "detail"], output_format)
 

@@ -23,9 +23,7 @@ from fatectl.errors import EnvironmentProblem, Problem, SpecError
 from fatectl.images import docker_client
 from fatectl.readiness import Link, Readiness, port_free, probe_federation, wait_ready
 from fatectl.render.compose import render_compose, secret_files
-from fatectl.render.engine import Layout, engine_configs
 from fatectl.render.writer import write_file, write_tree
-from fatectl.render.yamltext import dump_yaml
 from fatectl.secrets import ensure_secrets
 from fatectl.spec.model import Federation, Party
 
@@ -118,21 +116,6 @@ def _engine_user() -> tuple[int, int]:
     return os.getuid(), os.getgid()
 
 
-def _project_files(fed: Federation) -> dict[str, str]:
-    """The rendered project, with every flow told its peers.
-
-    A flow learns whom to poll for job proposals from its router's links, which in a star
-    name only the exchange; the local lab lists the parties in flow.yaml `peers`, and so
-    does the compose lab until engine_configs renders them itself.
-    """
-    files = render_compose(fed)
-    for path, config in engine_configs(fed, Layout.compose()).items():
-        if path.endswith("/flow.yaml") and "peers" not in config:
-            config["peers"] = [p.id for p in fed.peers_of(config["party_id"])]
-            files[f"config/{path}"] = dump_yaml(config)
-    return files
-
-
 def prepare(lab: ComposeLab, files: Mapping[str, str] | None = None) -> list[Path]:
     """Write the project files (default: the rendered project) and whatever secrets are
     missing; never overwrite a secret. Returns the project files whose content changed.
@@ -190,7 +173,7 @@ def up(fed: Federation, timeout: float = 300.0, root: Path | None = None, progre
     client = docker_client()
     _require_image(client, fed)
     _check_ports(client, lab)
-    changed = prepare(lab, _project_files(fed))
+    changed = prepare(lab)
     progress(f"starting compose project {lab.project} from {lab.compose_file}")
     # Config files are bind-mounted and replaced by rename, so a running container would keep
     # the old file: recreate when any project file changed.
@@ -246,7 +229,7 @@ def _services_of(fed: Federation, party_id: int, module: str | None) -> list[str
         owner, modules = fed.exchange.name, ("router",)
     else:
         party = fed.party(party_id)
-        owner, modules = party.name, tuple(m for m in party.module_names if m != "board")
+        owner, modules = party.name, party.module_names
     if module is not None:
         if module not in modules:
             raise SpecError(f"party {party_id} runs no {module} (it runs: {', '.join(modules)})")

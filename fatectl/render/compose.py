@@ -96,12 +96,9 @@ def _process(
     config = f"{owner}/{module}.yaml"
     target = f"/etc/fate/{module}.yaml"
     upstream = {"flow": router_service(owner), "board": flow_service(owner)}.get(module)
-    # The image's entrypoint hands only router|flow on to `python -m fate` (any other first word
-    # is exec'd as a program), so the board starts by its module path.
-    runner = ["python", "-m", "fate.board.server"] if module == "board" else ["python", "-m", "fate", module]
     return Service(
         name=service,
-        command=[*runner, "--config", target],
+        command=["python", "-m", "fate", module, "--config", target],
         config=_config_name(config),
         config_target=target,
         networks=networks,
