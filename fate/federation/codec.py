@@ -10,6 +10,7 @@ numpy arrays of numeric/bool dtypes and numpy scalars.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -124,6 +125,10 @@ def _default(obj: Any) -> Any:
     raise CodecError(f"cannot send a value of type {type(obj).__qualname__}")
 
 
+# Extension codes owned by packages that register themselves on import.
+_LAZY_EXTENSIONS = {32: "fate.crypto", 33: "fate.crypto"}
+
+
 def _ext_hook(code: int, data: bytes) -> Any:
     if code == _BIGINT:
         return _decode_int(data)
@@ -134,6 +139,10 @@ def _ext_hook(code: int, data: bytes) -> Any:
     if code == _NPSCALAR:
         return _decode_array(data)[()]
     ext = _by_code.get(code)
+    if ext is None and code in _LAZY_EXTENSIONS:
+        # Ciphertexts may reach a process that never imported the crypto package itself.
+        importlib.import_module(_LAZY_EXTENSIONS[code])
+        ext = _by_code.get(code)
     if ext is None:
         raise CodecError(f"unknown extension type code {code} in message")
     return ext.decode(data)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import collections
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import msgpack
 import numpy as np
@@ -114,3 +117,18 @@ def test_register_rejects_reserved_and_taken_codes() -> None:
     codec.register(_Point, 121, lambda p: b"", lambda b: None)
     with pytest.raises(ValueError, match="already taken"):
         codec.register(dict, 121, lambda p: b"", lambda b: None)
+
+
+def test_ciphertexts_decode_in_a_process_that_never_imported_the_crypto_package(tmp_path: Path) -> None:
+    from fate.crypto import paillier
+
+    pk, sk = paillier.generate_keypair(512, insecure=True)
+    wire = tmp_path / "ct.bin"
+    wire.write_bytes(codec.encode({"d": pk.encrypt(np.array([1.5, -2.0]))}))
+    script = (
+        "import sys\nfrom fate.federation import codec\n"
+        f"obj = codec.decode(open({str(wire)!r}, 'rb').read())['d']\n"
+        "print(type(obj).__name__, 'fate.crypto' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["EncryptedArray", "True"]
