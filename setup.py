@@ -1,12 +1,14 @@
 """fatectl: one validated spec -> Helm charts, a compose lab, or an offline bundle
 for a FATE-style federation; plus `fate`, the engine that runs in every party."""
+from pathlib import Path
+
 from setuptools import find_packages, setup
 
 setup(
     name="fatectl",
     version="0.1.0",
     description="Deploy and run FATE-style federated learning: Helm, compose labs, air-gapped bundles",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=find_packages(include=["fatectl", "fatectl.*", "fate", "fate.*"]) + ["fatectl._templates"],
@@ -35,6 +37,9 @@ setup(
         "msgpack>=1.0",
     ],
     extras_require={
+        # The real Helm library (a Go build in a wheel, ~75 MB) packages charts for `bundle create`;
+        # kept out of the base install so the engine image, which installs fatectl, stays small.
+        "helm": ["helm-python-sdk>=0.2.2"],
         "test": [
             "pytest>=8",
             "pytest-timeout>=2.3",

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from fatectl.errors import BundleError
+from fatectl.errors import BundleError, EnvironmentProblem
 from fatectl.spec.model import Federation
 from fatectl.tarball import FIXED_MTIME
 
@@ -58,7 +58,12 @@ def pin_tree(root: Path) -> None:
 
 def stage_charts(fed: Federation, party_id: int | None, stage: Path, progress: Progress) -> list[Member]:
     """Render each chart in scope (parties, and the exchange when enabled) and package it with Helm."""
-    import helm_python
+    try:
+        import helm_python
+    except ImportError:
+        raise EnvironmentProblem(
+            "bundle create packages charts with the Helm library: pip install 'fatectl[helm]'"
+        ) from None
 
     from fatectl.render.helm import render_helm
 
