@@ -39,8 +39,8 @@ demo() {
   fi
   fatectl status "$SPEC"
   say "uploading each party's own data to its own flow"
-  fatectl data upload "$SPEC" --party 9999 --name breast_hetero_guest examples/data/breast_hetero_guest.csv
-  fatectl data upload "$SPEC" --party 10000 --name breast_hetero_host examples/data/breast_hetero_host.csv
+  fatectl data upload "$SPEC" --party 9999 --overwrite --name breast_hetero_guest examples/data/breast_hetero_guest.csv
+  fatectl data upload "$SPEC" --party 10000 --overwrite --name breast_hetero_host examples/data/breast_hetero_host.csv
   say "running PSI -> hetero LR (Paillier) -> evaluation"
   fatectl job submit "$SPEC" --party 9999 "$JOB" --wait
   say "the lab keeps running; stop it with: fatectl down $mode $SPEC"
