@@ -56,7 +56,21 @@ def write_helm(
             files[f"{name}/{SECRET_VALUES}"] = secret_values(layout, _id_of(fed, name))
             secret_paths.add(f"{name}/{SECRET_VALUES}")
     changed = write_tree(out, files, frozenset(secret_paths))
+    _keep_secrets_private(out, secrets_root, [f"/*/{SECRET_VALUES}"])
     return RenderResult(out, targets, tuple(changed), secrets_root)
+
+
+def _keep_secrets_private(out: Path, secrets_root: Path, patterns: list[str]) -> None:
+    """Rendered trees are meant to be diffed and committed; their keys and tokens are not.
+
+    The secrets directory is closed to other users, and a .gitignore beside the output
+    keeps secret files out of a repository the operator commits the render into.
+    """
+    secrets_root.chmod(0o700)
+    ignored = list(patterns)
+    if secrets_root.resolve().parent == out.resolve():
+        ignored.insert(0, f"/{secrets_root.name}/")
+    write_tree(out, {".gitignore": "# written by fatectl: keys and tokens never go into git\n" + "\n".join(ignored) + "\n"})
 
 
 def secret_values(layout: SecretsLayout, party_id: int) -> str:
@@ -91,4 +105,5 @@ def write_compose(fed: Federation, out: Path) -> RenderResult:
     # The lab's own preparation: secrets created when absent, owned by the containers'
     # user (compose bind-mounts file secrets with host owner and mode), and `.env` naming it.
     prepare(ComposeLab(fed, out))
+    _keep_secrets_private(out, out / SECRETS_DIR, [])
     return RenderResult(out, ("compose.yaml",), tuple(changed), out / SECRETS_DIR)

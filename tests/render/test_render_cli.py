@@ -16,8 +16,11 @@ def test_render_helm_one_party(tmp_path: Path) -> None:
         main, ["render", "helm", str(EXAMPLES / "two-party.yaml"), "-o", str(tmp_path), "--party", "10000"]
     )
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bank-b", "secrets"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".gitignore", "bank-b", "secrets"]
     assert (tmp_path / "bank-b" / "Chart.yaml").is_file()
+    # the render can be committed for review; its keys cannot
+    assert (tmp_path / ".gitignore").read_text().splitlines()[1:] == ["/secrets/", "/*/secret-values.yaml"]
+    assert (tmp_path / "secrets").stat().st_mode & 0o777 == 0o700
     assert f"chart {tmp_path / 'bank-b'}" in result.output
 
 
@@ -57,3 +60,20 @@ def test_render_under_a_file_path_fails_cleanly(tmp_path: Path) -> None:
     assert (
         result.output.startswith("error: cannot create output directory") and "Traceback" not in result.output
     )
+
+
+def test_committing_a_render_leaves_every_key_and_token_out(tmp_path: Path) -> None:
+    import subprocess
+
+    for target in ("helm", "compose"):
+        out = tmp_path / target
+        result = CliRunner().invoke(main, ["render", target, str(EXAMPLES / "two-party.yaml"), "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        subprocess.run(["git", "init", "-q", str(out)], check=True)
+        subprocess.run(["git", "-C", str(out), "add", "-A"], check=True)
+        staged = subprocess.run(
+            ["git", "-C", str(out), "diff", "--cached", "--name-only"], capture_output=True, text=True, check=True
+        ).stdout.split()
+        assert staged and not [f for f in staged if f.startswith("secrets/") or f.endswith("secret-values.yaml")]
+        for path in staged:
+            assert "PRIVATE KEY" not in (out / path).read_text(errors="replace")
