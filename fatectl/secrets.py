@@ -272,7 +272,10 @@ def _cert_pem(cert: x509.Certificate) -> bytes:
 
 
 def _make_private_dir(path: Path) -> None:
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as err:
+        raise SecretsError(f"cannot create secrets directory {path}: {err.strerror or err}") from None
 
 
 def _write_new(path: Path, data: bytes, mode: int) -> None:

@@ -111,3 +111,9 @@ def test_ca_key_without_certificate_is_refused(tmp_path: Path) -> None:
     layout.ca_file.unlink()
     with pytest.raises(FatectlError, match="found only one of ca.crt / ca.key"):
         ensure_secrets(federation(), tmp_path)
+
+
+def test_secrets_directory_under_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(FatectlError, match=r"cannot create secrets directory .*afile/s: Not a directory"):
+        ensure_secrets(federation((9999, 10000)), tmp_path / "afile" / "s")
