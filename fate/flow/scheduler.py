@@ -27,7 +27,7 @@ from typing import Any
 from fate.federation.transport import Transport, TransportError
 from fate.flow.config import FlowConfig
 from fate.flow.errors import BadRequest, Conflict
-from fate.flow.jobspec import JobSpec, validate_job
+from fate.flow.jobspec import NAME, JobSpec, validate_job
 from fate.flow.store import TERMINAL, Store
 
 CONTROL_JOB = "_flow_control"
@@ -167,6 +167,8 @@ class Scheduler:
     def _on_propose(self, src: int, job_id: str, msg: dict[str, Any]) -> None:
         reply: dict[str, Any] = {"type": "accept", "job_id": job_id}
         try:
+            if not NAME.match(job_id):  # the id names a directory under data_dir/jobs: no '../'
+                raise BadRequest(f"job id {job_id!r} is not a plain name")
             spec = validate_job(msg.get("spec"))
             problems = self._check_local(spec)
             if self.me not in spec.parties:

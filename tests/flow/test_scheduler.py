@@ -100,3 +100,13 @@ def test_only_participants_steer_a_job(pair: Any) -> None:
     assert b.store.get_job("j2")["status"] == "waiting"
     b._handle(1, {"type": "failed", "job_id": "j2", "reason": "party 1: boom"})
     assert (b.store.get_job("j2")["status"], b.store.get_job("j2")["reason"]) == ("failed", "party 1: boom")
+
+
+def test_a_proposed_job_id_cannot_leave_the_data_dir(pair: Any, tmp_path: Path) -> None:
+    _, b = pair
+    b.store.put_table("t", parse_csv("id\nx\n"))
+    for job_id in ("../../escaped", "_flow_control", "a/b"):
+        b._handle(1, {"type": "propose", "job_id": job_id, "spec": parse_job(JOB).to_dict()})
+        b._handle(1, {"type": "start", "job_id": job_id})
+        assert not b.store.has_job(job_id)
+    assert not (tmp_path / "escaped").exists()
