@@ -244,6 +244,8 @@ def logs(
     """Log lines of a party's containers (all its modules unless one is named), as Compose prints them."""
     lab = lab_for(fed, root)
     services = _services_of(fed, party_id, module)
+    if not lab.compose_file.is_file():
+        raise EnvironmentProblem(f"no compose lab {lab.project} in {lab.directory}: start it with `fatectl up compose SPEC`")
     docker_client()
     cmd = [*_compose_args(lab), "logs", "--no-color", "--tail", str(tail), *(["--follow"] if follow else []), *services]
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:

@@ -98,3 +98,9 @@ def test_ports_held_by_another_program_are_all_named_before_compose_runs(tmp_pat
             composelab._check_ports(_NoContainers(), lab)
     assert [p.message.split(" ")[0] for p in info.value.problems] == [f"127.0.0.1:{port}" for port in held]
     composelab._check_ports(_NoContainers(), lab)  # released: nothing to say
+
+
+def test_logs_of_a_lab_never_started_is_a_clear_error_not_silence(tmp_path: Path) -> None:
+    fed = federation(tmp_path, 2, exchange=False, name="never")
+    with pytest.raises(EnvironmentProblem, match=r"no compose lab never in .*: start it with `fatectl up compose SPEC`"):
+        list(composelab.logs(fed, 9999, root=tmp_path / "labs"))
