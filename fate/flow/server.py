@@ -208,7 +208,7 @@ def _int_query(request: web.Request, name: str, default: int) -> int:
     raw = request.query.get(name)
     if raw is None:
         return default
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):  # SQLite holds 64-bit integers
         raise BadRequest(f"query parameter {name}: expected a non-negative integer, got {raw!r}")
     return int(raw)
 

@@ -107,3 +107,13 @@ def test_config_problems_are_listed_together(tmp_path: Path) -> None:
     for fragment in ("party_id: expected an integer", "listen.host: expected a string", "listen.port", "router:",
                      "token_file", "data_dir", "tls: expected", "peers: expected"):
         assert fragment in text, fragment
+
+
+def test_odd_integer_queries_are_bad_requests_not_crashes(tmp_path: Path) -> None:
+    async def body(client: TestClient) -> None:
+        for value in ("-1", "abc", "99999999999999999999", "\u00b2"):
+            reply = await client.get("/v1/jobs", params={"limit": value}, headers=AUTH)
+            assert reply.status == 400, value
+            assert "query parameter limit" in (await reply.json())["error"]
+
+    _with_client(tmp_path, body)
