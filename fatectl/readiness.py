@@ -127,13 +127,14 @@ def probe_party(fed: Federation, party: Party, secrets_dir: Path, client: httpx.
         return PartyProbe(party.id, party.name, "none")
     base = flow_url(party)
     try:
-        token = read_token(secrets_dir, party)
-    except OSError as err:
-        return PartyProbe(party.id, party.name, "unauthorized", detail=f" (no token: {err.strerror})")
-    try:
+        # Health first: a lab that is not up reads "unreachable", not "no token".
         health = client.get(f"{base}/healthz")
         if health.status_code != 200:
             return PartyProbe(party.id, party.name, f"error: HTTP {health.status_code} on /healthz")
+        try:
+            token = read_token(secrets_dir, party)
+        except OSError as err:
+            return PartyProbe(party.id, party.name, "unauthorized", detail=f" (no token: {err.strerror})")
         reply = client.get(f"{base}/v1/federation/links", headers={"Authorization": f"Bearer {token}"})
     except httpx.HTTPError as err:
         return PartyProbe(party.id, party.name, "unreachable", detail=f" at {base} ({type(err).__name__})")

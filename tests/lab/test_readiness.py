@@ -112,3 +112,18 @@ def test_a_link_the_router_does_not_report_is_unknown(lab) -> None:
     probe = probe_federation(fed, secrets).probes[0]
     assert not probe.ready
     assert probe.failures() == ["link 9999 -> 10001 is unknown: not reported by the router"]
+
+
+def test_a_lab_not_up_reads_unreachable_even_without_tokens(tmp_path: Path) -> None:
+    fed = federation(tmp_path, 2, exchange=False, name="notup")
+    dead = tuple(
+        dataclasses.replace(p, compose=Compose(MappingProxyType({"router": 1, "flow": 9}))) for p in fed.parties
+    )
+    probes = probe_federation(dataclasses.replace(fed, parties=dead), tmp_path / "no-secrets", request_timeout=1).probes
+    assert [p.flow for p in probes] == ["unreachable", "unreachable"]
+
+
+def test_a_healthy_flow_without_a_local_token_is_unauthorized_naming_it(lab, tmp_path: Path) -> None:
+    fed, _, _ = lab
+    probe = probe_federation(fed, tmp_path / "no-secrets").probes[0]
+    assert (probe.flow, probe.detail) == ("unauthorized", " (no token: No such file or directory)")
