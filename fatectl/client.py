@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,13 +19,14 @@ from typing import Any
 
 import httpx
 
-from fatectl.errors import EnvironmentProblem, FatectlError, Problem, RemoteError, Timeout
+from fatectl.errors import EnvironmentProblem, FatectlError, Problem, RemoteError, SpecError, Timeout
 from fatectl.readiness import flow_url
 from fatectl.spec.model import Federation, Party
 
 LAB_ROOT_ENV = "FATECTL_LAB_DIR"
 TERMINAL = ("success", "failed", "canceled")
 UPLOAD_CHUNK = 1024 * 1024
+TABLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # as the flow checks it
 
 
 class JobFailed(FatectlError):
@@ -167,6 +169,9 @@ def _client(spec: str | Path, party_id: int) -> FlowClient:
 
 
 def upload(spec: str | Path, party_id: int, name: str, path: Path, overwrite: bool = False) -> dict[str, Any]:
+    if not TABLE_NAME.fullmatch(name):
+        # Checked here too: a name with '/' or spaces would otherwise reach the flow as a bare 404.
+        raise SpecError(f"table name {name!r}: letters, digits, _ . - (up to 64, starting with a letter or digit)")
     if not path.is_file():
         raise EnvironmentProblem(f"{path}: no such file")
     return _client(spec, party_id).upload_table(name, path, overwrite)
