@@ -191,7 +191,10 @@ def submit(
     except (OSError, UnicodeDecodeError) as err:
         raise EnvironmentProblem(f"{job_file}: cannot read the job file ({err})") from None
     client = _client(spec, party_id)
-    job = client.submit(text)
+    try:
+        job = client.submit(text)
+    except RemoteError as err:  # a refused job file: say which file (its problems name line and field)
+        raise RemoteError(f"{job_file}: {err.message}", err.problems) from None
     progress(f"job {job['id']} {job['status']}")
     if wait and job["status"] not in TERMINAL:
         job = client.wait(job["id"], timeout)

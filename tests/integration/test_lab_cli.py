@@ -44,6 +44,7 @@ def test_upload_and_job_errors_name_the_row_and_field(two_party_lab: Lab, tmp_pa
     )
     code, out = _cli(two_party_lab, "job", "submit", spec, "--party", "9999", str(bad_job))
     assert code == 4 and "pipeline[0].component: 'magic' is not a known component" in out
+    assert f"error: {bad_job}: party 9999: invalid job file" in out  # names the file it refused
 
 
 def test_job_commands_round_trip(two_party_lab: Lab, tmp_path: Path) -> None:
