@@ -129,6 +129,7 @@ def up(
     """Start whatever of the lab is not running and wait until every flow and declared link is up."""
     lab = lab_for(fed, root)
     lab.directory.mkdir(parents=True, exist_ok=True)
+    os.chmod(lab.directory, 0o700)  # every party's tables, models and job logs live below
     ensure_secrets(fed, lab.secrets_dir)
     configs = _configs(lab)
     state = _read_state(lab)

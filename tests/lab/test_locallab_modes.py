@@ -1,0 +1,23 @@
+"""The local lab's directory holds every party's tables, models and job logs: only its owner reads it."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from fatectl import locallab
+from fatectl.errors import EnvironmentProblem
+from tests.lab.specs import federation
+
+
+def test_the_local_lab_directory_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fed = federation(tmp_path, name="modes-test", port_offset=3100)
+    monkeypatch.setattr(locallab, "port_free", lambda port: False)  # stop before any process starts
+    with pytest.raises(EnvironmentProblem):
+        locallab.up(fed, root=tmp_path / "labs")
+    lab = locallab.lab_for(fed, tmp_path / "labs")
+    assert stat.S_IMODE(lab.directory.stat().st_mode) == 0o700
+    for token in lab.secrets_dir.glob("*/flow_token"):
+        assert stat.S_IMODE(token.stat().st_mode) == 0o600
