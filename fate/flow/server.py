@@ -70,7 +70,9 @@ class FlowService:
         if request.path != "/healthz":
             header = request.headers.get("Authorization", "")
             scheme, _, given = header.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.token):
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                given.strip().encode("utf-8", "surrogateescape"), self.token  # raw header bytes too
+            ):
                 raise Unauthorized("missing or wrong bearer token (see the party's flow_token secret)")
         return await handler(request)
 

@@ -117,3 +117,16 @@ def test_odd_integer_queries_are_bad_requests_not_crashes(tmp_path: Path) -> Non
             assert "query parameter limit" in (await reply.json())["error"]
 
     _with_client(tmp_path, body)
+
+
+def test_a_header_of_raw_bytes_is_refused_not_a_crash(tmp_path: Path) -> None:
+    async def body(client: TestClient) -> None:
+        assert client.server.host is not None and client.server.port is not None
+        reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+        writer.write(b"GET /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        reply = await reader.read()
+        writer.close()
+        assert reply.startswith(b"HTTP/1.1 401 "), reply[:200]
+
+    _with_client(tmp_path, body)
