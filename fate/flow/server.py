@@ -107,7 +107,12 @@ class FlowService:
         return web.json_response(self.store.list_tables())
 
     async def submit_job(self, request: web.Request) -> web.Response:
-        body = await request.content.read(MAX_JOB_BYTES + 1)
+        body = bytearray()  # read() returns what has arrived so far: loop until the end or the limit
+        while len(body) <= MAX_JOB_BYTES:
+            chunk = await request.content.read(MAX_JOB_BYTES + 1 - len(body))
+            if not chunk:
+                break
+            body += chunk
         if len(body) > MAX_JOB_BYTES:
             raise TooLarge(f"job file exceeds {MAX_JOB_BYTES} bytes")
         try:

@@ -130,3 +130,19 @@ def test_a_header_of_raw_bytes_is_refused_not_a_crash(tmp_path: Path) -> None:
         assert reply.startswith(b"HTTP/1.1 401 "), reply[:200]
 
     _with_client(tmp_path, body)
+
+
+def test_a_job_file_arriving_in_pieces_is_read_whole(tmp_path: Path) -> None:
+    job = b"roles: {guest: [9999], host: [10000]}\ntables: {9999: t, 10000: t}\npipeline: [{name: p, component: psi}]\n"
+
+    async def pieces() -> Any:
+        yield b"# " + b"x" * 1000 + b"\n"
+        await asyncio.sleep(0.3)
+        yield job
+
+    async def body(client: TestClient) -> None:
+        reply = await client.post("/v1/jobs", data=pieces(), headers=AUTH)
+        assert reply.status == 400
+        assert (await reply.json())["problems"] == ["party 9999 has no table 't'"]
+
+    _with_client(tmp_path, body)
