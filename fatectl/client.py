@@ -11,6 +11,7 @@ import json
 import os
 import re
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +28,12 @@ LAB_ROOT_ENV = "FATECTL_LAB_DIR"
 TERMINAL = ("success", "failed", "canceled")
 UPLOAD_CHUNK = 1024 * 1024
 TABLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # as the flow checks it
+
+
+def _seg(value: str) -> str:
+    """One URL path segment: a job id like '../tables' or '.' must not reach another route."""
+    quoted = urllib.parse.quote(value, safe="")
+    return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
 
 
 class JobFailed(FatectlError):
@@ -99,24 +106,24 @@ class FlowClient:
         return result
 
     def job(self, job_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("GET", f"/v1/jobs/{job_id}")
+        result: dict[str, Any] = self._call("GET", f"/v1/jobs/{_seg(job_id)}")
         return result
 
     def stop(self, job_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("POST", f"/v1/jobs/{job_id}/stop")
+        result: dict[str, Any] = self._call("POST", f"/v1/jobs/{_seg(job_id)}/stop")
         return result
 
     def logs(self, job_id: str, after: int = 0) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._call("GET", f"/v1/jobs/{job_id}/logs", params={"after": after})
+        result: list[dict[str, Any]] = self._call("GET", f"/v1/jobs/{_seg(job_id)}/logs", params={"after": after})
         return result
 
     def outputs(self, job_id: str) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._call("GET", f"/v1/jobs/{job_id}/outputs")
+        result: list[dict[str, Any]] = self._call("GET", f"/v1/jobs/{_seg(job_id)}/outputs")
         return result
 
     def output_csv(self, job_id: str, component: str, role: str) -> str:
         """An output table of a job on this party, as CSV text."""
-        return self._send("GET", f"/v1/jobs/{job_id}/data/{component}/{role}").text
+        return self._send("GET", f"/v1/jobs/{_seg(job_id)}/data/{_seg(component)}/{_seg(role)}").text
 
     def links(self) -> dict[str, Any]:
         result: dict[str, Any] = self._call("GET", "/v1/federation/links")

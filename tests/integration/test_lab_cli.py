@@ -132,3 +132,9 @@ def test_a_crashing_process_is_reported_with_its_log(tmp_path: Path) -> None:
         assert "holds no usable token" in text
     finally:
         locallab.down(fed, tmp_path / "lab")
+
+
+@pytest.mark.parametrize("job_id", ["../tables", ".", "..", "a/b"])
+def test_a_job_id_never_reaches_another_route(two_party_lab: Lab, job_id: str) -> None:
+    code, out = _cli(two_party_lab, "job", "status", str(two_party_lab.spec), "--party", "9999", job_id)
+    assert code == 4 and f"no job {job_id!r} on this party" in out, out
