@@ -427,7 +427,8 @@ def job() -> None:
 @party_option
 @click.argument("jobfile", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--wait", is_flag=True, help="Wait until the job ends; exit non-zero unless it succeeds.")
-@click.option("--timeout", type=float, default=3600.0, show_default=True, help="Seconds to wait with --wait.")
+@click.option("--timeout", type=click.FloatRange(min=0), default=3600.0, show_default=True,
+              help="Seconds to wait with --wait.")
 @output_option
 def job_submit(spec: str, party_id: int, jobfile: str, wait: bool, timeout: float, output_format: str) -> None:
     """Propose JOBFILE (YAML/JSON) to every party of its roles; it starts when all accept."""

@@ -137,7 +137,10 @@ class FlowClient:
             if job["status"] in TERMINAL:
                 return job
             if time.monotonic() >= deadline:
-                raise Timeout(f"job {job_id} still {job['status']} after {timeout:g}s")
+                raise Timeout(
+                    f"job {job_id} still {job['status']} after {timeout:g}s; it keeps running"
+                    f" (`fatectl job status` to follow it, `fatectl job stop` to stop it)"
+                )
             time.sleep(poll)
 
 

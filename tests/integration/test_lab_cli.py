@@ -138,3 +138,19 @@ def test_a_crashing_process_is_reported_with_its_log(tmp_path: Path) -> None:
 def test_a_job_id_never_reaches_another_route(two_party_lab: Lab, job_id: str) -> None:
     code, out = _cli(two_party_lab, "job", "status", str(two_party_lab.spec), "--party", "9999", job_id)
     assert code == 4 and f"no job {job_id!r} on this party" in out, out
+
+
+def test_wait_timeout_says_the_job_keeps_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fatectl.client import FlowClient
+
+    monkeypatch.setattr(FlowClient, "job", lambda self, job_id: {"id": job_id, "status": "running"})
+    with pytest.raises(Timeout, match=r"job j1 still running after 0s; it keeps running .*`fatectl job stop`"):
+        FlowClient("http://127.0.0.1:9", "t", 9999).wait("j1", timeout=0)
+
+
+def test_a_negative_wait_timeout_is_refused(two_party_lab: Lab, tmp_path: Path) -> None:
+    job = tmp_path / "j.yaml"
+    job.write_text("roles: {guest: [9999]}\n")
+    code, out = _cli(two_party_lab, "job", "submit", str(two_party_lab.spec), "--party", "9999", str(job),
+                     "--wait", "--timeout", "-1")
+    assert code == 2 and "--timeout" in out
