@@ -183,7 +183,7 @@ def upload(spec: str | Path, party_id: int, name: str, path: Path, overwrite: bo
         # Checked here too: a name with '/' or spaces would otherwise reach the flow as a bare 404.
         raise SpecError(f"table name {name!r}: letters, digits, _ . - (up to 64, starting with a letter or digit)")
     if not path.is_file():
-        raise EnvironmentProblem(f"{path}: no such file")
+        raise SpecError(f"{path}: no such file")  # bad input: exit 1, as for a missing spec
     return _client(spec, party_id).upload_table(name, path, overwrite)
 
 
@@ -199,7 +199,7 @@ def submit(
     try:
         text = job_file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
-        raise EnvironmentProblem(f"{job_file}: cannot read the job file ({err})") from None
+        raise SpecError(f"{job_file}: cannot read the job file ({err})") from None
     client = _client(spec, party_id)
     try:
         job = client.submit(text)

@@ -154,3 +154,11 @@ def test_a_negative_wait_timeout_is_refused(two_party_lab: Lab, tmp_path: Path) 
     code, out = _cli(two_party_lab, "job", "submit", str(two_party_lab.spec), "--party", "9999", str(job),
                      "--wait", "--timeout", "-1")
     assert code == 2 and "--timeout" in out
+
+
+def test_a_missing_table_or_job_file_is_bad_input_exit_1(two_party_lab: Lab, tmp_path: Path) -> None:
+    spec = str(two_party_lab.spec)
+    code, out = _cli(two_party_lab, "data", "upload", spec, "--party", "9999", "--name", "t", str(tmp_path / "no.csv"))
+    assert code == 1 and "no.csv: no such file" in out
+    code, out = _cli(two_party_lab, "job", "submit", spec, "--party", "9999", str(tmp_path / "no.yaml"))
+    assert code == 1 and "no.yaml: cannot read the job file" in out
