@@ -368,7 +368,8 @@ def down_compose(spec: str, volumes: bool) -> None:
 @click.option("--party", "party_id", type=int, required=True, help="Party id (or the exchange's id).")
 @click.option("--module", type=click.Choice(["router", "flow"]), default=None, help="Only this module.")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
-@click.option("--tail", type=int, default=200, show_default=True, help="Lines from the end of each log.")
+@click.option("--tail", type=click.IntRange(min=0), default=200, show_default=True,
+              help="Lines from the end of each log.")
 def logs_cmd(spec: str, party_id: int, module: str | None, follow: bool, tail: int) -> None:
     """Print the container logs of one party of the compose lab of SPEC."""
     from fatectl.composelab import logs_spec

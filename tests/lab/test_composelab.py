@@ -104,3 +104,12 @@ def test_logs_of_a_lab_never_started_is_a_clear_error_not_silence(tmp_path: Path
     fed = federation(tmp_path, 2, exchange=False, name="never")
     with pytest.raises(EnvironmentProblem, match=r"no compose lab never in .*: start it with `fatectl up compose SPEC`"):
         list(composelab.logs(fed, 9999, root=tmp_path / "labs"))
+
+
+def test_logs_refuses_a_negative_tail(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from fatectl.cli import main
+
+    result = CliRunner().invoke(main, ["logs", str(tmp_path / "spec.yaml"), "--party", "9999", "--tail", "-5"])
+    assert result.exit_code == 2 and "--tail" in result.output
