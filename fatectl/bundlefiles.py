@@ -97,6 +97,15 @@ def stage_party_secrets(fed: Federation, party_id: int, secrets_dir: Path) -> li
     """One party's own certificate, key and CA certificate (created when absent, never overwritten)."""
     from fatectl.secrets import ensure_secrets
 
+    if secrets_dir.is_dir() and any(secrets_dir.iterdir()) and not (
+        (secrets_dir / "ca.crt").exists() or (secrets_dir / "ca.key").exists()
+    ):
+        # A wrong directory (a render output, say) would otherwise get a brand-new CA and
+        # keys sprinkled into it, and the site a certificate no other party trusts.
+        raise BundleError(
+            f"{secrets_dir} holds files but no federation CA (ca.crt): pass the directory"
+            f" `fatectl certs create SPEC -o DIR` wrote"
+        )
     own = ensure_secrets(fed, secrets_dir).party(party_id)
     sources = {"ca.crt": own.ca_file, "tls.crt": own.cert_file, "tls.key": own.key_file}
     return [

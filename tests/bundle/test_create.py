@@ -181,3 +181,14 @@ def test_an_unwritable_destination_is_a_message(tmp_path: Path, fed: Federation)
     (tmp_path / "file").write_text("not a directory")
     with pytest.raises(BundleError, match="cannot write the bundle"):
         create_bundle(fed, tmp_path / "file" / "x.tar", images=FakeImages())
+
+
+def test_a_secrets_dir_with_files_but_no_ca_is_refused_untouched(tmp_path: Path, fed: Federation, wheels_dir: Path) -> None:
+    wrong = tmp_path / "rendered"
+    (wrong / "bank-a").mkdir(parents=True)
+    (wrong / "bank-a" / "values.yaml").write_text("x: 1\n")
+    before = sorted(p.relative_to(wrong) for p in wrong.rglob("*"))
+    with pytest.raises(BundleError, match=r"holds files but no federation CA \(ca.crt\).*fatectl certs create"):
+        create_bundle(fed, tmp_path / "b.tar", party=9999, secrets_dir=wrong, wheels_dir=wheels_dir, images=FakeImages())
+    assert sorted(p.relative_to(wrong) for p in wrong.rglob("*")) == before  # no CA or key written into it
+    assert not (tmp_path / "b.tar").exists()
