@@ -128,7 +128,10 @@ def up(
 ) -> LocalStatus:
     """Start whatever of the lab is not running and wait until every flow and declared link is up."""
     lab = lab_for(fed, root)
-    lab.directory.mkdir(parents=True, exist_ok=True)
+    try:
+        lab.directory.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise EnvironmentProblem(f"cannot create the lab directory {lab.directory}: {err.strerror or err}") from None
     os.chmod(lab.directory, 0o700)  # every party's tables, models and job logs live below
     ensure_secrets(fed, lab.secrets_dir)
     configs = _configs(lab)

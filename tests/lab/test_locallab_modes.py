@@ -21,3 +21,10 @@ def test_the_local_lab_directory_is_private(tmp_path: Path, monkeypatch: pytest.
     assert stat.S_IMODE(lab.directory.stat().st_mode) == 0o700
     for token in lab.secrets_dir.glob("*/flow_token"):
         assert stat.S_IMODE(token.stat().st_mode) == 0o600
+
+
+def test_a_lab_root_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    fed = federation(tmp_path, name="root-file", port_offset=3200)
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(EnvironmentProblem, match=r"cannot create the lab directory .*afile/root-file/local: Not a directory"):
+        locallab.up(fed, root=tmp_path / "afile")
