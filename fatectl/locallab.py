@@ -218,7 +218,7 @@ def down(fed: Federation, root: Path | None = None, grace: float = 10.0) -> list
     running = {n: e for n, e in state.items() if _alive(e)}
     _stop([e for n, e in running.items() if n.endswith(("/flow", "/board"))], grace)
     _stop([e for n, e in running.items() if not n.endswith(("/flow", "/board"))], grace)
-    with contextlib.suppress(FileNotFoundError):
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):  # nothing was ever started there
         lab.state_file.unlink()
     return sorted(running)
 

@@ -28,3 +28,9 @@ def test_a_lab_root_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("x")
     with pytest.raises(EnvironmentProblem, match=r"cannot create the lab directory .*afile/root-file/local: Not a directory"):
         locallab.up(fed, root=tmp_path / "afile")
+
+
+def test_down_of_a_lab_under_a_file_stops_nothing_without_a_traceback(tmp_path: Path) -> None:
+    fed = federation(tmp_path, name="root-file", port_offset=3200)
+    (tmp_path / "afile").write_text("x")
+    assert locallab.down(fed, root=tmp_path / "afile") == []
