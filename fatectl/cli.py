@@ -339,7 +339,7 @@ def down() -> None:
 
 @up.command("compose")
 @spec_argument
-@click.option("--timeout", type=float, default=300.0, show_default=True,
+@click.option("--timeout", type=click.FloatRange(min=0), default=300.0, show_default=True,
               help="Seconds to wait for every flow and every peer link to be up.")
 @click.option("-q", "--quiet", is_flag=True, help="Hide progress.")
 def up_compose(spec: str, timeout: float, quiet: bool) -> None:
@@ -522,7 +522,7 @@ def job_outputs(spec: str, party_id: int, job_id: str, output_format: str) -> No
 
 @up.command("local")
 @spec_argument
-@click.option("--timeout", type=float, default=120.0, show_default=True,
+@click.option("--timeout", type=click.FloatRange(min=0), default=120.0, show_default=True,
               help="Seconds to wait for every flow and every peer link to be up.")
 @click.option("-q", "--quiet", is_flag=True, help="Hide progress.")
 def up_local(spec: str, timeout: float, quiet: bool) -> None:

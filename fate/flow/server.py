@@ -85,7 +85,7 @@ class FlowService:
         if not NAME.match(name):
             raise BadRequest(f"table name {name!r}: letters, digits, _ . - (up to 64)")
         if self.store.has_table(name) and request.query.get("overwrite", "false") != "true":
-            raise Conflict(f"table {name!r} exists; upload with overwrite to replace it")
+            raise Conflict(f"table {name!r} exists; upload again with overwrite=true (fatectl data upload --overwrite) to replace it")
         uploads = self.config.data_dir / "uploads"
         uploads.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=uploads, suffix=".csv")

@@ -64,6 +64,7 @@ def test_upload_validates_and_lists(tmp_path: Path) -> None:
         assert good.status == 201 and (await good.json())["rows"] == 2
         again = await client.post("/v1/tables/t1", data=b"id\nz\n", headers=AUTH)
         assert again.status == 409
+        assert "fatectl data upload --overwrite" in (await again.json())["error"]
         listed = await (await client.get("/v1/tables", headers=AUTH)).json()
         assert [(t["name"], t["rows"], t["label"]) for t in listed] == [("t1", 2, True)]
         assert (await client.post("/v1/tables/bad%20name", data=b"id\na\n", headers=AUTH)).status == 400
