@@ -210,7 +210,7 @@ def _stop(entries: list[dict[str, Any]], grace: float) -> None:
 def down(fed: Federation, root: Path | None = None, grace: float = 10.0) -> list[str]:
     """Stop every process of the lab, keeping data and secrets; returns what was stopped.
 
-    Flows go first and are waited for: a router finishes its open long-polls before
+    Flows and boards go first and are waited for: a router finishes its open long-polls before
     it exits, so stopping it under a live flow would cost the whole poll interval.
     """
     lab = lab_for(fed, root)
