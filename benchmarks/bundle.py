@@ -19,10 +19,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from fatectl import tarball
-from fatectl.bundle import create_bundle, default_wheels_dir, load_bundle, verify_bundle
-from fatectl.imagestore import DockerImages
-from fatectl.signing import generate_keypair
+from fatectl.bundle import tarball
+from fatectl.bundle.create import create_bundle
+from fatectl.bundle.load import load_bundle
+from fatectl.bundle.signing import generate_keypair
+from fatectl.bundle.verify import verify_bundle
+from fatectl.docker.store import DockerImages
+from fatectl.docker.wheels import default_wheels_dir
 from fatectl.spec.loader import load_federation
 
 

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from fatectl.images import docker_client
+from fatectl.docker.build import docker_client
 from fatectl.spec.sample import generate_spec_text
 from fatectl.spec.schema import HOST_PORT_BASE
 

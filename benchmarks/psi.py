@@ -25,8 +25,8 @@ from pathlib import Path
 from fate.federation.federation import Federation
 from fate.federation.memory import MemoryHub
 from fate.ml.psi import guest_intersect, host_intersect
-from fatectl import locallab
-from fatectl.client import client_for
+from fatectl.flowclient import client_for
+from fatectl.lab.local import LocalLab
 from fatectl.spec.loader import load_federation
 from fatectl.spec.sample import generate_spec_text
 
@@ -61,9 +61,9 @@ def lab_psi(guest: list[str], host: list[str], port_base: int, work: Path) -> tu
     spec = work / "bench.yaml"
     spec.write_text(generate_spec_text(2, False, name="psi-bench", key_bits=1024, host_port_base=port_base))
     fed = load_federation(spec)
-    locallab.up(fed, work / "lab", timeout=180)
+    LocalLab.of(fed, work / "lab").up(timeout=180)
     try:
-        secrets = locallab.lab_for(fed, work / "lab").secrets_dir
+        secrets = LocalLab.of(fed, work / "lab").secrets_dir
         a, b = client_for(fed, 9999, secrets), client_for(fed, 10000, secrets)
         for client, name, ids in ((a, "g", guest), (b, "h", host)):
             path = work / f"{name}.csv"
@@ -81,7 +81,7 @@ def lab_psi(guest: list[str], host: list[str], port_base: int, work: Path) -> tu
         count = next(o["value"] for o in a.outputs(job["id"]) if o["name"] == "intersect_count")
         return job_seconds, end - begin, int(count)
     finally:
-        locallab.down(fed, work / "lab")
+        LocalLab.of(fed, work / "lab").down()
 
 
 def main() -> None:

@@ -26,8 +26,8 @@ from ruamel.yaml import YAML
 
 from fate.federation.client import RouterTransport
 from fate.federation.health import check_router
+from fatectl.pki import ensure_secrets
 from fatectl.render.engine import Layout, engine_configs
-from fatectl.secrets import ensure_secrets
 from fatectl.spec.loader import load_federation
 from fatectl.spec.model import Compose, Federation
 from fatectl.spec.sample import generate_spec_text

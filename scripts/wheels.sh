@@ -10,6 +10,6 @@ PYTHON=${PYTHON:-$(command -v python3)}
 [ -x "$ROOT/.venv/bin/python" ] && [ -z "${VIRTUAL_ENV:-}" ] && PYTHON=$ROOT/.venv/bin/python
 exec "$PYTHON" -c 'import sys
 from pathlib import Path
-from fatectl.wheelhouse import prepare_wheels
+from fatectl.docker.wheels import prepare_wheels
 house = prepare_wheels(Path(sys.argv[1]))
 print(f"{len(house.wheels) + 1} wheels in {house.directory}")' "$DIR"

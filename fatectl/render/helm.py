@@ -54,35 +54,28 @@ def render_helm(fed: Federation, party_id: int | None = None) -> dict[str, str]:
 
 
 def chart_names(fed: Federation) -> tuple[str, ...]:
-    names = [p.name for p in fed.parties]
-    if fed.exchange.enabled:
-        names.append(fed.exchange.name)
-    return tuple(names)
+    return tuple(n.name for n in fed.nodes())
 
 
 def _targets(fed: Federation, party_id: int | None) -> tuple[str, ...]:
     if party_id is None:
         return chart_names(fed)
-    if fed.exchange.enabled and party_id == fed.exchange.id:
-        return (fed.exchange.name,)
-    return (fed.party(party_id).name,)
+    return (fed.node(party_id).name,)
 
 
 def _namespace(fed: Federation, name: str) -> str:
-    if fed.exchange.enabled and name == fed.exchange.name:
-        return fed.exchange.namespace
-    return next(p.kubernetes.namespace for p in fed.parties if p.name == name)
+    return fed.node_named(name).namespace
 
 
 def chart_values(fed: Federation, name: str) -> dict[str, Any]:
     """values.yaml content for the chart of party (or exchange) `name`, as data."""
     router = engine_configs(fed, Layout.helm(release=name))[f"{name}/router.yaml"]
     routes = [{"partyId": r["party_id"], "host": r["host"], "port": r["port"]} for r in router["routes"]]
-    exchange = fed.exchange.enabled and name == fed.exchange.name
-    party = None if exchange else next(p for p in fed.parties if p.name == name)
+    node = fed.node_named(name)
+    party = None if node.is_exchange else fed.party(node.id)
     common = {
         "federation": fed.name,
-        "role": "exchange" if exchange else "party",
+        "role": node.role,
         "partyId": party.id if party else fed.exchange.id,
         "partyName": name,
         "image": {

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 MODULES = ("router", "flow", "board")
 # Modules a module cannot run without (flow reaches peers only through its router).
@@ -154,6 +154,22 @@ class Exchange:
 
 
 @dataclass(frozen=True)
+class Node:
+    """A party or the exchange, as deployment sees it: one router, a namespace, some modules."""
+
+    id: int
+    name: str
+    address: str
+    role: Literal["party", "exchange"]
+    module_names: tuple[str, ...]
+    namespace: str  # the one place a member's Kubernetes namespace is decided
+
+    @property
+    def is_exchange(self) -> bool:
+        return self.role == "exchange"
+
+
+@dataclass(frozen=True)
 class Federation:
     name: str
     engine: Engine
@@ -162,6 +178,25 @@ class Federation:
     parties: tuple[Party, ...]
     api_version: str = "fatectl/v1"
     source: str = ""  # file the spec was loaded from, for messages
+
+    def nodes(self) -> tuple[Node, ...]:
+        """Every member that runs a router: the parties, then the exchange when enabled."""
+        out = [Node(p.id, p.name, p.address, "party", p.module_names, p.kubernetes.namespace) for p in self.parties]
+        if self.exchange.enabled:
+            ex = self.exchange
+            out.append(Node(ex.id, ex.name, ex.address, "exchange", ("router",), ex.namespace))
+        return tuple(out)
+
+    def node(self, node_id: int) -> Node:
+        """A party or the exchange by id; SpecError naming the known ids otherwise."""
+        for n in self.nodes():
+            if n.id == node_id:
+                return n
+        self.party(node_id)  # raises the error that names the parties
+        raise AssertionError("unreachable")
+
+    def node_named(self, name: str) -> Node:
+        return next(n for n in self.nodes() if n.name == name)
 
     def party(self, party_id: int) -> Party:
         for p in self.parties:

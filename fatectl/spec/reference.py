@@ -71,7 +71,7 @@ def _default(rule: dict[str, Any]) -> str:
     if rule.get("required"):
         return "**required**"
     if "derived" in meta:
-        return meta["derived"]
+        return str(meta["derived"])
     if "default" not in rule:
         return "—"
     default = rule["default"]

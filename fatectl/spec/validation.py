@@ -17,7 +17,7 @@ from fatectl.spec.document import Document, PathKey
 from fatectl.spec.schema import PATTERNS, SCHEMA
 
 
-class _Validator(Validator):
+class _Validator(Validator):  # type: ignore[misc]  # cerberus ships no types
     # YAML `port: true` must not pass as the integer 1.
     types_mapping = {
         **Validator.types_mapping,

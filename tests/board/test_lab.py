@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fatectl import locallab
-from fatectl.client import client_for
+from fatectl.flowclient import client_for
+from fatectl.lab.local import LocalLab
 from fatectl.render.engine import Layout, engine_configs
 from fatectl.spec.loader import load_federation
 from fatectl.spec.model import Federation
@@ -58,16 +58,16 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Federation, 
     spec = root / "lab.yaml"
     spec.write_text(_spec([free_port() for _ in range(6)]))
     fed = load_federation(spec)
-    locallab.up(fed, root / "lab", timeout=120)
+    LocalLab.of(fed, root / "lab").up(timeout=120)
     try:
         yield fed, root
     finally:
-        locallab.down(fed, root / "lab")
+        LocalLab.of(fed, root / "lab").down()
 
 
 def test_board_draws_the_roc_and_loss_of_a_real_job(lab: tuple[Federation, Path]) -> None:
     fed, root = lab
-    local = locallab.lab_for(fed, root / "lab")
+    local = LocalLab.of(fed, root / "lab")
     guest, host = client_for(fed, 9999, local.secrets_dir), client_for(fed, 10000, local.secrets_dir)
     guest.upload_table("guest", DATA / "breast_hetero_guest.csv", overwrite=True)
     host.upload_table("host", DATA / "breast_hetero_host.csv", overwrite=True)
@@ -75,7 +75,8 @@ def test_board_draws_the_roc_and_loss_of_a_real_job(lab: tuple[Federation, Path]
     assert job["status"] == "success", job["reason"]
 
     # `fatectl up local` starts the board of every party that lists the module.
-    assert any(p.name == "org-9999/board" and p.alive for p in locallab.status(fed, root / "lab").processes)
+    services = LocalLab.of(fed, root / "lab").status().services
+    assert any((s.party, s.module, s.state) == ("org-9999", "board", "running") for s in services)
     configs = engine_configs(fed, Layout.local(str(local.secrets_dir), str(local.directory / "data")))
     url = f"http://127.0.0.1:{configs['org-9999/board.yaml']['listen']['port']}"
     deadline = time.monotonic() + 30

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from fatectl.bundle import create_bundle
-from fatectl.manifest import Manifest
-from fatectl.signing import generate_keypair
+from fatectl.bundle.create import create_bundle
+from fatectl.bundle.manifest import Manifest
+from fatectl.bundle.signing import generate_keypair
 from fatectl.spec.loader import load_federation
 from fatectl.spec.model import Federation
 

@@ -11,7 +11,7 @@ import json
 import tarfile
 from pathlib import Path
 
-from fatectl.imagestore import SavedImage, saved_image_id
+from fatectl.docker.store import SavedImage, saved_image_id
 
 
 def _config(ref: str) -> bytes:

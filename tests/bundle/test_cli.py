@@ -7,8 +7,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from fatectl.bundle.manifest import Manifest
 from fatectl.cli import main
-from fatectl.manifest import Manifest
 
 
 def test_keygen_then_verify_with_the_right_and_wrong_key(

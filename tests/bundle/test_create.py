@@ -8,12 +8,13 @@ from pathlib import Path
 import helm_python
 import pytest
 
-from fatectl.bundle import create_bundle, verify_bundle
+from fatectl.bundle.create import create_bundle
+from fatectl.bundle.manifest import Manifest
+from fatectl.bundle.tarball import FIXED_MTIME
+from fatectl.bundle.verify import verify_bundle
+from fatectl.docker.store import SavedImage
 from fatectl.errors import BundleError, SpecError
-from fatectl.imagestore import SavedImage
-from fatectl.manifest import Manifest
 from fatectl.spec.model import Federation
-from fatectl.tarball import FIXED_MTIME
 
 from .fakes import FakeImages
 

@@ -173,7 +173,7 @@ def test_load_pushes_to_a_private_registry(tmp_path: Path, client: Any, tiny_ima
 @pytest.fixture
 def bundle_engine(client: Any, tmp_path: Path) -> Iterator[str]:
     """The engine image of the current source, under a tag no other lab uses."""
-    from fatectl.images import build_image
+    from fatectl.docker.build import build_image
     from fatectl.spec.loader import load_federation
 
     spec = tmp_path / "build.yaml"

@@ -9,9 +9,9 @@ from pathlib import Path
 import helm_python
 import pytest
 
-from fatectl.bundle import load_bundle
+from fatectl.bundle.load import load_bundle
+from fatectl.bundle.manifest import Manifest
 from fatectl.errors import BundleError
-from fatectl.manifest import Manifest
 
 from .fakes import FakeImages
 

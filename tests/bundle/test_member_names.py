@@ -8,8 +8,8 @@ import tarfile
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fatectl.bundle.tarball import check_member
 from fatectl.errors import BundleError
-from fatectl.tarball import check_member
 
 _parts = st.sampled_from(["..", ".", "", "a", "b.tgz", "~", "/", "\\", "c:", "\x00", "..."])
 _names = st.one_of(st.lists(_parts, min_size=1, max_size=6).map("/".join), st.text(max_size=30))

@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from fatectl import signing
+from fatectl.bundle import signing
 from fatectl.errors import BundleError
 
 

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from fatectl.bundle import create_bundle, load_bundle, verify_bundle
+from fatectl.bundle.create import create_bundle
+from fatectl.bundle.load import load_bundle
+from fatectl.bundle.verify import verify_bundle
 from fatectl.errors import BundleError
 from fatectl.spec.model import Federation
 

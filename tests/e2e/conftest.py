@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from fatectl.docker.build import BuiltImage, build_image, docker_client
 from fatectl.errors import EnvironmentProblem
-from fatectl.images import BuiltImage, build_image, docker_client
 from fatectl.spec.loader import load_federation
 from tests.lab.specs import write_spec
 

@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from fatectl import composelab
+from fatectl.docker.build import BuiltImage, docker_client
 from fatectl.errors import Timeout
-from fatectl.images import BuiltImage, docker_client
+from fatectl.lab import compose as composelab
+from fatectl.lab.compose import ComposeLab
 from fatectl.spec.loader import load_federation
 from fatectl.spec.model import Federation
 from tests.e2e.conftest import REPO, Cli
@@ -87,7 +88,7 @@ def _container_ids(lab: Lab) -> dict[str, str]:
 
 
 def _assert_ready(lab: Lab) -> None:
-    rows = composelab.status_rows(lab.fed)
+    rows = ComposeLab.of(lab.fed).status().rows()
     assert rows, "status reported nothing"
     not_ready = [r for r in rows if r["state"] not in ("running", "healthy", "up")]
     assert not not_ready, not_ready
@@ -155,7 +156,7 @@ def test_three_party_lab_with_exchange_runs_beside_the_first(
 
 
 def test_a_dead_exchange_is_named_with_the_links_it_broke_and_up_repairs_it(cli: Cli, three: Lab) -> None:
-    lab = composelab.lab_for(three.fed)
+    lab = ComposeLab.of(three.fed)
     exchange = next(c for c in docker_client().containers.list(
         filters={"label": [f"com.docker.compose.project={three.fed.name}", "com.docker.compose.service=exchange-router"]}
     ))
@@ -166,7 +167,7 @@ def test_a_dead_exchange_is_named_with_the_links_it_broke_and_up_repairs_it(cli:
         time.sleep(1)  # each router notices at its next link probe
     assert _links_down(three) == everyone
     with pytest.raises(Timeout) as info:
-        composelab.wait_lab_ready(lab, timeout=30)
+        lab.wait_ready(timeout=30)
     text = str(info.value)
     assert "exchange-router is exited" in text
     assert f"link {GUEST} -> {three.fed.exchange.id} is down" in text
@@ -176,7 +177,7 @@ def test_a_dead_exchange_is_named_with_the_links_it_broke_and_up_repairs_it(cli:
 
 
 def _links_down(lab: Lab) -> set[int]:
-    rows = composelab.status_rows(lab.fed)
+    rows = ComposeLab.of(lab.fed).status().rows()
     return {r["party"] for r in rows if r["process"].startswith("link") and r["state"] != "up"}
 
 

@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 from fate.federation.client import RouterTransport
 from fate.federation.config import RouterConfig, parse_router_config
 from fate.federation.router import RunningRouter, start_router
+from fatectl.pki import ensure_secrets
 from fatectl.render.engine import Layout, engine_configs
-from fatectl.secrets import ensure_secrets
 from fatectl.spec.model import Compose, Exchange, Federation
 from tests.federation.specs import federation
 

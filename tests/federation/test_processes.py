@@ -16,8 +16,8 @@ from ruamel.yaml import YAML
 
 from fate.federation.client import RouterTransport
 from fatectl.cli import main as fatectl_main
+from fatectl.pki import ensure_secrets
 from fatectl.render.engine import Layout, engine_configs
-from fatectl.secrets import ensure_secrets
 from tests.federation.lab import lab_federation
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -19,7 +19,7 @@ from fate.federation.config import Endpoint
 from fate.federation.hops import message_path
 from fate.federation.router import start_router
 from fate.federation.transport import TransportError
-from fatectl.secrets import create_ca, issue_certificate, write_pem_pair
+from fatectl.pki import create_ca, issue_certificate, write_pem_pair
 from tests.federation.lab import RouterLab, free_port
 
 A, B, C = 9999, 10000, 10001

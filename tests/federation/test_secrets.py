@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from fatectl.errors import FatectlError
-from fatectl.secrets import create_ca, ensure_secrets, issue_certificate, write_pem_pair
+from fatectl.pki import create_ca, ensure_secrets, issue_certificate, write_pem_pair
 from tests.federation.specs import federation
 
 

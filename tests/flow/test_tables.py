@@ -85,11 +85,12 @@ def test_csv_export_reads_back() -> None:
 @pytest.mark.parametrize("name", ["bad name", "a/b", "-lead", "", "x" * 65])
 def test_the_cli_client_refuses_a_bad_table_name_before_any_request(name: str, tmp_path: Path) -> None:
     from fate.flow.jobspec import NAME
-    from fatectl.client import upload
     from fatectl.errors import SpecError
+    from fatectl.flowclient import upload
+    from tests.lab.specs import federation
 
     assert not NAME.match(name)  # the flow refuses it too
     csv = tmp_path / "t.csv"
     csv.write_text("id,x\n1,2\n")
     with pytest.raises(SpecError, match="table name .*letters, digits"):
-        upload(tmp_path / "never-read.yaml", 9999, name, csv)
+        upload(federation(tmp_path, 2, name="bad-names"), 9999, name, csv)  # no lab: no request could go out

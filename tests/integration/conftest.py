@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from fatectl import locallab
-from fatectl.client import FlowClient, client_for
+from fatectl.flowclient import FlowClient, client_for
+from fatectl.lab.local import LocalLab
 from fatectl.spec.loader import load_federation
 from fatectl.spec.model import Federation
 
@@ -62,14 +62,14 @@ class Lab:
     root: Path
 
     def client(self, party_id: int) -> FlowClient:
-        return client_for(self.fed, party_id, locallab.lab_for(self.fed, self.root).secrets_dir)
+        return client_for(self.fed, party_id, LocalLab.of(self.fed, self.root).secrets_dir)
 
 
 def start_lab(tmp: Path, name: str, party_ids: Sequence[int], exchange: bool) -> Lab:
     spec = tmp / f"{name}.yaml"
     spec.write_text(spec_text(name, party_ids, exchange))
     fed = load_federation(spec)
-    locallab.up(fed, tmp / "lab", timeout=120)
+    LocalLab.of(fed, tmp / "lab").up(timeout=120)
     return Lab(fed, spec, tmp / "lab")
 
 
@@ -79,7 +79,7 @@ def two_party_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     try:
         yield lab
     finally:
-        locallab.down(lab.fed, lab.root)
+        LocalLab.of(lab.fed, lab.root).down()
 
 
 @pytest.fixture(scope="session")
@@ -88,7 +88,7 @@ def star_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     try:
         yield lab
     finally:
-        locallab.down(lab.fed, lab.root)
+        LocalLab.of(lab.fed, lab.root).down()
 
 
 def upload_ids(client: FlowClient, tmp: Path, name: str, ids: Sequence[str]) -> None:

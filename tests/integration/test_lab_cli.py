@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from fatectl import locallab
 from fatectl.cli import main
 from fatectl.errors import EnvironmentProblem, Timeout
-from fatectl.secrets import ensure_secrets
+from fatectl.lab.local import LocalLab
+from fatectl.pki import ensure_secrets
 from fatectl.spec.loader import load_federation
 
 from .conftest import Lab, spec_text
@@ -112,7 +112,7 @@ def test_port_in_use_is_named(tmp_path: Path) -> None:
         holder.bind(("127.0.0.1", port))
         holder.listen()
         with pytest.raises(EnvironmentProblem) as info:
-            locallab.up(fed, tmp_path / "lab", timeout=30)
+            LocalLab.of(fed, tmp_path / "lab").up(timeout=30)
     assert f"port {port} on 127.0.0.1 (for org-10000/flow) is in use" in str(info.value)
     assert not (tmp_path / "lab" / "busy-orgs" / "local" / "state.json").exists()
 
@@ -121,17 +121,17 @@ def test_a_crashing_process_is_reported_with_its_log(tmp_path: Path) -> None:
     spec = tmp_path / "crash.yaml"
     spec.write_text(spec_text("crash-orgs", [9999, 10000], exchange=False))
     fed = load_federation(spec)
-    lab = locallab.lab_for(fed, tmp_path / "lab")
+    lab = LocalLab.of(fed, tmp_path / "lab")
     ensure_secrets(fed, lab.secrets_dir)
     (lab.secrets_dir / "org-10000" / "flow_token").write_text("")  # unusable: the flow refuses to start
     try:
         with pytest.raises(Timeout) as info:
-            locallab.up(fed, tmp_path / "lab", timeout=60)
+            LocalLab.of(fed, tmp_path / "lab").up(timeout=60)
         text = str(info.value)
         assert "org-10000/flow exited" in text
         assert "holds no usable token" in text
     finally:
-        locallab.down(fed, tmp_path / "lab")
+        LocalLab.of(fed, tmp_path / "lab").down()
 
 
 @pytest.mark.parametrize("job_id", ["../tables", ".", "..", "a/b"])
@@ -141,7 +141,7 @@ def test_a_job_id_never_reaches_another_route(two_party_lab: Lab, job_id: str) -
 
 
 def test_wait_timeout_says_the_job_keeps_running(monkeypatch: pytest.MonkeyPatch) -> None:
-    from fatectl.client import FlowClient
+    from fatectl.flowclient import FlowClient
 
     monkeypatch.setattr(FlowClient, "job", lambda self, job_id: {"id": job_id, "status": "running"})
     with pytest.raises(Timeout, match=r"job j1 still running after 0s; it keeps running .*`fatectl job stop`"):

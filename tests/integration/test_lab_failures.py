@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from fatectl import locallab
-from fatectl.client import FlowClient
 from fatectl.errors import FatectlError
+from fatectl.flowclient import FlowClient
+from fatectl.lab.local import LocalLab
 
 from .conftest import Lab, psi_job, upload_ids
 
@@ -76,7 +76,7 @@ def test_restarted_flow_keeps_jobs_and_tables_and_fails_live_jobs(two_party_lab:
     live = a.submit(psi_job({9999: "big-g", 10000: "big-h"}, 9999, [10000]))["id"]
     _until(lambda: _in_psi(a, live), what="the guest's PSI to start")
 
-    locallab.restart_process(two_party_lab.fed, "org-9999/flow", two_party_lab.root)
+    LocalLab.of(two_party_lab.fed, two_party_lab.root).restart_process("org-9999/flow")
 
     def answers() -> bool:
         try:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from fatectl import locallab
-from fatectl.client import FlowClient
 from fatectl.errors import RemoteError
+from fatectl.flowclient import FlowClient
+from fatectl.lab.local import LocalLab
 
 from .conftest import Lab, output_ids, psi_job, upload_ids
 
@@ -27,9 +27,9 @@ def _run(guest: FlowClient, job: str) -> dict:
 
 
 def test_lab_is_ready_with_links_up(two_party_lab: Lab) -> None:
-    status = locallab.status(two_party_lab.fed, two_party_lab.root)
+    status = LocalLab.of(two_party_lab.fed, two_party_lab.root).status()
     assert status.readiness.ready
-    assert all(p.alive for p in status.processes) and len(status.processes) == 4
+    assert all(s.state == "running" for s in status.services) and len(status.services) == 4
     links = two_party_lab.client(9999).links()
     assert links["10000"]["state"] == "up"
 

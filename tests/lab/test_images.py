@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from docker.errors import APIError, ImageNotFound
 
-from fatectl import images
+from fatectl.docker import build as images
+from fatectl.docker.wheels import _platform_args, source_root
 from fatectl.errors import EnvironmentProblem
-from fatectl.wheelhouse import _platform_args, source_root
 
 COMPOSE = source_root() / "compose"
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from fatectl import locallab
 from fatectl.errors import EnvironmentProblem
+from fatectl.lab import local as locallab
+from fatectl.lab.local import LocalLab
 from tests.lab.specs import federation
 
 
@@ -16,8 +17,8 @@ def test_the_local_lab_directory_is_private(tmp_path: Path, monkeypatch: pytest.
     fed = federation(tmp_path, name="modes-test", port_offset=3100)
     monkeypatch.setattr(locallab, "port_free", lambda port: False)  # stop before any process starts
     with pytest.raises(EnvironmentProblem):
-        locallab.up(fed, root=tmp_path / "labs")
-    lab = locallab.lab_for(fed, tmp_path / "labs")
+        LocalLab.of(fed, tmp_path / "labs").up()
+    lab = LocalLab.of(fed, tmp_path / "labs")
     assert stat.S_IMODE(lab.directory.stat().st_mode) == 0o700
     for token in lab.secrets_dir.glob("*/flow_token"):
         assert stat.S_IMODE(token.stat().st_mode) == 0o600
@@ -27,10 +28,10 @@ def test_a_lab_root_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
     fed = federation(tmp_path, name="root-file", port_offset=3200)
     (tmp_path / "afile").write_text("x")
     with pytest.raises(EnvironmentProblem, match=r"cannot create the lab directory .*afile/root-file/local: Not a directory"):
-        locallab.up(fed, root=tmp_path / "afile")
+        LocalLab.of(fed, tmp_path / "afile").up()
 
 
 def test_down_of_a_lab_under_a_file_stops_nothing_without_a_traceback(tmp_path: Path) -> None:
     fed = federation(tmp_path, name="root-file", port_offset=3200)
     (tmp_path / "afile").write_text("x")
-    assert locallab.down(fed, root=tmp_path / "afile") == []
+    assert LocalLab.of(fed, tmp_path / "afile").down() == ()

@@ -11,7 +11,7 @@ from types import MappingProxyType
 import pytest
 
 from fatectl.errors import Timeout
-from fatectl.readiness import declared_peers, probe_federation, wait_ready
+from fatectl.lab.readiness import declared_peers, probe_federation, wait_ready
 from fatectl.spec.model import Compose, Federation
 from tests.lab.flowstub import FlowState, serve_flow
 from tests.lab.specs import federation

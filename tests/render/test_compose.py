@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
+from fatectl.project import write_compose
 from fatectl.render.compose import render_compose
 from fatectl.render.engine import Layout, engine_configs
-from fatectl.render.project import write_compose
 from fatectl.spec.model import Federation
 
 from .tools import CASES, compose_model, docker_compose, write_cases

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fatectl.project import write_compose, write_helm
 from fatectl.render.compose import render_compose
 from fatectl.render.helm import render_helm
-from fatectl.render.project import write_compose, write_helm
 from fatectl.spec.model import Federation
 
 

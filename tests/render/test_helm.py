@@ -13,9 +13,9 @@ import helm_python
 import pytest
 import yaml
 
+from fatectl.project import SECRET_VALUES, write_helm
 from fatectl.render.engine import Layout, engine_configs
 from fatectl.render.helm import chart_sources, render_helm
-from fatectl.render.project import SECRET_VALUES, write_helm
 from fatectl.spec.model import Engine, Federation, Persistence, freeze
 
 from .tools import (

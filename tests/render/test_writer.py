@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from fatectl.errors import RenderError
-from fatectl.render.writer import write_file, write_tree
+from fatectl.files import write_file, write_tree
 
 
 def test_modes_and_sorted_changes(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import yaml
 from kubernetes_validate import utils
 from referencing import Registry, Resource
 
-from fatectl.composelab import compose_command
+from fatectl.lab.compose import compose_command
 from fatectl.spec.model import Federation
 
 K8S_VERSION = "1.37.0"

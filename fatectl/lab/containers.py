@@ -1,13 +1,15 @@
 """The Docker containers of one Compose project, as the compose lab inspects them.
 
 Found by the labels Compose puts on every container, so nothing depends on container
-names; `client` is a Docker SDK client.
+names.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from fatectl.docker.client import Container as DockerContainer
+from fatectl.docker.client import DockerClient
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -20,24 +22,24 @@ class Container:
     health: str  # healthy | unhealthy | starting | "" (no healthcheck)
 
 
-def project_containers(client: Any, project: str) -> list[Any]:
+def project_containers(client: DockerClient, project: str) -> list[DockerContainer]:
     return list(client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={project}"}))
 
 
-def _service(c: Any) -> str:
+def _service(c: DockerContainer) -> str:
     return str(c.labels.get(SERVICE_LABEL, c.name))
 
 
-def _health(c: Any) -> str:
+def _health(c: DockerContainer) -> str:
     return str((c.attrs.get("State", {}).get("Health") or {}).get("Status", ""))
 
 
-def states(client: Any, project: str) -> dict[str, Container]:
+def states(client: DockerClient, project: str) -> dict[str, Container]:
     """Each service's container state and health."""
     return {_service(c): Container(_service(c), c.status, _health(c)) for c in project_containers(client, project)}
 
 
-def published_ports(client: Any, project: str) -> set[int]:
+def published_ports(client: DockerClient, project: str) -> set[int]:
     return {
         int(binding["HostPort"])
         for c in project_containers(client, project)
@@ -47,7 +49,7 @@ def published_ports(client: Any, project: str) -> set[int]:
     }
 
 
-def crashed(client: Any, project: str) -> str | None:
+def crashed(client: DockerClient, project: str) -> str | None:
     """A container that keeps dying makes waiting pointless; name it."""
     for c in project_containers(client, project):
         if c.status in ("exited", "dead") or (c.status == "restarting" and c.attrs.get("RestartCount", 0) >= 2):
@@ -55,7 +57,7 @@ def crashed(client: Any, project: str) -> str | None:
     return None
 
 
-def unhealthy_logs(client: Any, project: str, lines: int = 15) -> str:
+def unhealthy_logs(client: DockerClient, project: str, lines: int = 15) -> str:
     """The last log lines of every started container that is not running healthily."""
     parts = []
     for c in project_containers(client, project):
@@ -67,7 +69,7 @@ def unhealthy_logs(client: Any, project: str, lines: int = 15) -> str:
     return "".join(parts)
 
 
-def log_tail(client: Any, project: str, service: str, lines: int = 20) -> str:
+def log_tail(client: DockerClient, project: str, service: str, lines: int = 20) -> str:
     for c in project_containers(client, project):
         if _service(c) == service:
             return str(c.logs(tail=lines).decode("utf-8", "replace"))

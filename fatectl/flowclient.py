@@ -2,13 +2,13 @@
 
 The flow of a lab party listens on 127.0.0.1 at its compose host port (local and
 compose labs alike); its token is the party's `flow_token` secret of whichever lab
-holds one. Every refusal becomes a RemoteError carrying the service's problems.
+holds one (fatectl.lab.paths says where). Every refusal becomes a RemoteError carrying
+the service's problems. The records are the flow API's JSON, typed as TypedDicts.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 import urllib.parse
@@ -16,18 +16,52 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import httpx
 
 from fatectl.errors import EnvironmentProblem, FatectlError, Problem, RemoteError, SpecError, Timeout
-from fatectl.readiness import flow_url
+from fatectl.lab.paths import token_candidates
+from fatectl.lab.readiness import flow_url
 from fatectl.spec.model import Federation, Party
 
-LAB_ROOT_ENV = "FATECTL_LAB_DIR"
 TERMINAL = ("success", "failed", "canceled")
 UPLOAD_CHUNK = 1024 * 1024
 TABLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # as the flow checks it
+
+
+class TableRecord(TypedDict):
+    name: str
+    rows: int
+    features: list[str]
+    label: bool
+    created: float
+
+
+class JobRecord(TypedDict):
+    id: str
+    name: str
+    status: str  # pending | running | success | failed | canceled ...
+    initiator: int
+    spec: dict[str, Any]
+    reason: str
+    created: float
+    updated: float
+
+
+class LogEntry(TypedDict):
+    seq: int
+    ts: float
+    source: str
+    message: str
+
+
+class OutputRecord(TypedDict):
+    component: str
+    role: str
+    kind: str  # metric | model | data
+    name: str
+    value: Any
 
 
 def _seg(value: str) -> str:
@@ -78,7 +112,7 @@ class FlowClient:
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         return self._send(method, path, **kwargs).json()
 
-    def upload_table(self, name: str, path: Path, overwrite: bool = False) -> dict[str, Any]:
+    def upload_table(self, name: str, path: Path, overwrite: bool = False) -> TableRecord:
         def chunks() -> Iterator[bytes]:
             with open(path, "rb") as fh:
                 while block := fh.read(UPLOAD_CHUNK):
@@ -86,50 +120,39 @@ class FlowClient:
 
         params = {"overwrite": "true"} if overwrite else {}
         headers = {"Content-Type": "text/csv", "Content-Length": str(path.stat().st_size)}
-        result: dict[str, Any] = self._call(
-            "POST", f"/v1/tables/{name}", content=chunks(), params=params, headers=headers
-        )
-        return result
+        return cast(TableRecord, self._call("POST", f"/v1/tables/{name}", content=chunks(), params=params,
+                                            headers=headers))
 
-    def tables(self) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._call("GET", "/v1/tables")
-        return result
+    def tables(self) -> list[TableRecord]:
+        return cast(list[TableRecord], self._call("GET", "/v1/tables"))
 
-    def submit(self, job_text: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._call(
-            "POST", "/v1/jobs", content=job_text.encode("utf-8"), headers={"Content-Type": "application/yaml"}
-        )
-        return result
+    def submit(self, job_text: str) -> JobRecord:
+        return cast(JobRecord, self._call("POST", "/v1/jobs", content=job_text.encode("utf-8"),
+                                          headers={"Content-Type": "application/yaml"}))
 
-    def jobs(self, limit: int = 100) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._call("GET", "/v1/jobs", params={"limit": limit})
-        return result
+    def jobs(self, limit: int = 100) -> list[JobRecord]:
+        return cast(list[JobRecord], self._call("GET", "/v1/jobs", params={"limit": limit}))
 
-    def job(self, job_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("GET", f"/v1/jobs/{_seg(job_id)}")
-        return result
+    def job(self, job_id: str) -> JobRecord:
+        return cast(JobRecord, self._call("GET", f"/v1/jobs/{_seg(job_id)}"))
 
-    def stop(self, job_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("POST", f"/v1/jobs/{_seg(job_id)}/stop")
-        return result
+    def stop(self, job_id: str) -> JobRecord:
+        return cast(JobRecord, self._call("POST", f"/v1/jobs/{_seg(job_id)}/stop"))
 
-    def logs(self, job_id: str, after: int = 0) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._call("GET", f"/v1/jobs/{_seg(job_id)}/logs", params={"after": after})
-        return result
+    def logs(self, job_id: str, after: int = 0) -> list[LogEntry]:
+        return cast(list[LogEntry], self._call("GET", f"/v1/jobs/{_seg(job_id)}/logs", params={"after": after}))
 
-    def outputs(self, job_id: str) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._call("GET", f"/v1/jobs/{_seg(job_id)}/outputs")
-        return result
+    def outputs(self, job_id: str) -> list[OutputRecord]:
+        return cast(list[OutputRecord], self._call("GET", f"/v1/jobs/{_seg(job_id)}/outputs"))
 
     def output_csv(self, job_id: str, component: str, role: str) -> str:
         """An output table of a job on this party, as CSV text."""
         return self._send("GET", f"/v1/jobs/{_seg(job_id)}/data/{_seg(component)}/{_seg(role)}").text
 
     def links(self) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("GET", "/v1/federation/links")
-        return result
+        return cast(dict[str, Any], self._call("GET", "/v1/federation/links"))
 
-    def wait(self, job_id: str, timeout: float = 3600.0, poll: float = 0.5) -> dict[str, Any]:
+    def wait(self, job_id: str, timeout: float = 3600.0, poll: float = 0.5) -> JobRecord:
         """Poll until the job ends; Timeout when it does not end in time."""
         deadline = time.monotonic() + timeout
         while True:
@@ -144,23 +167,15 @@ class FlowClient:
             time.sleep(poll)
 
 
-def _lab_root() -> Path:
-    return Path(os.environ.get(LAB_ROOT_ENV, ".lab"))
-
-
 def find_token(fed: Federation, party: Party, secrets_dir: Path | None = None) -> str:
-    """The party's flow token: from `secrets_dir`, else the running local lab's, else the compose lab's."""
-    base = _lab_root() / fed.name
-    candidates = [secrets_dir] if secrets_dir else [base / "local" / "secrets", base / "compose" / "secrets"]
-    if secrets_dir is None and not (base / "local" / "state.json").exists():
-        candidates.reverse()  # no local lab running: a compose lab is the likelier owner
-    for directory in candidates:
-        token_file = directory / party.name / "flow_token"
+    """The party's flow token: from `secrets_dir`, else from whichever lab of `fed` holds one."""
+    candidates = [secrets_dir / party.name / "flow_token"] if secrets_dir else token_candidates(fed.name, party.name)
+    for token_file in candidates:
         if token_file.is_file():
             return token_file.read_text(encoding="utf-8").strip()
-    looked = ", ".join(str(d / party.name / "flow_token") for d in candidates if d is not None)
     raise EnvironmentProblem(
-        f"no flow token for party {party.id} ({party.name}); looked in {looked}. Is the lab up?"
+        f"no flow token for party {party.id} ({party.name}); looked in {', '.join(map(str, candidates))}. "
+        "Is the lab up?"
     )
 
 
@@ -171,36 +186,30 @@ def client_for(fed: Federation, party_id: int, secrets_dir: Path | None = None) 
     return FlowClient(flow_url(party), find_token(fed, party, secrets_dir), party_id)
 
 
-# ---- core functions behind the CLI commands (they take the spec file) ----
-def _client(spec: str | Path, party_id: int) -> FlowClient:
-    from fatectl.spec.loader import load_federation
-
-    return client_for(load_federation(spec), party_id)
-
-
-def upload(spec: str | Path, party_id: int, name: str, path: Path, overwrite: bool = False) -> dict[str, Any]:
+# ---- core functions behind the CLI commands ----
+def upload(fed: Federation, party_id: int, name: str, path: Path, overwrite: bool = False) -> TableRecord:
     if not TABLE_NAME.fullmatch(name):
         # Checked here too: a name with '/' or spaces would otherwise reach the flow as a bare 404.
         raise SpecError(f"table name {name!r}: letters, digits, _ . - (up to 64, starting with a letter or digit)")
     if not path.is_file():
         raise SpecError(f"{path}: no such file")  # bad input: exit 1, as for a missing spec
-    return _client(spec, party_id).upload_table(name, path, overwrite)
+    return client_for(fed, party_id).upload_table(name, path, overwrite)
 
 
 def submit(
-    spec: str | Path,
+    fed: Federation,
     party_id: int,
     job_file: Path,
     wait: bool = False,
     timeout: float = 3600.0,
     progress: Callable[[str], None] = lambda _: None,
-) -> dict[str, Any]:
+) -> JobRecord:
     """Submit a job file; with wait, until it ends. JobFailed when it fails or is refused."""
     try:
         text = job_file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise SpecError(f"{job_file}: cannot read the job file ({err})") from None
-    client = _client(spec, party_id)
+    client = client_for(fed, party_id)
     try:
         job = client.submit(text)
     except RemoteError as err:  # a refused job file: say which file (its problems name line and field)
@@ -213,9 +222,9 @@ def submit(
     return job
 
 
-def scalar_metrics(spec: str | Path, party_id: int, job_id: str) -> list[dict[str, Any]]:
+def scalar_metrics(fed: Federation, party_id: int, job_id: str) -> list[dict[str, Any]]:
     """The job's single-number metrics on this party (AUC, KS, intersection size ...), for a summary."""
-    rows: list[dict[str, Any]] = call_spec(spec, party_id, "outputs", job_id)
+    rows = client_for(fed, party_id).outputs(job_id)
     return [
         {k: r[k] for k in ("component", "role", "name", "value")}
         for r in rows
@@ -223,7 +232,7 @@ def scalar_metrics(spec: str | Path, party_id: int, job_id: str) -> list[dict[st
     ]
 
 
-def job_summary(job: dict[str, Any]) -> dict[str, Any]:
+def job_summary(job: JobRecord) -> dict[str, Any]:
     roles = job.get("spec", {}).get("roles", {})
     return {
         "id": job["id"],
@@ -238,10 +247,3 @@ def job_summary(job: dict[str, Any]) -> dict[str, Any]:
 
 def to_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True)
-
-
-def call_spec(spec: str | Path, party_id: int, operation: str, *args: Any) -> Any:
-    """One read/stop call on a party's flow: tables, jobs, job, stop, logs, outputs."""
-    if operation not in ("tables", "jobs", "job", "stop", "logs", "outputs"):
-        raise ValueError(operation)
-    return getattr(_client(spec, party_id), operation)(*args)

@@ -12,7 +12,6 @@ import base64
 import binascii
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from fatectl.errors import BundleError
+from fatectl.files import create_file
 
 ALGORITHM = "ed25519"
 
@@ -57,23 +57,15 @@ def generate_keypair(private_path: Path) -> KeyPair:
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    _write_new(private_path, pem, 0o600)
+    private_path.parent.mkdir(parents=True, exist_ok=True)
+    create_file(private_path, pem, 0o600)
     public = private.public_key()
-    _write_new(
+    create_file(
         public_path,
         public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo),
         0o644,
     )
     return KeyPair(private_path, public_path, key_id(public))
-
-
-def _write_new(path: Path, data: bytes, mode: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # O_EXCL + mode at creation: the private key is never readable by others, not even briefly.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.chmod(path, mode)
 
 
 def _read_key_text(path: Path) -> bytes:

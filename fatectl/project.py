@@ -1,7 +1,8 @@
-"""What `fatectl render helm|compose` do: load the spec, render, ensure secrets, write.
+"""What `fatectl render helm|compose` do: render, ensure secrets, write.
 
-Rendering itself is pure (fatectl.render.helm / .compose); this module is the one place
-that touches the disk, so the commands stay thin and the renderers stay testable.
+Rendering itself is pure (fatectl.render: spec -> {path: text}) and knows nothing of
+secrets or labs; this module joins them and is the one place that touches the disk,
+so the commands stay thin and the renderers stay testable.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from fatectl.files import ensure_directory, write_tree
+from fatectl.lab.compose import ComposeLab
+from fatectl.pki import SecretsLayout, ensure_secrets
 from fatectl.render.compose import render_compose
 from fatectl.render.helm import render_helm
-from fatectl.render.writer import ensure_directory, write_tree
 from fatectl.render.yamltext import dump_yaml
-from fatectl.secrets import SecretsLayout, ensure_secrets
 from fatectl.spec.model import Federation
 
 SECRETS_DIR = "secrets"
@@ -28,19 +30,6 @@ class RenderResult:
     secrets_dir: Path
 
 
-def _load(spec: str | Path) -> Federation:
-    from fatectl.spec.loader import load_federation
-
-    return load_federation(spec)
-
-
-def render_helm_project(
-    spec: str | Path, out: Path, party_id: int | None = None, secrets_dir: Path | None = None
-) -> RenderResult:
-    """Charts under `out/<name>/`, each with a 0600 secret-values.yaml of its TLS material."""
-    return write_helm(_load(spec), out, party_id, secrets_dir)
-
-
 def write_helm(
     fed: Federation, out: Path, party_id: int | None = None, secrets_dir: Path | None = None
 ) -> RenderResult:
@@ -53,7 +42,7 @@ def write_helm(
     if fed.security.tls != "none":
         layout = ensure_secrets(fed, secrets_root)
         for name in targets:
-            files[f"{name}/{SECRET_VALUES}"] = secret_values(layout, _id_of(fed, name))
+            files[f"{name}/{SECRET_VALUES}"] = secret_values(layout, fed.node_named(name).id)
             secret_paths.add(f"{name}/{SECRET_VALUES}")
     changed = write_tree(out, files, frozenset(secret_paths))
     _keep_secrets_private(out, secrets_root, [f"/*/{SECRET_VALUES}"])
@@ -87,23 +76,11 @@ def secret_values(layout: SecretsLayout, party_id: int) -> str:
     )
 
 
-def _id_of(fed: Federation, name: str) -> int:
-    if fed.exchange.enabled and name == fed.exchange.name:
-        return fed.exchange.id
-    return next(p.id for p in fed.parties if p.name == name)
-
-
-def render_compose_project(spec: str | Path, out: Path) -> RenderResult:
-    """`out/compose.yaml`, `out/config/...`, secrets under `out/secrets/` and `out/.env`."""
-    return write_compose(_load(spec), out)
-
-
 def write_compose(fed: Federation, out: Path) -> RenderResult:
-    from fatectl.composelab import ComposeLab, prepare
-
+    """`out/compose.yaml`, `out/config/...`, secrets under `out/secrets/` and `out/.env`."""
     changed = write_tree(out, render_compose(fed))  # creates `out` or fails with a RenderError
     # The lab's own preparation: secrets created when absent, owned by the containers'
     # user (compose bind-mounts file secrets with host owner and mode), and `.env` naming it.
-    prepare(ComposeLab(fed, out))
+    ComposeLab.at(fed, out).prepare()
     _keep_secrets_private(out, out / SECRETS_DIR, [])
     return RenderResult(out, ("compose.yaml",), tuple(changed), out / SECRETS_DIR)

@@ -8,13 +8,16 @@ chart come from the chart directory, so they are pinned before Helm packages it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from fatectl.bundle.tarball import FIXED_MTIME
 from fatectl.errors import BundleError, EnvironmentProblem
+from fatectl.files import safe_relative
+from fatectl.files import write_tree as write_files
 from fatectl.spec.model import Federation
-from fatectl.tarball import FIXED_MTIME
 
 # progress(label, advance, total): called as a long step moves on; the CLI draws bars.
 Progress = Callable[[str, int, int], None]
@@ -33,15 +36,9 @@ class Member:
 
 def write_tree(root: Path, files: Mapping[str, str | bytes]) -> list[Path]:
     """Write {relative path: content} under root with pinned mtimes and modes; return the paths sorted."""
-    written = []
-    for rel in sorted(files):
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        content = files[rel]
-        path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
-        written.append(path)
+    write_files(root, files)
     pin_tree(root)
-    return written
+    return [root / safe_relative(rel) for rel in sorted(files)]
 
 
 def pin_tree(root: Path) -> None:
@@ -95,7 +92,7 @@ def stage_compose(fed: Federation, stage: Path) -> list[Member]:
 
 def stage_party_secrets(fed: Federation, party_id: int, secrets_dir: Path) -> list[Member]:
     """One party's own certificate, key and CA certificate (created when absent, never overwritten)."""
-    from fatectl.secrets import ensure_secrets
+    from fatectl.pki import ensure_secrets
 
     if secrets_dir.is_dir() and any(secrets_dir.iterdir()) and not (
         (secrets_dir / "ca.crt").exists() or (secrets_dir / "ca.key").exists()
@@ -121,3 +118,12 @@ def stage_wheels(wheels_dir: Path) -> list[Member]:
             f"no wheels in {wheels_dir}; fill it first (fatectl images wheels -o {wheels_dir}) or bundle without wheels"
         )
     return [Member(f"wheels/{w.name}", w) for w in wheels]
+
+
+@contextmanager
+def io_errors(what: str) -> Iterator[None]:
+    """Disk trouble (permissions, a full disk) becomes a message, not a traceback."""
+    try:
+        yield
+    except OSError as err:
+        raise BundleError(f"{what}: {err.strerror or err}") from None

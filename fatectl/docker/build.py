@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fatectl.docker.client import DockerClient, docker_client, has_image
+from fatectl.docker.wheels import default_wheels_dir, prepare_wheels, source_root
 from fatectl.errors import EnvironmentProblem
 from fatectl.spec.model import Federation
-from fatectl.wheelhouse import prepare_wheels, source_root
 
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
 # What compose/base-image.sh builds from Debian packages where no registry answers.
@@ -46,32 +47,7 @@ class ImageInfo:
     base_image: str
 
 
-def docker_client() -> Any:
-    """A client of the local Docker engine, or a clear error saying how to get one."""
-    import docker
-    from docker.errors import DockerException
-
-    try:
-        client = docker.from_env(timeout=300)
-        client.ping()
-    except DockerException as err:
-        raise EnvironmentProblem(
-            f"no Docker engine answers ({err}); start one with scripts/ensure-docker.sh"
-        ) from err
-    return client
-
-
-def _has_image(client: Any, ref: str) -> bool:
-    from docker.errors import ImageNotFound
-
-    try:
-        client.images.get(ref)
-    except ImageNotFound:
-        return False
-    return True
-
-
-def resolve_base_image(client: Any, requested: str | None, progress: Progress) -> str:
+def resolve_base_image(client: DockerClient, requested: str | None, progress: Progress) -> str:
     """The base to build FROM: the requested one, else python:3.11-slim, else the Debian base.
 
     Only the requested (or default) image is ever pulled; the Debian base is used when it
@@ -81,7 +57,7 @@ def resolve_base_image(client: Any, requested: str | None, progress: Progress) -
 
     candidates = [requested] if requested else [DEFAULT_BASE_IMAGE, DEBIAN_BASE_IMAGE]
     for ref in candidates:
-        if _has_image(client, ref):
+        if has_image(client, ref):
             return ref
     wanted = requested or DEFAULT_BASE_IMAGE
     progress(f"pulling base image {wanted}")
@@ -144,7 +120,7 @@ def build_image(
     root = source_root()
     client = docker_client()
     base = resolve_base_image(client, base_image, progress)
-    house_dir = wheels_dir or root / ".cache" / "wheels"
+    house_dir = wheels_dir or default_wheels_dir()
     progress(f"preparing wheels in {house_dir}")
     house = prepare_wheels(house_dir, offline=offline)
     context = build_context(house.project_wheel, house.wheels, root / "compose")
@@ -170,21 +146,6 @@ def build_image(
         base_image=base,
         seconds=time.monotonic() - started,
     )
-
-
-def build_spec_image(
-    spec: str | Path,
-    base_image: str | None = None,
-    wheels_dir: str | Path | None = None,
-    offline: bool = False,
-    progress: Progress = lambda _: None,
-    no_cache: bool = False,
-) -> BuiltImage:
-    """`fatectl images build SPEC`: load the spec, then build its engine image."""
-    from fatectl.spec.loader import load_federation
-
-    wheels = Path(wheels_dir) if wheels_dir else None
-    return build_image(load_federation(spec), base_image, wheels, offline, progress, no_cache)
 
 
 def list_images() -> list[ImageInfo]:

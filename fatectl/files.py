@@ -1,4 +1,8 @@
-"""Put rendered trees on disk: atomically, deterministically, with the right file modes."""
+"""Every file fatectl writes: atomically, with its mode set before any byte, inside its directory.
+
+Render, the labs, bundles, certificates and signing keys all write through here, so a
+secret is never briefly readable by others and no generated path escapes its root.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from fatectl.errors import Problem, RenderError
 
@@ -13,7 +18,7 @@ SECRET_MODE = 0o600
 FILE_MODE = 0o644
 
 
-def _safe_relative(path: str) -> PurePosixPath:
+def safe_relative(path: str) -> PurePosixPath:
     rel = PurePosixPath(path)
     if rel.is_absolute() or ".." in rel.parts or not rel.parts:
         raise RenderError(f"refusing to write outside the output directory: {path!r}")
@@ -64,7 +69,7 @@ def write_tree(
     changed: list[Path] = []
     problems: list[Problem] = []
     for rel in sorted(files):
-        target = out / _safe_relative(rel)
+        target = out / safe_relative(rel)
         mode = SECRET_MODE if rel in secret_paths else FILE_MODE
         try:
             if write_file(target, files[rel], mode):
@@ -74,3 +79,28 @@ def write_tree(
     if problems:
         raise RenderError(f"could not write {len(problems)} file(s) under {out}", problems)
     return changed
+
+
+def open_new(path: Path, mode: int) -> BinaryIO:
+    """Open a file that must not exist yet (nor be a symlink) for writing, with `mode` from the start.
+
+    The mode applies at creation and again after it, since the umask may have narrowed it.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    try:
+        os.fchmod(fd, mode)
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "wb")
+
+
+def create_file(path: Path, data: bytes, mode: int) -> None:
+    """Create `path` with `data`; never replace a file (a key someone made meanwhile stays theirs)."""
+    with open_new(path, mode) as sink:
+        sink.write(data)
+
+
+def make_private_dir(path: Path) -> None:
+    """A 0700 directory (parents as needed) for keys and tokens."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from fatectl.manifest import Manifest
+from fatectl.bundle.manifest import Manifest
 from fatectl.spec.model import Federation
 
 SPEC_MEMBER = "spec/federation.yaml"
@@ -27,9 +27,7 @@ def retarget(fed: Federation, ref: str, registry: str) -> str:
 
 
 def _namespace(fed: Federation, name: str) -> str:
-    if fed.exchange.enabled and name == fed.exchange.name:
-        return fed.exchange.namespace
-    return next((p.kubernetes.namespace for p in fed.parties if p.name == name), "default")
+    return next((n.namespace for n in fed.nodes() if n.name == name), "default")
 
 
 def site_commands(dest: Path, fed: Federation, manifest: Manifest, registry: str | None) -> tuple[str, ...]:

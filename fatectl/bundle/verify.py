@@ -1,6 +1,6 @@
 """Bundle verification: one streaming pass, nothing written, every failure named.
 
-Member names and types are checked before their data is read (fatectl.tarball.scan);
+Member names and types are checked before their data is read (fatectl.bundle.tarball.scan);
 every member is hashed as it streams by; then the signature is checked over the exact
 manifest bytes, and the manifest is compared with what was actually in the file.
 """
@@ -11,11 +11,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import IO
 
-from fatectl import signing
-from fatectl.bundlefiles import Progress
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from fatectl.bundle import signing
+from fatectl.bundle.contents import Progress
+from fatectl.bundle.manifest import MANIFEST, MAX_MANIFEST_BYTES, SIGNATURE, Manifest, parse_manifest
+from fatectl.bundle.tarball import Digest, hash_stream, scan
 from fatectl.errors import BundleError, Problem
-from fatectl.manifest import MANIFEST, MAX_MANIFEST_BYTES, SIGNATURE, Manifest, parse_manifest
-from fatectl.tarball import Digest, hash_stream, scan
 
 SECRET_PREFIX = "secrets/"
 
@@ -57,7 +59,7 @@ def read_small(name: str, stream: IO[bytes]) -> bytes:
     return data
 
 
-def _judge(meta: dict[str, bytes], digests: dict[str, Digest], public: signing.Ed25519PublicKey | None) -> Manifest:
+def _judge(meta: dict[str, bytes], digests: dict[str, Digest], public: Ed25519PublicKey | None) -> Manifest:
     body = meta.get(MANIFEST)
     if body is None:
         raise BundleError(f"{MANIFEST} is missing: the bundle is truncated or was not made by fatectl")

@@ -31,9 +31,18 @@ class Wheelhouse:
     wheels: tuple[Path, ...]
 
 
+def _checkout() -> Path:
+    return Path(__file__).resolve().parents[2]  # fatectl/docker/wheels.py -> the checkout
+
+
+def default_wheels_dir() -> Path:
+    """The wheel cache `fatectl images build` fills in the source tree, and bundles read."""
+    return _checkout() / ".cache" / "wheels"
+
+
 def source_root() -> Path:
     """The checkout fatectl runs from; building the project wheel needs its sources."""
-    root = Path(__file__).resolve().parent.parent
+    root = _checkout()
     if not (root / "setup.py").is_file() or not (root / "compose" / "Dockerfile").is_file():
         raise EnvironmentProblem(
             f"building the engine image needs the fatectl source tree (setup.py, compose/); not found at {root}"

@@ -12,8 +12,9 @@ import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
+from fatectl.docker.client import DockerClient, docker_client
 from fatectl.errors import BundleError
 
 Advance = Callable[[int], None]
@@ -42,14 +43,12 @@ class ImageStore(Protocol):
 class DockerImages:
     """ImageStore over the local Docker engine."""
 
-    def __init__(self, client: Any = None) -> None:
+    def __init__(self, client: DockerClient | None = None) -> None:
         self._client = client
 
     @property
-    def client(self) -> Any:
+    def client(self) -> DockerClient:
         if self._client is None:
-            from fatectl.images import docker_client
-
             self._client = docker_client()
         return self._client
 

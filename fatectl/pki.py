@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from fatectl.errors import FatectlError
-from fatectl.spec.loader import load_federation
+from fatectl.files import create_file, make_private_dir
 from fatectl.spec.model import Federation
 
 CA_DAYS = 3650
@@ -182,8 +181,8 @@ def ensure_secrets(fed: Federation, directory: Path) -> SecretsLayout:
         ca = _load_ca(ca_file, ca_key_file)
     else:
         ca = create_ca(f"{fed.name} federation CA")
-        _write_new(ca_key_file, _key_pem(ca[0]), 0o600)
-        _write_new(ca_file, _cert_pem(ca[1]), 0o644)
+        create_file(ca_key_file, _key_pem(ca[0]), 0o600)
+        create_file(ca_file, _cert_pem(ca[1]), 0o644)
     ca_pem = ca_file.read_bytes()
     parties: dict[int, PartySecrets] = {}
     for subject in _subjects(fed):
@@ -208,7 +207,7 @@ def _ensure_party(
         token_file=directory / "flow_token" if subject.has_flow else None,
     )
     if not paths.ca_file.exists():
-        _write_new(paths.ca_file, ca_pem, 0o644)
+        create_file(paths.ca_file, ca_pem, 0o644)
     if paths.cert_file.exists() != paths.key_file.exists():
         raise SecretsError(
             f"{directory} has only one of tls.crt / tls.key; delete the other to have both regenerated"
@@ -217,10 +216,10 @@ def _ensure_party(
         _check_party_cert(paths, ca[1])
     else:
         key, cert = issue_certificate(ca[0], ca[1], subject.party_id, subject.hosts)
-        _write_new(paths.key_file, _key_pem(key), 0o600)
-        _write_new(paths.cert_file, _cert_pem(cert), 0o644)
+        create_file(paths.key_file, _key_pem(key), 0o600)
+        create_file(paths.cert_file, _cert_pem(cert), 0o644)
     if paths.token_file is not None and not paths.token_file.exists():
-        _write_new(paths.token_file, (secrets.token_urlsafe(32) + "\n").encode(), 0o600)
+        create_file(paths.token_file, (secrets.token_urlsafe(32) + "\n").encode(), 0o600)
     return paths
 
 
@@ -273,19 +272,9 @@ def _cert_pem(cert: x509.Certificate) -> bytes:
 
 def _make_private_dir(path: Path) -> None:
     try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_dir(path)
     except OSError as err:
         raise SecretsError(f"cannot create secrets directory {path}: {err.strerror or err}") from None
-
-
-def _write_new(path: Path, data: bytes, mode: int) -> None:
-    # O_EXCL: never clobber a file someone created meanwhile; mode applies at creation.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        os.fchmod(fd, mode)  # the umask may have narrowed it; keys stay exactly 0600
-        os.write(fd, data)
-    finally:
-        os.close(fd)
 
 
 def write_pem_pair(
@@ -294,11 +283,6 @@ def write_pem_pair(
     """Write `<stem>.crt` and `<stem>.key` (0600) into directory; for tools and tests."""
     _make_private_dir(directory)
     cert_file, key_file = directory / f"{stem}.crt", directory / f"{stem}.key"
-    _write_new(key_file, _key_pem(key), 0o600)
-    _write_new(cert_file, _cert_pem(cert), 0o644)
+    create_file(key_file, _key_pem(key), 0o600)
+    create_file(cert_file, _cert_pem(cert), 0o644)
     return cert_file, key_file
-
-
-def create_certs(spec_path: str | Path, directory: str | Path) -> SecretsLayout:
-    """`fatectl certs create`: load and validate the spec, then ensure its secrets."""
-    return ensure_secrets(load_federation(spec_path), Path(directory))

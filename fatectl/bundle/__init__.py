@@ -1,0 +1,1 @@
+"""Offline bundles for air-gapped sites: create, verify, load (one signed, checksummed tar)."""

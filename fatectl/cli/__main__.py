@@ -1,0 +1,3 @@
+from fatectl.cli.main import main
+
+main()

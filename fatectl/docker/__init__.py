@@ -1,0 +1,1 @@
+"""The engine image on a Docker host: the SDK boundary, wheels, build, save/load/push."""
