@@ -1,8 +1,9 @@
 """Safe wire serialization for federation messages: msgpack plus typed extensions.
 
 Pickle is never used: a peer is another organisation, and unpickling its bytes
-would let it run code here. Only the types below (and extension types a module
-registers explicitly) can be decoded; anything else is a CodecError.
+would let it run code here. Only the types below (and extension types registered
+with `register`, e.g. ciphertexts by fate.crypto.codec.register_ciphertexts() at
+process start) can be decoded; anything else is a CodecError.
 
 Built in: None, bool, int (any size), float, str, bytes, list, tuple, dict,
 numpy arrays of numeric/bool dtypes and numpy scalars.
@@ -10,7 +11,6 @@ numpy arrays of numeric/bool dtypes and numpy scalars.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -125,10 +125,6 @@ def _default(obj: Any) -> Any:
     raise CodecError(f"cannot send a value of type {type(obj).__qualname__}")
 
 
-# Extension codes owned by packages that register themselves on import.
-_LAZY_EXTENSIONS = {32: "fate.crypto", 33: "fate.crypto"}
-
-
 def _ext_hook(code: int, data: bytes) -> Any:
     if code == _BIGINT:
         return _decode_int(data)
@@ -139,12 +135,10 @@ def _ext_hook(code: int, data: bytes) -> Any:
     if code == _NPSCALAR:
         return _decode_array(data)[()]
     ext = _by_code.get(code)
-    if ext is None and code in _LAZY_EXTENSIONS:
-        # Ciphertexts may reach a process that never imported the crypto package itself.
-        importlib.import_module(_LAZY_EXTENSIONS[code])
-        ext = _by_code.get(code)
     if ext is None:
-        raise CodecError(f"unknown extension type code {code} in message")
+        raise CodecError(
+            f"unknown extension type code {code} in message (extension types are registered at process start)"
+        )
     return ext.decode(data)
 
 

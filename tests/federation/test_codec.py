@@ -119,16 +119,30 @@ def test_register_rejects_reserved_and_taken_codes() -> None:
         codec.register(dict, 121, lambda p: b"", lambda b: None)
 
 
-def test_ciphertexts_decode_in_a_process_that_never_imported_the_crypto_package(tmp_path: Path) -> None:
-    from fate.crypto import paillier
+def _fresh_process(script: str) -> list[str]:
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    return done.stdout.split()
 
+
+def test_ciphertexts_decode_in_a_fresh_process_after_the_entry_point_setup(tmp_path: Path) -> None:
+    from fate.crypto import paillier
+    from fate.crypto.codec import register_ciphertexts
+
+    register_ciphertexts()
     pk, sk = paillier.generate_keypair(512, insecure=True)
     wire = tmp_path / "ct.bin"
     wire.write_bytes(codec.encode({"d": pk.encrypt(np.array([1.5, -2.0]))}))
+    decode = f"obj = codec.decode(open({str(wire)!r}, 'rb').read())['d']\n"
+    # What a worker does at start, and nothing else.
     script = (
-        "import sys\nfrom fate.federation import codec\n"
-        f"obj = codec.decode(open({str(wire)!r}, 'rb').read())['d']\n"
-        "print(type(obj).__name__, 'fate.crypto' in sys.modules)\n"
+        "from fate.federation import codec\nfrom fate.crypto.codec import register_ciphertexts\n"
+        f"register_ciphertexts()\n{decode}print(type(obj).__name__)\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["EncryptedArray", "True"]
+    assert _fresh_process(script) == ["EncryptedArray"]
+    # Registration is explicit: without it, a clean refusal rather than a surprise import.
+    script = (
+        "from fate.federation import codec\ntry:\n"
+        f"    {decode}except codec.CodecError as err:\n    print('refused', 'code 32' in str(err))\n"
+    )
+    assert _fresh_process(script) == ["refused", "True"]
