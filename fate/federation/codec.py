@@ -11,6 +11,7 @@ numpy arrays of numeric/bool dtypes and numpy scalars.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,11 @@ _NDARRAY = 3
 _NPSCALAR = 4
 # Codes below this are reserved for the codec itself.
 FIRST_USER_CODE = 16
+# Extension types inside extension types (tuples in tuples, registered types that decode
+# messages) recurse through msgpack's C unpacker, which takes ~40 KB of C stack per level:
+# a few hundred bytes of nesting would otherwise crash the process with SIGSEGV. Real
+# messages nest a handful of levels.
+MAX_NESTING = 32
 
 # Object arrays would need per-element decoding of arbitrary types; refusing
 # them keeps decoding a pure memory copy.
@@ -148,8 +154,19 @@ def _packb(obj: Any) -> bytes:
     return msgpack.packb(obj, default=_default, use_bin_type=True, strict_types=True)
 
 
+# Per thread: a worker decodes messages for several roles at once.
+_nesting = threading.local()
+
+
 def _unpackb(data: bytes) -> Any:
-    return msgpack.unpackb(data, ext_hook=_ext_hook, raw=False, strict_map_key=False)
+    depth: int = getattr(_nesting, "depth", 0)
+    if depth > MAX_NESTING:
+        raise CodecError(f"message nests extension types more than {MAX_NESTING} levels deep")
+    _nesting.depth = depth + 1
+    try:
+        return msgpack.unpackb(data, ext_hook=_ext_hook, raw=False, strict_map_key=False)
+    finally:
+        _nesting.depth = depth
 
 
 def encode(obj: Any) -> bytes:

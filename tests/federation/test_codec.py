@@ -146,3 +146,55 @@ def test_ciphertexts_decode_in_a_fresh_process_after_the_entry_point_setup(tmp_p
         f"    {decode}except codec.CodecError as err:\n    print('refused', 'code 32' in str(err))\n"
     )
     assert _fresh_process(script) == ["refused", "True"]
+
+
+def _nested_tuples(depth: int) -> bytes:
+    data = msgpack.packb([])
+    for _ in range(depth):
+        data = msgpack.packb(msgpack.ExtType(2, data))  # a tuple whose payload is another tuple
+    return data
+
+
+def test_moderate_nesting_still_round_trips() -> None:
+    value: object = ()  # itself a tuple: MAX_NESTING tuples in all
+    for _ in range(codec.MAX_NESTING - 1):
+        value = (value,)
+    assert codec.decode(codec.encode(value)) == value
+
+
+@pytest.mark.parametrize("depth", [codec.MAX_NESTING + 1, 250, 10_000])
+def test_deeply_nested_extensions_are_refused_without_crashing(depth: int) -> None:
+    payload = _nested_tuples(depth)
+    if depth == 250:
+        assert len(payload) < 1000  # a few hundred bytes used to overflow the C stack (SIGSEGV)
+    with pytest.raises(codec.CodecError, match="nests extension types"):
+        codec.decode(payload)
+
+
+class _Box:
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+
+
+def test_recursive_registered_extensions_are_bounded_too() -> None:
+    # A registered type whose decoder decodes a message counts towards the same limit.
+    codec.register(_Box, 122, lambda b: codec.encode(b.inner), lambda data: _Box(codec.decode(data)))
+    data = msgpack.packb(None)
+    for _ in range(1000):
+        data = msgpack.packb(msgpack.ExtType(122, data))
+    with pytest.raises(codec.CodecError, match="nests extension types"):
+        codec.decode(data)
+
+
+def test_nesting_bomb_is_a_clean_error_in_a_separate_process_and_thread(tmp_path: Path) -> None:
+    # Run where a crash cannot take pytest down: SIGSEGV or RecursionError would fail returncode or output.
+    bomb = tmp_path / "bomb.bin"
+    bomb.write_bytes(_nested_tuples(5000))
+    script = (
+        "import threading\nfrom fate.federation import codec\n"
+        f"data = open({str(bomb)!r}, 'rb').read()\n"
+        "def run():\n    try:\n        codec.decode(data)\n"
+        "    except codec.CodecError as err:\n        print(type(err).__name__, 'nests' in str(err))\n"
+        "run()\nt = threading.Thread(target=run)\nt.start()\nt.join()\n"
+    )
+    assert _fresh_process(script) == ["CodecError", "True"] * 2
