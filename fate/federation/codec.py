@@ -86,7 +86,8 @@ def _encode_array(arr: np.ndarray) -> bytes:
     # ascontiguousarray would turn a 0-d array into 1-d.
     contiguous = arr if arr.flags.c_contiguous else arr.copy(order="C")
     header = [contiguous.dtype.str, list(contiguous.shape)]
-    return msgpack.packb([header, contiguous.tobytes()], use_bin_type=True)
+    packed: bytes = msgpack.packb([header, contiguous.tobytes()], use_bin_type=True)  # msgpack has no types
+    return packed
 
 
 def _decode_array(data: bytes) -> np.ndarray:
@@ -150,8 +151,9 @@ def _ext_hook(code: int, data: bytes) -> Any:
 
 def _packb(obj: Any) -> bytes:
     # strict_types routes tuples and int/float subclasses through _default, so
-    # they round-trip as themselves instead of silently becoming lists/ints.
-    return msgpack.packb(obj, default=_default, use_bin_type=True, strict_types=True)
+    # they round-trip as themselves instead of silently becoming lists/ints. (msgpack has no types.)
+    packed: bytes = msgpack.packb(obj, default=_default, use_bin_type=True, strict_types=True)
+    return packed
 
 
 # Per thread: a worker decodes messages for several roles at once.
