@@ -177,7 +177,7 @@ class EncryptedArray:
             return self + (-other)
         return self + (-encoding.as_float_array(other))
 
-    def __rsub__(self, other: Any) -> EncryptedArray:
+    def __rsub__(self, other: object) -> EncryptedArray:
         return (-self) + other
 
     def __mul__(self, other: Any) -> EncryptedArray:

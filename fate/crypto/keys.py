@@ -122,6 +122,7 @@ class PublicKey:
         self, values: np.ndarray | float | Sequence[float], frac_bits: int | None = None, pool: CryptoPool | None = None
     ) -> EncryptedArray:
         """Fixed-point encode and encrypt an array (see fate.crypto.encoding for the precision)."""
+        # Deferred: arrays are built on keys, never the reverse; this is only the phe-shaped shortcut.
         from fate.crypto.array import encrypt
 
         return encrypt(self, values, frac_bits=frac_bits, pool=pool)
@@ -184,6 +185,7 @@ class PrivateKey:
 
     def decrypt(self, encrypted: Any, pool: CryptoPool | None = None) -> np.ndarray:
         """Decrypt an EncryptedArray to float64 (the array's shape; 0-d for a sum)."""
+        # Deferred for the same reason as PublicKey.encrypt.
         from fate.crypto.array import decrypt
 
         return decrypt(self, encrypted, pool=pool)

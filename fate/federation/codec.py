@@ -1,8 +1,9 @@
 """Safe wire serialization for federation messages: msgpack plus typed extensions.
 
 Pickle is never used: a peer is another organisation, and unpickling its bytes
-would let it run code here. Only the types below (and extension types a module
-registers explicitly) can be decoded; anything else is a CodecError.
+would let it run code here. Only the types below (and extension types registered
+with `register`, e.g. ciphertexts by fate.crypto.codec.register_ciphertexts() at
+process start) can be decoded; anything else is a CodecError.
 
 Built in: None, bool, int (any size), float, str, bytes, list, tuple, dict,
 numpy arrays of numeric/bool dtypes and numpy scalars.
@@ -10,7 +11,7 @@ numpy arrays of numeric/bool dtypes and numpy scalars.
 
 from __future__ import annotations
 
-import importlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,11 @@ _NDARRAY = 3
 _NPSCALAR = 4
 # Codes below this are reserved for the codec itself.
 FIRST_USER_CODE = 16
+# Extension types inside extension types (tuples in tuples, registered types that decode
+# messages) recurse through msgpack's C unpacker, which takes ~40 KB of C stack per level:
+# a few hundred bytes of nesting would otherwise crash the process with SIGSEGV. Real
+# messages nest a handful of levels.
+MAX_NESTING = 32
 
 # Object arrays would need per-element decoding of arbitrary types; refusing
 # them keeps decoding a pure memory copy.
@@ -80,7 +86,8 @@ def _encode_array(arr: np.ndarray) -> bytes:
     # ascontiguousarray would turn a 0-d array into 1-d.
     contiguous = arr if arr.flags.c_contiguous else arr.copy(order="C")
     header = [contiguous.dtype.str, list(contiguous.shape)]
-    return msgpack.packb([header, contiguous.tobytes()], use_bin_type=True)
+    packed: bytes = msgpack.packb([header, contiguous.tobytes()], use_bin_type=True)  # msgpack has no types
+    return packed
 
 
 def _decode_array(data: bytes) -> np.ndarray:
@@ -125,10 +132,6 @@ def _default(obj: Any) -> Any:
     raise CodecError(f"cannot send a value of type {type(obj).__qualname__}")
 
 
-# Extension codes owned by packages that register themselves on import.
-_LAZY_EXTENSIONS = {32: "fate.crypto", 33: "fate.crypto"}
-
-
 def _ext_hook(code: int, data: bytes) -> Any:
     if code == _BIGINT:
         return _decode_int(data)
@@ -139,23 +142,33 @@ def _ext_hook(code: int, data: bytes) -> Any:
     if code == _NPSCALAR:
         return _decode_array(data)[()]
     ext = _by_code.get(code)
-    if ext is None and code in _LAZY_EXTENSIONS:
-        # Ciphertexts may reach a process that never imported the crypto package itself.
-        importlib.import_module(_LAZY_EXTENSIONS[code])
-        ext = _by_code.get(code)
     if ext is None:
-        raise CodecError(f"unknown extension type code {code} in message")
+        raise CodecError(
+            f"unknown extension type code {code} in message (extension types are registered at process start)"
+        )
     return ext.decode(data)
 
 
 def _packb(obj: Any) -> bytes:
     # strict_types routes tuples and int/float subclasses through _default, so
-    # they round-trip as themselves instead of silently becoming lists/ints.
-    return msgpack.packb(obj, default=_default, use_bin_type=True, strict_types=True)
+    # they round-trip as themselves instead of silently becoming lists/ints. (msgpack has no types.)
+    packed: bytes = msgpack.packb(obj, default=_default, use_bin_type=True, strict_types=True)
+    return packed
+
+
+# Per thread: a worker decodes messages for several roles at once.
+_nesting = threading.local()
 
 
 def _unpackb(data: bytes) -> Any:
-    return msgpack.unpackb(data, ext_hook=_ext_hook, raw=False, strict_map_key=False)
+    depth: int = getattr(_nesting, "depth", 0)
+    if depth > MAX_NESTING:
+        raise CodecError(f"message nests extension types more than {MAX_NESTING} levels deep")
+    _nesting.depth = depth + 1
+    try:
+        return msgpack.unpackb(data, ext_hook=_ext_hook, raw=False, strict_map_key=False)
+    finally:
+        _nesting.depth = depth
 
 
 def encode(obj: Any) -> bytes:

@@ -28,7 +28,7 @@ from fate.federation.transport import Transport, TransportError
 from fate.flow.config import FlowConfig
 from fate.flow.errors import BadRequest, Conflict
 from fate.flow.jobspec import NAME, JobSpec, validate_job
-from fate.flow.store import TERMINAL, Store
+from fate.flow.store import TERMINAL, JobRecord, Store
 
 CONTROL_JOB = "_flow_control"
 AGREE_TIMEOUT = 60.0
@@ -186,7 +186,7 @@ class Scheduler:
         self._send(src, reply)
 
     # ---- job lifecycle ----
-    def submit(self, spec: JobSpec) -> dict[str, Any]:
+    def submit(self, spec: JobSpec) -> JobRecord:
         if self.me not in spec.parties:
             raise BadRequest(
                 f"this party ({self.me}) has no role in the job; submit it to a participant's flow"
@@ -296,7 +296,7 @@ class Scheduler:
             with contextlib.suppress(TransportError):
                 drop(job_id)
 
-    def stop(self, job_id: str) -> dict[str, Any]:
+    def stop(self, job_id: str) -> JobRecord:
         job = self.store.get_job(job_id)
         if job["status"] in TERMINAL:
             raise Conflict(f"job {job_id} already ended ({job['status']})")

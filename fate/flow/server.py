@@ -27,7 +27,7 @@ from fate.flow.config import FlowConfig, load_flow_config
 from fate.flow.errors import BadRequest, ConfigError, Conflict, FlowError, NotFound, TooLarge, Unauthorized
 from fate.flow.jobspec import NAME, parse_job
 from fate.flow.scheduler import POLL_SECONDS, Scheduler
-from fate.flow.store import Store
+from fate.flow.store import JobRecord, Store
 from fate.flow.tables import parse_csv, read_table, to_csv
 
 log = logging.getLogger("fate.flow")
@@ -123,7 +123,7 @@ class FlowService:
         job = await asyncio.to_thread(self.scheduler.submit, spec)
         return web.json_response(self._job_view(job), status=201)
 
-    def _job_view(self, job: dict[str, Any]) -> dict[str, Any]:
+    def _job_view(self, job: JobRecord) -> dict[str, Any]:
         return {**job, "worker_pid": self.scheduler.worker_pid(job["id"])}
 
     async def list_jobs(self, request: web.Request) -> web.Response:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from fate.flow.errors import NotFound
 from fate.flow.tables import describe, read_table, write_table
@@ -35,6 +35,20 @@ CREATE TABLE IF NOT EXISTS outputs (
     name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (job_id, component, role, kind, name));
 CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+
+
+class JobRecord(TypedDict):
+    """A job as this party stores it; the API serves it (with outputs) as JSON."""
+
+    id: str
+    name: str
+    spec: dict[str, Any]  # the job file, as submitted; fate.flow.jobspec validates it
+    initiator: int
+    status: str
+    reason: str
+    done: list[int]  # parties that finished their part
+    created: float
+    updated: float
 
 
 def _sqlite_path(data_dir: Path, database_url: str) -> Path:
@@ -125,13 +139,13 @@ class Store:
     def has_job(self, job_id: str) -> bool:
         return self._conn().execute("SELECT 1 FROM jobs WHERE id=?", (job_id,)).fetchone() is not None
 
-    def get_job(self, job_id: str) -> dict[str, Any]:
+    def get_job(self, job_id: str) -> JobRecord:
         row = self._conn().execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
         if row is None:
             raise NotFound(f"no job {job_id!r} on this party")
         return _job_row(row)
 
-    def list_jobs(self, limit: int = 100) -> list[dict[str, Any]]:
+    def list_jobs(self, limit: int = 100) -> list[JobRecord]:
         rows = (
             self._conn().execute("SELECT * FROM jobs ORDER BY created DESC, id LIMIT ?", (limit,)).fetchall()
         )
@@ -223,7 +237,7 @@ class Store:
             return value
 
 
-def _job_row(row: sqlite3.Row) -> dict[str, Any]:
+def _job_row(row: sqlite3.Row) -> JobRecord:
     return {
         "id": row["id"],
         "name": row["name"],

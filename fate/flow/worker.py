@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from fate.crypto.codec import register_ciphertexts
 from fate.federation.client import RouterTransport
 from fate.federation.federation import Federation
 from fate.flow.config import FlowConfig, load_flow_config
@@ -132,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True)
     parser.add_argument("--job", required=True)
     args = parser.parse_args(argv)
+    # Components exchange ciphertexts with peers; this is the process that decodes them.
+    register_ciphertexts()
     return Worker(load_flow_config(args.config), args.job).run()
 
 

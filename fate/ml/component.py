@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from fate.federation.federation import Federation
+
 
 class ComponentError(Exception):
     """A component cannot run with what it was given (bad params, missing input)."""
@@ -77,7 +79,7 @@ class ComponentContext:
     role: str
     roles: Mapping[str, tuple[int, ...]]
     params: Mapping[str, Any]
-    federation: Any  # fate.federation.federation.Federation (kept untyped to avoid an import cycle)
+    federation: Federation
     component: str = ""  # this component's name in the pipeline
     table_name: str | None = None  # this party's input table from the job file
     inputs: Mapping[str, ComponentResult] = field(default_factory=lambda: MappingProxyType({}))

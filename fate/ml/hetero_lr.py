@@ -243,7 +243,3 @@ def train_host(fed: Federation, ids: Sequence[str], header: Sequence[str], featu
             break
     log(f"host trained {epoch + 1} epochs")
     return PartyModel("host", fed.party_id, tuple(header), weights, None, params, epoch + 1, stop)
-
-
-# The flow's registry imports this module by name; the component adapters register on import.
-from fate.ml import lr_component as _lr_component  # noqa: E402,F401

@@ -19,7 +19,6 @@ from fate.ml.hetero_lr import train_arbiter, train_guest, train_host
 from fate.ml.lr_model import MODEL_FORMAT
 from fate.ml.lr_params import parse_params
 from fate.ml.prediction import predict_guest, predict_host
-from fate.ml.registry import register
 
 SCORE = "predict_score"
 RESULT = "predict_result"
@@ -85,7 +84,3 @@ def run_evaluation(ctx: ComponentContext) -> ComponentResult:
             ctx.log_metric("loss_curve", losses[-1])
             return ComponentResult(metrics={"loss": losses[-1]})
     return ComponentResult()
-
-
-register("hetero_lr", run_hetero_lr)
-register("evaluation", run_evaluation)

@@ -128,7 +128,7 @@ def apply_update(
     FATE shrinks by alpha * lr / sqrt(t) and divides by zero in the first epoch; we count
     epochs from one in that formula instead.
     """
-    updated = np.asarray(weights, dtype=np.float64) - delta
+    updated = np.asarray(weights, dtype=np.float64) - np.asarray(delta, dtype=np.float64)
     if params.penalty != "L1":
         return updated
     shrink = params.alpha * params.learning_rate / np.sqrt(epoch + 1)

@@ -25,7 +25,6 @@ import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from fate.ml.component import ComponentContext, ComponentError, ComponentResult, Table
-from fate.ml.registry import register
 
 POINT = 32
 _DOMAIN = b"fate-psi-v1|"
@@ -154,6 +153,3 @@ def run(ctx: ComponentContext) -> ComponentResult:
         ctx.log_metric(name, value)
     ctx.log(f"psi: intersection has {len(out)} ids")
     return ComponentResult(data=out, metrics=metrics)
-
-
-register("psi", run)

@@ -9,9 +9,16 @@ from fate.ml.component import ComponentContext, ComponentResult
 
 Component = Callable[[ComponentContext], ComponentResult]
 
+# The built-in components' adapters, as "module:function". Named rather than imported so
+# that validating a job file (the flow service) does not load numpy, gmpy2 and the
+# algorithms, and a component whose dependencies are not installed is simply not offered.
+BUILTINS: dict[str, str] = {
+    "psi": "fate.ml.psi:run",
+    "hetero_lr": "fate.ml.lr_component:run_hetero_lr",
+    "evaluation": "fate.ml.lr_component:run_evaluation",
+}
+
 _REGISTRY: dict[str, Component] = {}
-# Modules that register components when imported; a missing one (not built yet) is skipped.
-_BUILTIN_MODULES = ("fate.ml.psi", "fate.ml.hetero_lr")
 _loaded = False
 _unavailable: dict[str, str] = {}
 
@@ -30,12 +37,14 @@ def _load_builtins() -> None:
     if _loaded:
         return
     _loaded = True
-    for module in _BUILTIN_MODULES:
+    for name, target in BUILTINS.items():
+        module, function = target.split(":")
         try:
-            importlib.import_module(module)
+            adapter: Component = getattr(importlib.import_module(module), function)
         except ModuleNotFoundError as err:
-            # A component whose dependencies are not installed is simply not offered.
             _unavailable[module] = str(err)
+            continue
+        register(name, adapter)
 
 
 def names() -> tuple[str, ...]:

@@ -119,16 +119,82 @@ def test_register_rejects_reserved_and_taken_codes() -> None:
         codec.register(dict, 121, lambda p: b"", lambda b: None)
 
 
-def test_ciphertexts_decode_in_a_process_that_never_imported_the_crypto_package(tmp_path: Path) -> None:
-    from fate.crypto import paillier
+def _fresh_process(script: str) -> list[str]:
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    return done.stdout.split()
 
+
+def test_ciphertexts_decode_in_a_fresh_process_after_the_entry_point_setup(tmp_path: Path) -> None:
+    from fate.crypto import paillier
+    from fate.crypto.codec import register_ciphertexts
+
+    register_ciphertexts()
     pk, sk = paillier.generate_keypair(512, insecure=True)
     wire = tmp_path / "ct.bin"
     wire.write_bytes(codec.encode({"d": pk.encrypt(np.array([1.5, -2.0]))}))
+    decode = f"obj = codec.decode(open({str(wire)!r}, 'rb').read())['d']\n"
+    # What a worker does at start, and nothing else.
     script = (
-        "import sys\nfrom fate.federation import codec\n"
-        f"obj = codec.decode(open({str(wire)!r}, 'rb').read())['d']\n"
-        "print(type(obj).__name__, 'fate.crypto' in sys.modules)\n"
+        "from fate.federation import codec\nfrom fate.crypto.codec import register_ciphertexts\n"
+        f"register_ciphertexts()\n{decode}print(type(obj).__name__)\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["EncryptedArray", "True"]
+    assert _fresh_process(script) == ["EncryptedArray"]
+    # Registration is explicit: without it, a clean refusal rather than a surprise import.
+    script = (
+        "from fate.federation import codec\ntry:\n"
+        f"    {decode}except codec.CodecError as err:\n    print('refused', 'code 32' in str(err))\n"
+    )
+    assert _fresh_process(script) == ["refused", "True"]
+
+
+def _nested_tuples(depth: int) -> bytes:
+    data = msgpack.packb([])
+    for _ in range(depth):
+        data = msgpack.packb(msgpack.ExtType(2, data))  # a tuple whose payload is another tuple
+    return data
+
+
+def test_moderate_nesting_still_round_trips() -> None:
+    value: object = ()  # itself a tuple: MAX_NESTING tuples in all
+    for _ in range(codec.MAX_NESTING - 1):
+        value = (value,)
+    assert codec.decode(codec.encode(value)) == value
+
+
+@pytest.mark.parametrize("depth", [codec.MAX_NESTING + 1, 250, 10_000])
+def test_deeply_nested_extensions_are_refused_without_crashing(depth: int) -> None:
+    payload = _nested_tuples(depth)
+    if depth == 250:
+        assert len(payload) < 1000  # a few hundred bytes used to overflow the C stack (SIGSEGV)
+    with pytest.raises(codec.CodecError, match="nests extension types"):
+        codec.decode(payload)
+
+
+class _Box:
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+
+
+def test_recursive_registered_extensions_are_bounded_too() -> None:
+    # A registered type whose decoder decodes a message counts towards the same limit.
+    codec.register(_Box, 122, lambda b: codec.encode(b.inner), lambda data: _Box(codec.decode(data)))
+    data = msgpack.packb(None)
+    for _ in range(1000):
+        data = msgpack.packb(msgpack.ExtType(122, data))
+    with pytest.raises(codec.CodecError, match="nests extension types"):
+        codec.decode(data)
+
+
+def test_nesting_bomb_is_a_clean_error_in_a_separate_process_and_thread(tmp_path: Path) -> None:
+    # Run where a crash cannot take pytest down: SIGSEGV or RecursionError would fail returncode or output.
+    bomb = tmp_path / "bomb.bin"
+    bomb.write_bytes(_nested_tuples(5000))
+    script = (
+        "import threading\nfrom fate.federation import codec\n"
+        f"data = open({str(bomb)!r}, 'rb').read()\n"
+        "def run():\n    try:\n        codec.decode(data)\n"
+        "    except codec.CodecError as err:\n        print(type(err).__name__, 'nests' in str(err))\n"
+        "run()\nt = threading.Thread(target=run)\nt.start()\nt.join()\n"
+    )
+    assert _fresh_process(script) == ["CodecError", "True"] * 2

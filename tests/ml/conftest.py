@@ -1,4 +1,4 @@
-"""The shipped breast example data, loaded once per session."""
+"""The shipped breast example data, loaded once per session; ciphertexts registered with the codec."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from fate.crypto.codec import register_ciphertexts
 
 DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
 
@@ -35,3 +37,9 @@ def breast() -> Breast:
     hids, host = _read(DATA / "breast_hetero_host.csv")
     assert gids == hids
     return Breast(tuple(gids), guest[:, 0], guest[:, 1:], host)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _ciphertext_codec() -> None:
+    """Ciphertexts cross the federation codec here, as in a worker (whose main registers them)."""
+    register_ciphertexts()
