@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fate.crypto import paillier  # noqa: E402
+from fate.crypto.codec import register_ciphertexts  # noqa: E402
 from fate.federation.federation import Federation  # noqa: E402
 from fate.federation.memory import MemoryHub  # noqa: E402
 from fate.flow.tables import parse_csv  # noqa: E402
@@ -180,5 +181,6 @@ def parse_args() -> argparse.Namespace:
 
 
 if __name__ == "__main__":
+    register_ciphertexts()  # ciphertexts cross the in-memory hub through the wire codec
     ARGS = parse_args()
     bench_breast() if ARGS.workload == "breast" else bench_synthetic()
