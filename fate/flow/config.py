@@ -12,6 +12,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from fate.flow.errors import ConfigError
+from fate.flow.policy import Policy, PolicyError, parse_policy
 
 DEFAULT_MAX_UPLOAD = 1024 * 1024 * 1024
 
@@ -30,6 +31,8 @@ class FlowConfig:
     # Parties that may propose jobs to us; the router's direct routes are added at start-up.
     peers: tuple[int, ...] = ()
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD
+    # The party's own job policy (fate.flow.policy); absent means the secure default.
+    policy: Policy = field(default_factory=Policy)
     source: str = ""
 
     def read_token(self) -> str:
@@ -93,6 +96,11 @@ def parse_flow_config(data: Any, source: str = "flow.yaml") -> FlowConfig:
     max_upload = data.get("max_upload_bytes", DEFAULT_MAX_UPLOAD)
     if isinstance(max_upload, bool) or not isinstance(max_upload, int) or max_upload <= 0:
         problems.append(f"max_upload_bytes: expected a positive integer, got {max_upload!r}")
+    policy = Policy()
+    try:
+        policy = parse_policy(data.get("policy"))
+    except PolicyError as err:
+        problems.extend(err.problems)
     if problems:
         raise ConfigError(f"{source} is invalid", problems)
     return FlowConfig(
@@ -107,6 +115,7 @@ def parse_flow_config(data: Any, source: str = "flow.yaml") -> FlowConfig:
         database_url=database_url,
         peers=tuple(sorted(set(peers) - {party_id})),
         max_upload_bytes=max_upload,
+        policy=policy,
         source=source,
     )
 

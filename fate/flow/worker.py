@@ -73,6 +73,7 @@ class Worker:
             log_metric=lambda name, value: store.put_output(
                 job, step.name, role, "metric", name, _jsonable(value)
             ),
+            policy=self.config.policy,
         )
 
     def _save(self, step: Step, role: str, result: ComponentResult) -> None:

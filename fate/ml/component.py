@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from fate.federation.federation import Federation
+from fate.flow.policy import Policy
 
 
 class ComponentError(Exception):
@@ -87,6 +88,8 @@ class ComponentContext:
     log: Callable[[str], None] = field(default=lambda msg: None)
     save_model: Callable[[Any], None] = field(default=lambda obj: None)
     log_metric: Callable[[str, Any], None] = field(default=lambda name, value: None)
+    # This party's own policy (its security floors), from its flow config; never from the job file.
+    policy: Policy = field(default_factory=Policy)
 
     def input_data(self) -> Table:
         """The upstream component's output table, or this party's own input table."""
