@@ -38,12 +38,22 @@ def load_bundle(
     pubkey: Path | None = None,
     registry: str | None = None,
     *,
+    allow_unsigned: bool = False,
     dest: Path | None = None,
     images: ImageStore | None = None,
     progress: Progress = no_progress,
 ) -> LoadResult:
-    """Verify, unpack into `dest`, `docker load` the images, optionally push them to `registry`."""
+    """Verify, unpack into `dest`, `docker load` the images, optionally push them to `registry`.
+
+    A site installs what it loads, so the bundle's origin is checked by default: without
+    `pubkey` the caller must say `allow_unsigned` (the result then says it was not checked).
+    """
     path = Path(path)
+    if pubkey is None and not allow_unsigned:
+        raise BundleError(
+            f"{path}: give the publisher's public key (--pubkey KEY.pub) so its signature is checked, "
+            "or --allow-unsigned to load a bundle whose origin you checked another way"
+        )
     manifest, body = verify_with_body(path, pubkey, progress)
     dest = Path(dest) if dest is not None else Path.cwd() / default_directory(path)
     if dest.exists():

@@ -81,19 +81,29 @@ def bundle_verify(file: Path, pubkey: Path | None) -> None:
 
 @bundle.command("load")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--pubkey", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--pubkey", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The publisher's public key; the bundle must be signed by it.")
+@click.option("--allow-unsigned", is_flag=True,
+              help="Load without checking who made the bundle (only when its origin was checked another way).")
 @click.option("--registry", default=None, help="Retag and push images to HOST/PREFIX (a private registry).")
 @click.option("-d", "--dest", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to unpack (default: ./<bundle name>); must not exist.")
-def bundle_load(file: Path, pubkey: Path | None, registry: str | None, dest: Path | None) -> None:
+def bundle_load(file: Path, pubkey: Path | None, allow_unsigned: bool, registry: str | None,
+                dest: Path | None) -> None:
     """Verify FILE, unpack it, docker load its images (and push them), print the next commands."""
     from fatectl.bundle.load import load_bundle
 
+    if pubkey is not None and allow_unsigned:
+        raise click.UsageError("--pubkey and --allow-unsigned contradict each other; give one")
     bars = Bars()
     try:
-        result = load_bundle(file, pubkey, registry, dest=dest, progress=bars)
+        result = load_bundle(file, pubkey, registry, allow_unsigned=allow_unsigned, dest=dest, progress=bars)
     finally:
         bars.close()
+    if result.manifest.signed:
+        click.echo(f"signature OK: signed by the key of {pubkey}")
+    else:
+        click.echo("UNSIGNED: loaded without checking who made it (--allow-unsigned)", err=True)
     click.echo(f"unpacked to {result.directory}")
     for ref in result.images:
         click.echo(f"image {ref}")

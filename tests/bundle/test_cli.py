@@ -47,3 +47,16 @@ def test_create_with_a_bad_spec_is_a_clean_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["bundle", "create", str(spec), "-o", str(tmp_path / "x.tar"), "--no-wheels"])
     assert result.exit_code == 1 and "error:" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "x.tar").exists()
+
+
+def test_load_insists_on_a_key_or_an_explicit_allow_unsigned(tmp_path: Path, signed_bundle: tuple[Path, Manifest],
+                                                            keypair: tuple[Path, Path]) -> None:
+    runner = CliRunner()
+    refused = runner.invoke(main, ["bundle", "load", str(signed_bundle[0]), "-d", str(tmp_path / "site")])
+    assert refused.exit_code == 5 and "Traceback" not in refused.output
+    assert "--pubkey KEY.pub" in refused.output and "--allow-unsigned" in refused.output
+    assert not (tmp_path / "site").exists()
+    both = runner.invoke(main, ["bundle", "load", str(signed_bundle[0]), "--pubkey", str(keypair[1]),
+                                "--allow-unsigned", "-d", str(tmp_path / "site")])
+    assert both.exit_code == 2 and "contradict" in both.output
+    assert not (tmp_path / "site").exists()

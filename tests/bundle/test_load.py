@@ -34,7 +34,7 @@ def test_load_unpacks_verified_files_and_loads_the_image(tmp_path: Path, signed_
 
 def test_party_load_keeps_the_key_private_and_prints_helm_install(tmp_path: Path, party_bundle: tuple[Path, Manifest]) -> None:
     images = FakeImages()
-    result = load_bundle(party_bundle[0], None, "registry.bank-a.example:5000/fate", dest=tmp_path / "site", images=images)
+    result = load_bundle(party_bundle[0], None, "registry.bank-a.example:5000/fate", allow_unsigned=True, dest=tmp_path / "site", images=images)
     key = tmp_path / "site" / "secrets" / "bank-a" / "tls.key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert images.pushed == [(FakeImages.image_id("fatectl-test-engine:1"), "registry.bank-a.example:5000/fate/fatectl-test-engine:1")]
@@ -57,7 +57,7 @@ def test_load_refuses_an_existing_destination(tmp_path: Path, signed_bundle: tup
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "keep").write_text("mine")
     with pytest.raises(BundleError, match="already exists"):
-        load_bundle(signed_bundle[0], dest=tmp_path / "site", images=FakeImages())
+        load_bundle(signed_bundle[0], allow_unsigned=True, dest=tmp_path / "site", images=FakeImages())
     assert (tmp_path / "site" / "keep").read_text() == "mine"
 
 
@@ -67,12 +67,12 @@ def test_load_rejects_an_image_whose_id_differs(tmp_path: Path, signed_bundle: t
             return ("sha256:" + "0" * 64,)
 
     with pytest.raises(BundleError, match="manifest says sha256:"):
-        load_bundle(signed_bundle[0], dest=tmp_path / "site", images=Liar())
+        load_bundle(signed_bundle[0], allow_unsigned=True, dest=tmp_path / "site", images=Liar())
 
 
 def test_default_destination_is_named_after_the_bundle(tmp_path: Path, signed_bundle: tuple[Path, Manifest], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    result = load_bundle(signed_bundle[0], images=FakeImages())
+    result = load_bundle(signed_bundle[0], allow_unsigned=True, images=FakeImages())
     assert result.directory == tmp_path / "tiny-fed"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny-fed"]
 
@@ -83,7 +83,7 @@ def test_verify_and_unpack_progress_count_the_bytes_of_the_file(tmp_path: Path, 
     def progress(label: str, advance: int, total: int) -> None:
         seen.setdefault(label, [0, total])[0] += advance
 
-    load_bundle(signed_bundle[0], dest=tmp_path / "site", images=FakeImages(), progress=progress)
+    load_bundle(signed_bundle[0], allow_unsigned=True, dest=tmp_path / "site", images=FakeImages(), progress=progress)
     size = signed_bundle[0].stat().st_size
     assert seen == {"verifying tiny-fed.tar": [size, size], "unpacking tiny-fed.tar": [size, size]}
 
@@ -91,4 +91,13 @@ def test_verify_and_unpack_progress_count_the_bytes_of_the_file(tmp_path: Path, 
 def test_an_unwritable_destination_is_a_message(tmp_path: Path, signed_bundle: tuple[Path, Manifest]) -> None:
     (tmp_path / "file").write_text("not a directory")
     with pytest.raises(BundleError, match="cannot unpack into"):
-        load_bundle(signed_bundle[0], dest=tmp_path / "file" / "site", images=FakeImages())
+        load_bundle(signed_bundle[0], allow_unsigned=True, dest=tmp_path / "file" / "site", images=FakeImages())
+
+
+def test_load_without_a_key_needs_allow_unsigned_and_says_so(tmp_path: Path, signed_bundle: tuple[Path, Manifest]) -> None:
+    images = FakeImages()
+    with pytest.raises(BundleError, match=r"--pubkey KEY\.pub.*--allow-unsigned"):
+        load_bundle(signed_bundle[0], dest=tmp_path / "site", images=images)
+    assert not (tmp_path / "site").exists() and images.loaded == []
+    result = load_bundle(signed_bundle[0], allow_unsigned=True, dest=tmp_path / "site", images=images)
+    assert not result.manifest.signed  # the signature was there but nobody checked it: never reported as checked
