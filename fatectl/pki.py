@@ -54,6 +54,10 @@ class PartySecrets:
     cert_file: Path
     key_file: Path
     token_file: Path | None  # None for the exchange, which runs no flow
+    # A read-only credential for the flow API (the board's): GET requests only.
+    reader_token_file: Path | None = None
+    # The board's own login password; never the flow token.
+    board_password_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -76,13 +80,14 @@ class _Subject:
     party_id: int
     hosts: tuple[str, ...]
     has_flow: bool
+    has_board: bool = False
 
 
 def _subjects(fed: Federation) -> list[_Subject]:
     subjects = []
     for p in fed.parties:
         hosts = (p.name, f"{p.name}-router", f"{p.name}-flow", p.address)
-        subjects.append(_Subject(p.name, p.id, hosts, "flow" in p.module_names))
+        subjects.append(_Subject(p.name, p.id, hosts, "flow" in p.module_names, "board" in p.module_names))
     ex = fed.exchange
     if ex.enabled:
         subjects.append(_Subject(ex.name, ex.id, (ex.name, f"{ex.name}-router", ex.address), False))
@@ -205,6 +210,8 @@ def _ensure_party(
         cert_file=directory / "tls.crt",
         key_file=directory / "tls.key",
         token_file=directory / "flow_token" if subject.has_flow else None,
+        reader_token_file=directory / "flow_reader_token" if subject.has_flow else None,
+        board_password_file=directory / "board_password" if subject.has_board else None,
     )
     if not paths.ca_file.exists():
         create_file(paths.ca_file, ca_pem, 0o644)
@@ -218,8 +225,9 @@ def _ensure_party(
         key, cert = issue_certificate(ca[0], ca[1], subject.party_id, subject.hosts)
         create_file(paths.key_file, _key_pem(key), 0o600)
         create_file(paths.cert_file, _cert_pem(cert), 0o644)
-    if paths.token_file is not None and not paths.token_file.exists():
-        create_file(paths.token_file, (secrets.token_urlsafe(32) + "\n").encode(), 0o600)
+    for credential in (paths.token_file, paths.reader_token_file, paths.board_password_file):
+        if credential is not None and not credential.exists():
+            create_file(credential, (secrets.token_urlsafe(32) + "\n").encode(), 0o600)
     return paths
 
 

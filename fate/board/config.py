@@ -4,8 +4,12 @@
 party_id: 9999
 listen: {host: 0.0.0.0, port: 8080}
 flow: {host: bank-a-flow, port: 9380}
-token_file: /run/secrets/flow_token
+token_file: /run/secrets/flow_reader_token   # the flow's read-only credential
+password_file: /run/secrets/board_password   # what a person logs in with (user admin)
 ```
+
+The board never holds the flow's read-write token: what it reads with can only read, and
+its login password opens nothing but the board.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ class BoardConfig:
     flow_host: str
     flow_port: int
     token_file: Path
+    password_file: Path
     source: str = "board.yaml"
 
     @property
@@ -38,14 +43,21 @@ class BoardConfig:
         return f"http://{host}:{self.flow_port}"
 
     def read_token(self) -> str:
+        """The flow's read-only credential the board reads with."""
+        return self._read(self.token_file, "token_file")
+
+    def read_password(self) -> str:
+        """The board's own login password."""
+        return self._read(self.password_file, "password_file")
+
+    def _read(self, path: Path, key: str) -> str:
         try:
-            token = self.token_file.read_text(encoding="utf-8").strip()
+            token = path.read_text(encoding="utf-8").strip()
         except OSError as err:
-            raise ConfigError(f"{self.source}: token_file {self.token_file}: {err.strerror}") from None
+            raise ConfigError(f"{self.source}: {key} {path}: {err.strerror}") from None
         if len(token) < MIN_TOKEN:
-            raise ConfigError(
-                f"{self.source}: token_file {self.token_file} holds no usable token ({MIN_TOKEN}+ characters)"
-            )
+            what = "token" if key == "token_file" else "password"
+            raise ConfigError(f"{self.source}: {key} {path} holds no usable {what} ({MIN_TOKEN}+ characters)")
         return token
 
 
@@ -57,6 +69,7 @@ FIELDS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("flow", "host"), "str"),
     (("flow", "port"), "port"),
     (("token_file",), "str"),
+    (("password_file",), "str"),
 )
 EXPECTED = {"int": "an integer", "port": "a port (1-65535)", "str": "a non-empty string"}
 
@@ -98,6 +111,7 @@ def parse_board_config(data: Any, source: str = "board.yaml") -> BoardConfig:
         flow_host=values["flow.host"],
         flow_port=values["flow.port"],
         token_file=Path(values["token_file"]),
+        password_file=Path(values["password_file"]),
         source=source,
     )
 

@@ -1,8 +1,9 @@
 """The board's HTTP server (aiohttp): server-rendered pages over the party's flow.
 
-`python -m fate board --config board.yaml`. Every page but /healthz needs the party's
-flow token, as `Authorization: Bearer <token>` or as HTTP Basic password of user
-`admin` (so a browser can log in). The board only reads; it never shows the token.
+`python -m fate board --config board.yaml`. Every page but /healthz needs the board's own
+password, as HTTP Basic password of user `admin` (so a browser can log in) or as
+`Authorization: Bearer <password>`. The board reads the flow with the flow's read-only
+credential; it never holds the flow's read-write token.
 """
 
 from __future__ import annotations
@@ -66,10 +67,10 @@ def _authorized(header: str, token: bytes) -> bool:
 
 
 class Board:
-    def __init__(self, config: BoardConfig, token: str) -> None:
+    def __init__(self, config: BoardConfig, reader_token: str, password: str) -> None:
         self.config = config
-        self._token = token.encode()
-        self.flow = FlowApi(config.flow_url, token)
+        self._password = password.encode()
+        self.flow = FlowApi(config.flow_url, reader_token)
         self.env = _environment()
 
     def _page(self, template: str, status: int = 200, **values: Any) -> web.Response:
@@ -107,14 +108,14 @@ class Board:
     @web.middleware
     async def auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path != "/healthz" and not _authorized(
-            request.headers.get("Authorization", ""), self._token
+            request.headers.get("Authorization", ""), self._password
         ):
             page = self._page(
                 "error.html",
                 401,
                 title="HTTP 401",
-                message="Log in as user admin with the party's flow token as password, "
-                "or send it as a bearer token.",
+                message="Log in as user admin with the board's password (the party's board_password "
+                "secret), or send it as a bearer token.",
                 problems=(),
             )
             page.headers["WWW-Authenticate"] = (
@@ -214,9 +215,9 @@ class Board:
 
 
 def create_board(config_path: str | Path) -> Board:
-    """Load board.yaml and the token; raises ConfigError naming what is wrong."""
+    """Load board.yaml and its two secrets; raises ConfigError naming what is wrong."""
     config = load_board_config(config_path)
-    return Board(config, config.read_token())
+    return Board(config, config.read_token(), config.read_password())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,20 +31,29 @@ class FlowConfig:
     # Parties that may propose jobs to us; the router's direct routes are added at start-up.
     peers: tuple[int, ...] = ()
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD
+    reader_token_file: Path | None = None
     # The party's own job policy (fate.flow.policy); absent means the secure default.
     policy: Policy = field(default_factory=Policy)
     source: str = ""
 
     def read_token(self) -> str:
-        try:
-            token = self.token_file.read_text(encoding="utf-8").strip()
-        except OSError as err:
-            raise ConfigError(f"{self.source}: token_file {self.token_file}: {err.strerror}") from None
-        if len(token) < 16:
-            raise ConfigError(
-                f"{self.source}: token_file {self.token_file} holds no usable token (16+ characters)"
-            )
-        return token
+        return _read_secret(self.token_file, "token_file", self.source)
+
+    def read_reader_token(self) -> str | None:
+        """The read-only credential (GET requests only), when the config names one."""
+        if self.reader_token_file is None:
+            return None
+        return _read_secret(self.reader_token_file, "reader_token_file", self.source)
+
+
+def _read_secret(path: Path, key: str, source: str) -> str:
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError as err:
+        raise ConfigError(f"{source}: {key} {path}: {err.strerror}") from None
+    if len(token) < 16:
+        raise ConfigError(f"{source}: {key} {path} holds no usable token (16+ characters)")
+    return token
 
 
 def _int(data: Mapping[str, Any], key: str, where: str, problems: list[str]) -> int:
@@ -78,6 +87,7 @@ def parse_flow_config(data: Any, source: str = "flow.yaml") -> FlowConfig:
     host, port = _endpoint(data.get("listen"), "listen", problems)
     router_host, router_port = _endpoint(data.get("router"), "router", problems)
     token_file = _str(data, "token_file", "", problems)
+    reader_token_file = _str(data, "reader_token_file", "", problems, required=False)
     data_dir = _str(data, "data_dir", "", problems)
     database_url = _str(data, "database_url", "", problems, required=False)
     tls = data.get("tls") or {"mode": "none"}
@@ -108,6 +118,7 @@ def parse_flow_config(data: Any, source: str = "flow.yaml") -> FlowConfig:
         host=host,
         port=port,
         token_file=Path(token_file),
+        reader_token_file=Path(reader_token_file) if reader_token_file else None,
         router_host=router_host,
         router_port=router_port,
         data_dir=Path(data_dir),

@@ -30,6 +30,10 @@ class Unauthorized(FlowError):
     status = 401
 
 
+class Forbidden(FlowError):
+    status = 403
+
+
 class NotFound(FlowError):
     status = 404
 

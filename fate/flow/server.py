@@ -24,7 +24,7 @@ from aiohttp import web
 from fate.federation.client import RouterTransport
 from fate.federation.transport import TransportError
 from fate.flow.config import FlowConfig, load_flow_config
-from fate.flow.errors import BadRequest, ConfigError, Conflict, FlowError, NotFound, TooLarge, Unauthorized
+from fate.flow.errors import BadRequest, ConfigError, Conflict, FlowError, Forbidden, NotFound, TooLarge, Unauthorized
 from fate.flow.jobspec import NAME, parse_job
 from fate.flow.scheduler import POLL_SECONDS, Scheduler
 from fate.flow.store import JobRecord, Store
@@ -41,6 +41,8 @@ class FlowService:
     def __init__(self, config: FlowConfig, config_path: Path) -> None:
         self.config = config
         self.token = config.read_token().encode()
+        reader = config.read_reader_token()
+        self.reader_token = reader.encode() if reader is not None else None
         self.restarted = (config.data_dir / "flow.db").exists() or bool(config.database_url)
         self.store = Store(config.data_dir, config.database_url)
         # Control messages give up sooner than job data: a client waits on the agreement.
@@ -70,10 +72,15 @@ class FlowService:
         if request.path != "/healthz":
             header = request.headers.get("Authorization", "")
             scheme, _, given = header.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(
-                given.strip().encode("utf-8", "surrogateescape"), self.token  # raw header bytes too
-            ):
+            presented = given.strip().encode("utf-8", "surrogateescape")  # raw header bytes too
+            bearer = scheme.lower() == "bearer"
+            # Both compared, always: the answer time must not tell which credential was close.
+            full = bearer & hmac.compare_digest(presented, self.token)
+            reader = self.reader_token is not None and bearer & hmac.compare_digest(presented, self.reader_token)
+            if not (full or reader):
                 raise Unauthorized("missing or wrong bearer token (see the party's flow_token secret)")
+            if not full and request.method not in ("GET", "HEAD"):
+                raise Forbidden("the read-only credential (the board's) may only read; use the flow token")
         return await handler(request)
 
     # ---- handlers ----

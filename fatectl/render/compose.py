@@ -14,6 +14,8 @@ from fatectl.spec.model import Federation, Party
 
 TLS_FILES = ("ca.crt", "tls.crt", "tls.key")
 TOKEN_FILE = "flow_token"
+READER_TOKEN_FILE = "flow_reader_token"
+BOARD_PASSWORD_FILE = "board_password"
 
 
 @dataclass(frozen=True)
@@ -37,9 +39,9 @@ def secret_files(fed: Federation) -> dict[str, list[str]]:
     for p in fed.parties:
         needs[router_service(p.name)] = [f"{p.name}/{f}" for f in tls]
         if "flow" in p.module_names:
-            needs[flow_service(p.name)] = [f"{p.name}/{f}" for f in [*tls, TOKEN_FILE]]
+            needs[flow_service(p.name)] = [f"{p.name}/{f}" for f in [*tls, TOKEN_FILE, READER_TOKEN_FILE]]
         if "board" in p.module_names:
-            needs[board_service(p.name)] = [f"{p.name}/{TOKEN_FILE}"]
+            needs[board_service(p.name)] = [f"{p.name}/{f}" for f in (READER_TOKEN_FILE, BOARD_PASSWORD_FILE)]
     if fed.exchange.enabled:
         needs[router_service(fed.exchange.name)] = [f"{fed.exchange.name}/{f}" for f in tls]
     return needs

@@ -200,15 +200,17 @@ def _exchange_router(fed: Federation, exchange: Exchange, layout: Layout) -> dic
     }
 
 
-def _token_file(party: Party, layout: Layout) -> str:
-    return str(_secrets_dir(party.name, layout) / "flow_token")
+def _secret_file(party: Party, layout: Layout, name: str) -> str:
+    return str(_secrets_dir(party.name, layout) / name)
 
 
 def _flow(fed: Federation, party: Party, layout: Layout) -> dict[str, Any]:
     return {
         "party_id": party.id,
         "listen": _listen(_own_port(party, "flow", layout), layout),
-        "token_file": _token_file(party, layout),
+        "token_file": _secret_file(party, layout, "flow_token"),
+        # Read-only: the board's credential, so no board (or its login) ever holds the flow token.
+        "reader_token_file": _secret_file(party, layout, "flow_reader_token"),
         "router": _own_router(party, layout),
         "tls": _tls(fed, party.name, layout),
         "data_dir": _data_dir(party.name, "flow", layout),
@@ -233,5 +235,6 @@ def _board(fed: Federation, party: Party, layout: Layout) -> dict[str, Any]:
         "party_id": party.id,
         "listen": _listen(port, layout),
         "flow": flow,
-        "token_file": _token_file(party, layout),
+        "token_file": _secret_file(party, layout, "flow_reader_token"),
+        "password_file": _secret_file(party, layout, "board_password"),
     }

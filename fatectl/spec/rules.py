@@ -154,6 +154,8 @@ def kubernetes_settings(doc: Document, data: dict[str, Any]) -> Iterator[Problem
         if _get(party, "kubernetes", "ingress", "enabled") is True:
             if not _get(party, "kubernetes", "ingress", "host"):
                 yield doc.problem((*k8s, "ingress"), "an enabled ingress needs a host")
+            if not _get(party, "kubernetes", "ingress", "tlsSecret"):
+                yield doc.problem((*k8s, "ingress"), "an enabled ingress needs tlsSecret: the board's login must not cross plain HTTP")
             if "board" not in modules:
                 yield doc.problem((*k8s, "ingress", "enabled"), "the ingress serves the board; add 'board' to modules")
     # NodePorts are cluster-wide; parties may share a cluster (labs, tests), so keep them all distinct.

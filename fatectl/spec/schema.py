@@ -218,11 +218,11 @@ KUBERNETES: dict[str, Any] = {
             "enabled": {"type": "boolean", "default": False, "meta": _doc("create an Ingress for the board")},
             "host": {**_STRING, "regex": f"({DNS_SUBDOMAIN})?", "meta": _doc("host name; required when enabled")},
             "className": {**_STRING, "meta": _doc("ingressClassName; empty = cluster default")},
-            "tlsSecret": {**_SECRET_NAME, "meta": _doc("existing TLS Secret for the host; empty = plain HTTP")},
+            "tlsSecret": {**_SECRET_NAME, "meta": _doc("existing TLS Secret for the host; required when enabled (the board's login never crosses plain HTTP)")},
         },
     },
     "existingTlsSecret": {**_SECRET_NAME, "meta": _doc("existing Secret with ca.crt/tls.crt/tls.key")},
-    "existingTokenSecret": {**_SECRET_NAME, "meta": _doc("existing Secret with the flow API token")},
+    "existingTokenSecret": {**_SECRET_NAME, "meta": _doc("existing Secret with flow_token, flow_reader_token (and board_password with a board)")},
 }
 
 PARTY: dict[str, Any] = {

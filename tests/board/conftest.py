@@ -73,7 +73,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 @dataclass
 class Party:
     directory: Path
-    token: str
+    token: str  # the flow's read-write token
+    reader: str  # the flow's read-only credential, the board's
+    password: str  # the board's login password
     flow_url: str
     board_url: str
     board_config: Path
@@ -88,10 +90,11 @@ def write_config(path: Path, data: dict[str, Any]) -> Path:
 @pytest.fixture(scope="module")
 def party(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Party]:
     root = tmp_path_factory.mktemp("board")
-    token = secrets.token_urlsafe(32)
-    token_file = root / "flow_token"
-    token_file.write_text(token)
-    os.chmod(token_file, 0o600)
+    token, reader, password = (secrets.token_urlsafe(32) for _ in range(3))
+    token_file, reader_file, password_file = root / "flow_token", root / "flow_reader_token", root / "board_password"
+    for path, value in ((token_file, token), (reader_file, reader), (password_file, password)):
+        path.write_text(value)
+        os.chmod(path, 0o600)
     flow_port, board_port, router_port = free_port(), free_port(), free_port()
     flow_config = write_config(
         root / "flow.yaml",
@@ -99,6 +102,7 @@ def party(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Party]:
             "party_id": PARTY,
             "listen": {"host": "127.0.0.1", "port": flow_port},
             "token_file": str(token_file),
+            "reader_token_file": str(reader_file),
             # No router runs: the board needs none of the flow's federation side.
             "router": {"host": "127.0.0.1", "port": router_port},
             "data_dir": str(root / "flow"),
@@ -110,7 +114,8 @@ def party(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Party]:
             "party_id": PARTY,
             "listen": {"host": "127.0.0.1", "port": board_port},
             "flow": {"host": "127.0.0.1", "port": flow_port},
-            "token_file": str(token_file),
+            "token_file": str(reader_file),  # the board reads with the read-only credential
+            "password_file": str(password_file),
         },
     )
     flow = start("flow", flow_config, root / "flow.log")
@@ -119,7 +124,7 @@ def party(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Party]:
         flow_url, board_url = f"http://127.0.0.1:{flow_port}", f"http://127.0.0.1:{board_port}"
         wait_healthy(flow_url, flow, root / "flow.log")
         wait_healthy(board_url, board, root / "board.log")
-        yield Party(root, token, flow_url, board_url, board_config, Store(root / "flow"))
+        yield Party(root, token, reader, password, flow_url, board_url, board_config, Store(root / "flow"))
     finally:
         stop(board)
         stop(flow)

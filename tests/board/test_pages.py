@@ -31,7 +31,7 @@ def _get(party: Party, path: str, **kwargs: object) -> httpx.Response:
     auth = kwargs.pop("auth", None)
     headers = kwargs.pop("headers", None)
     if auth is None and headers is None:
-        headers = {"Authorization": f"Bearer {party.token}"}
+        headers = {"Authorization": f"Bearer {party.password}"}
     return httpx.get(party.board_url + path, auth=auth, headers=headers, timeout=10)  # type: ignore[arg-type]
 
 
@@ -45,14 +45,30 @@ def test_every_page_needs_the_token(seeded: Party, path: str, headers: dict[str,
     resp = httpx.get(seeded.board_url + path, headers=headers, timeout=10)
     assert resp.status_code == 401
     assert resp.headers["WWW-Authenticate"].startswith('Basic realm="FATE board of party 9999"')
-    assert seeded.token not in resp.text
+    assert seeded.token not in resp.text and seeded.password not in resp.text
     assert "job-ok" not in resp.text
 
 
-def test_basic_login_as_admin_with_the_token(seeded: Party) -> None:
-    assert _get(seeded, "/", auth=("admin", seeded.token)).status_code == 200
-    assert _get(seeded, "/", auth=("root", seeded.token)).status_code == 401
-    assert _get(seeded, "/", auth=("admin", seeded.token + "x")).status_code == 401
+def test_basic_login_as_admin_with_the_board_password(seeded: Party) -> None:
+    assert _get(seeded, "/", auth=("admin", seeded.password)).status_code == 200
+    assert _get(seeded, "/", auth=("root", seeded.password)).status_code == 401
+    assert _get(seeded, "/", auth=("admin", seeded.password + "x")).status_code == 401
+
+
+def test_the_flow_token_and_the_reader_credential_do_not_open_the_board(seeded: Party) -> None:
+    for credential in (seeded.token, seeded.reader):
+        assert _get(seeded, "/", auth=("admin", credential)).status_code == 401
+        assert _get(seeded, "/", headers={"Authorization": f"Bearer {credential}"}).status_code == 401
+
+
+def test_the_boards_credential_only_reads_the_flow(seeded: Party) -> None:
+    reader = {"Authorization": f"Bearer {seeded.reader}"}
+    assert httpx.get(seeded.flow_url + "/v1/jobs", headers=reader, timeout=10).status_code == 200
+    for method, path in (("POST", "/v1/jobs"), ("POST", "/v1/jobs/job-ok/stop"), ("POST", "/v1/tables/t1")):
+        resp = httpx.request(method, seeded.flow_url + path, headers=reader, content=b"id,x\n1,2\n", timeout=10)
+        assert resp.status_code == 403 and "may only read" in resp.json()["error"]
+    assert httpx.get(seeded.flow_url + "/v1/jobs", headers={"Authorization": f"Bearer {seeded.password}"},
+                     timeout=10).status_code == 401  # the board's login opens nothing on the flow
 
 
 def test_healthz_is_open(seeded: Party) -> None:
@@ -155,7 +171,7 @@ def test_unknown_job_is_a_404_page(seeded: Party) -> None:
 
 
 def test_the_board_only_reads(seeded: Party) -> None:
-    headers = {"Authorization": f"Bearer {seeded.token}"}
+    headers = {"Authorization": f"Bearer {seeded.password}"}
     for path in ("/", "/jobs/job-ok", "/jobs/job-ok/stop"):
         resp = httpx.post(seeded.board_url + path, headers=headers, timeout=10)
         assert resp.status_code in (404, 405)
@@ -188,12 +204,14 @@ def test_a_board_holding_another_token_than_its_flow_says_so(seeded: Party) -> N
             "listen": {"host": "127.0.0.1", "port": 1},
             "flow": {"host": "127.0.0.1", "port": port},
             "token_file": "unused",
+            "password_file": "unused",
         }
     )
+    password = "p" * 32
 
     async def fetch() -> tuple[int, str]:
-        async with TestClient(TestServer(Board(config, other).app())) as client:
-            resp = await client.get("/jobs/job-ok", headers={"Authorization": f"Bearer {other}"})
+        async with TestClient(TestServer(Board(config, other, password).app())) as client:
+            resp = await client.get("/jobs/job-ok", headers={"Authorization": f"Bearer {password}"})
             return resp.status, await resp.text()
 
     status, text = asyncio.run(fetch())

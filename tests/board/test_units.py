@@ -25,7 +25,8 @@ GOOD = {
     "party_id": 9999,
     "listen": {"host": "0.0.0.0", "port": 8080},
     "flow": {"host": "bank-a-flow", "port": 9380},
-    "token_file": "/run/secrets/flow_token",
+    "token_file": "/run/secrets/flow_reader_token",
+    "password_file": "/run/secrets/board_password",
 }
 
 
@@ -46,10 +47,11 @@ def test_config_reports_every_problem_at_once() -> None:
         "flow.host",
         "flow.port",
         "token_file",
+        "password_file",
         "unknown keys: extra",
     ):
         assert fragment in text
-    assert len(caught.value.problems) == 7
+    assert len(caught.value.problems) == 8
 
 
 @pytest.mark.parametrize(
@@ -186,7 +188,7 @@ def _with_board(token_file: Path, flow_port: int) -> Board:
     config = parse_board_config(
         {**GOOD, "flow": {"host": "127.0.0.1", "port": flow_port}, "token_file": str(token_file)}
     )
-    return Board(config, config.read_token())
+    return Board(config, config.read_token(), "p" * 32)
 
 
 def test_flow_down_is_a_502_page_not_a_traceback(tmp_path: Path) -> None:
@@ -194,12 +196,12 @@ def test_flow_down_is_a_502_page_not_a_traceback(tmp_path: Path) -> None:
 
     async def fetch() -> tuple[int, str]:
         async with TestClient(TestServer(board.app())) as client:
-            resp = await client.get("/", headers={"Authorization": "Bearer " + "k" * 32})
+            resp = await client.get("/", headers={"Authorization": "Bearer " + "p" * 32})
             return resp.status, await resp.text()
 
     status, text = asyncio.run(fetch())
     assert status == 502
-    assert "unreachable" in text and "Traceback" not in text and "k" * 32 not in text
+    assert "unreachable" in text and "Traceback" not in text and "k" * 32 not in text and "p" * 32 not in text
 
 
 def test_a_model_is_summarized_by_its_format_and_progress() -> None:

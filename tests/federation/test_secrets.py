@@ -117,3 +117,21 @@ def test_secrets_directory_under_a_file_is_a_clear_error(tmp_path: Path) -> None
     (tmp_path / "afile").write_text("x")
     with pytest.raises(FatectlError, match=r"cannot create secrets directory .*afile/s: Not a directory"):
         ensure_secrets(federation((9999, 10000)), tmp_path / "afile" / "s")
+
+
+def test_the_board_and_readers_get_credentials_of_their_own(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from fatectl.spec.model import Module
+
+    fed = federation((9999, 10000))
+    with_board = replace(fed.parties[0], modules=(*fed.parties[0].modules, Module("board", 8080)))
+    fed = replace(fed, parties=(with_board, fed.parties[1]))
+    layout = ensure_secrets(fed, tmp_path)
+    board_party, plain = layout.party(9999), layout.party(10000)
+    files = [board_party.token_file, board_party.reader_token_file, board_party.board_password_file]
+    assert all(f is not None and f.is_file() and _mode(f) == 0o600 for f in files)
+    values = [f.read_text() for f in files if f is not None]
+    assert len(set(values)) == 3 and all(len(v.strip()) >= 43 for v in values)  # three independent secrets
+    assert plain.reader_token_file is not None and plain.board_password_file is None  # no board, no password
+    assert layout.party(9999).board_password_file == tmp_path / "org-0" / "board_password"

@@ -53,7 +53,8 @@ def make_party(index: int, *, board: bool = True, service_type: str = "NodePort"
         kubernetes=Kubernetes(
             namespace=f"fate-{pid}",
             service_type=service_type,
-            ingress=Ingress(enabled=board, host=f"board.{name}.example.org", class_name="nginx"),
+            ingress=Ingress(enabled=board, host=f"board.{name}.example.org", class_name="nginx",
+                            tls_secret=f"board-{name}-tls" if board else ""),
         ),
         compose=Compose(host_ports=MappingProxyType(ports)),
     )

@@ -153,9 +153,13 @@ CASES: list[Case] = [
          12, 32, "parties[1].kubernetes.tolerations[0].operator", "must be one of: Exists, Equal"),
     Case("node-selector-value", VALID + "    kubernetes:\n      nodeSelector: {disk: 'fast ssd'}\n", 11, 28,
          "parties[1].kubernetes.nodeSelector.disk", "is not a Kubernetes label value"),
-    Case("ingress-no-host", VALID + "    modules: [router, flow, board]\n    kubernetes:\n      ingress: {enabled: true}\n",
+    Case("ingress-no-host", VALID + "    modules: [router, flow, board]\n    kubernetes:\n"
+         "      ingress: {enabled: true, tlsSecret: board-tls}\n",
          12, 16, "parties[1].kubernetes.ingress", "an enabled ingress needs a host"),
-    Case("ingress-no-board", VALID + "    kubernetes:\n      ingress: {enabled: true, host: fate.example}\n",
+    Case("ingress-no-tls", VALID + "    modules: [router, flow, board]\n    kubernetes:\n"
+         "      ingress: {enabled: true, host: board.example}\n",
+         12, 16, "parties[1].kubernetes.ingress", "an enabled ingress needs tlsSecret"),
+    Case("ingress-no-board", VALID + "    kubernetes:\n      ingress: {enabled: true, host: fate.example, tlsSecret: t}\n",
          11, 26, "parties[1].kubernetes.ingress.enabled", "add 'board' to modules"),
     Case("bad-quantity", VALID + "    router:\n      resources:\n        limits: {cpu: lots}\n", 12, 23,
          "parties[1].router.resources.limits.cpu", "is not a Kubernetes quantity"),

@@ -68,7 +68,7 @@ key_file: /run/secrets/tls.key
 
 {{- define "fate-party.flowConfig" -}}
 {{- $fullname := include "fate-party.fullname" . -}}
-{{- $cfg := dict "party_id" (int64 .Values.partyId) "token_file" "/run/secrets/flow_token" "data_dir" "/data/flow" -}}
+{{- $cfg := dict "party_id" (int64 .Values.partyId) "token_file" "/run/secrets/flow_token" "reader_token_file" "/run/secrets/flow_reader_token" "data_dir" "/data/flow" -}}
 {{- $_ := set $cfg "listen" (dict "host" "0.0.0.0" "port" (int64 .Values.flow.port)) -}}
 {{- $_ = set $cfg "router" (dict "host" (printf "%s-router" $fullname) "port" (int64 .Values.router.port)) -}}
 {{- $_ = set $cfg "tls" (include "fate-party.tlsConfig" . | fromYaml) -}}
@@ -83,7 +83,7 @@ key_file: /run/secrets/tls.key
 
 {{- define "fate-party.boardConfig" -}}
 {{- $fullname := include "fate-party.fullname" . -}}
-{{- $cfg := dict "party_id" (int64 .Values.partyId) "token_file" "/run/secrets/flow_token" -}}
+{{- $cfg := dict "party_id" (int64 .Values.partyId) "token_file" "/run/secrets/flow_reader_token" "password_file" "/run/secrets/board_password" -}}
 {{- $_ := set $cfg "listen" (dict "host" "0.0.0.0" "port" (int64 .Values.board.port)) -}}
 {{- $_ = set $cfg "flow" (dict "host" (printf "%s-flow" $fullname) "port" (int64 .Values.flow.port)) -}}
 {{- toYaml $cfg -}}
@@ -149,6 +149,7 @@ affinity:
           name: {{ include "fate-party.tokenSecret" .ctx }}
           items:
             - {key: flow_token, path: flow_token}
+            - {key: flow_reader_token, path: flow_reader_token}
     {{- end }}
 {{- end -}}
 
