@@ -24,7 +24,16 @@ from aiohttp import web
 from fate.federation.client import RouterTransport
 from fate.federation.transport import TransportError
 from fate.flow.config import FlowConfig, load_flow_config
-from fate.flow.errors import BadRequest, ConfigError, Conflict, FlowError, Forbidden, NotFound, TooLarge, Unauthorized
+from fate.flow.errors import (
+    BadRequest,
+    ConfigError,
+    Conflict,
+    FlowError,
+    Forbidden,
+    NotFound,
+    TooLarge,
+    Unauthorized,
+)
 from fate.flow.jobspec import NAME, parse_job
 from fate.flow.scheduler import POLL_SECONDS, Scheduler
 from fate.flow.store import JobRecord, Store
