@@ -117,7 +117,10 @@ def _extract(path: Path, manifest: Manifest, body: bytes, staging: Path, progres
         with open_new(target, 0o600 if private else 0o644) as sink:
             got = hash_stream(stream, sink)
         if (got.sha256, got.size) != (want.sha256, want.size):
-            raise BundleError(f"{name}: changed while the bundle was being unpacked")
+            raise BundleError(
+                f"{name}: sha256 {got.sha256[:16]}... on the unpacking pass, the verified manifest says "
+                f"{want.sha256[:16]}... (the file changed after it was verified); nothing was loaded"
+            )
         seen.add(name)
 
     scan(path, handle, lambda n: progress(f"unpacking {path.name}", n, total))

@@ -224,3 +224,58 @@ def test_tampered_bundle_is_never_unpacked_or_loaded(tmp_path: Path, signed_bund
     assert not (tmp_path.parent / "escape").exists()
     assert images.loaded == []
     assert [p.name for p in tmp_path.iterdir()] == ["copy.tar"]  # no staging left behind
+
+
+def _member_types(path: Path) -> dict[str, str]:
+    """One non-empty member per top-level directory (images/, charts/, spec/, wheels/, ...)."""
+    with tarfile.open(path) as tar:
+        found: dict[str, str] = {}
+        for info in tar.getmembers():
+            if info.isreg() and info.size > 0 and "/" in info.name:
+                found.setdefault(info.name.split("/")[0], info.name)
+        return found
+
+
+@pytest.mark.parametrize("bundle", ["signed_bundle", "party_bundle"])
+def test_every_member_type_is_checked_by_verify(request: pytest.FixtureRequest, tmp_path: Path, bundle: str) -> None:
+    original: Path = request.getfixturevalue(bundle)[0]
+    members = _member_types(original)
+    expected = {"images", "charts", "spec", "wheels"} | ({"compose"} if bundle == "signed_bundle" else {"secrets"})
+    assert set(members) == expected  # the bundle holds every type this test claims to cover
+    for kind, member in members.items():
+        copy = tmp_path / f"{kind}.tar"
+        shutil.copy(original, copy)
+        with tarfile.open(copy) as tar:
+            size = tar.getmember(member).size
+        _flip_byte(copy, member, at=min(size - 1, 10))
+        with pytest.raises(BundleError) as err:
+            verify_bundle(copy)
+        assert f"{member}: sha256" in str(err.value), kind
+
+
+@pytest.mark.parametrize("kind", ["images", "charts", "spec", "wheels", "compose"])
+def test_load_checks_every_member_again_while_unpacking(
+    tmp_path: Path, signed_bundle: tuple[Path, object], keypair: tuple[Path, Path], kind: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The file may change between the verifying pass and the unpacking pass: the second pass must see it."""
+    import fatectl.bundle.load as loader
+
+    copy = tmp_path / "copy.tar"
+    shutil.copy(signed_bundle[0], copy)
+    member = _member_types(copy)[kind]
+    real_verify = loader.verify_with_body
+
+    def verify_then_swap(path: Path, pubkey: Path | None, progress: object) -> object:
+        verified = real_verify(path, pubkey, progress)  # type: ignore[arg-type]
+        with tarfile.open(path) as tar:
+            size = tar.getmember(member).size
+        _flip_byte(path, member, at=min(size - 1, 10))  # a writer changes the file after verification
+        return verified
+
+    monkeypatch.setattr(loader, "verify_with_body", verify_then_swap)
+    images = FakeImages()
+    with pytest.raises(BundleError) as err:
+        load_bundle(copy, keypair[1], dest=tmp_path / "site", images=images)
+    assert str(err.value).startswith(f"{member}: sha256") and "changed after it was verified" in str(err.value)
+    assert not (tmp_path / "site").exists() and images.loaded == []
