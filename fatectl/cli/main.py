@@ -18,6 +18,7 @@ from fatectl.cli.common import OrderedGroup
 from fatectl.cli.images import images
 from fatectl.cli.jobs import data, job
 from fatectl.cli.lab import down, logs, status, up
+from fatectl.cli.ops import doctor, support_bundle
 from fatectl.cli.render import render
 from fatectl.cli.spec import validate
 from fatectl.errors import FatectlError
@@ -45,6 +46,6 @@ def main() -> None:
     """Deploy and run a FATE-style federation from one validated spec."""
 
 
-# The journey: spec -> render -> lab -> data and jobs -> bundles -> certificates.
-for command in (validate, render, images, up, down, status, logs, data, job, bundle, certs):
+# The journey: spec -> render -> lab (and what to run when it misbehaves) -> data and jobs -> bundles -> certificates.
+for command in (validate, render, images, up, down, status, logs, doctor, support_bundle, data, job, bundle, certs):
     main.add_command(command)

@@ -61,6 +61,10 @@ class DockerClient(Protocol):
 
     def ping(self) -> bool: ...
 
+    def version(self) -> dict[str, Any]: ...
+
+    def info(self) -> dict[str, Any]: ...
+
 
 def docker_client() -> DockerClient:
     """A client of the local Docker engine, or a clear error saying how to get one."""
