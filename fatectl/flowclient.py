@@ -16,10 +16,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypedDict, cast
+from typing import Any, NotRequired, TypedDict, cast
 
 import httpx
 
+from fate.flow.waits import wait_text
 from fatectl.errors import EnvironmentProblem, FatectlError, Problem, RemoteError, SpecError, Timeout
 from fatectl.lab.paths import token_candidates
 from fatectl.lab.readiness import flow_url
@@ -47,6 +48,7 @@ class JobRecord(TypedDict):
     reason: str
     created: float
     updated: float
+    waiting: NotRequired[list[dict[str, Any]]]  # a running job's pending receives, with link state
 
 
 class LogEntry(TypedDict):
@@ -242,6 +244,7 @@ def job_summary(job: JobRecord) -> dict[str, Any]:
         "roles": " ".join(f"{r}={','.join(map(str, ids))}" for r, ids in roles.items()),
         "updated": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(job["updated"])),
         "reason": job.get("reason", ""),
+        "waiting": "; ".join(wait_text(w) for w in job.get("waiting", [])),
     }
 
 

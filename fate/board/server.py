@@ -25,6 +25,7 @@ from fate.board import views
 from fate.board.config import BoardConfig, load_board_config
 from fate.board.errors import BoardError, ConfigError, FlowUnavailable
 from fate.board.flowapi import FlowApi
+from fate.flow.waits import wait_text
 
 log = logging.getLogger("fate.board")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -182,6 +183,7 @@ class Board:
             roles=sorted(
                 (str(r), [str(i) for i in ids] if isinstance(ids, list) else []) for r, ids in roles.items()
             ),
+            waiting=[wait_text(w) for w in job.get("waiting", []) if isinstance(w, dict)],
             created=views.when(job.get("created")),
             updated=views.when(job.get("updated")),
             tasks=views.tasks(job, logs, self.config.party_id),

@@ -42,6 +42,7 @@ class LinkStatus:
     last_error: str | None = "not probed yet"
     checked_at: str | None = None
     identity: int | None = None  # party id the hop proved with its certificate
+    since: str | None = None  # when the state last changed: "down since 19:23:10"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +50,7 @@ class LinkStatus:
             "latency_ms": self.latency_ms,
             "last_error": self.last_error,
             "checked_at": self.checked_at,
+            "since": self.since,
             "host": self.host,
             "port": self.port,
             "party_id": self.identity,
@@ -185,11 +187,13 @@ class Hops:
             link.latency_ms = round((time.perf_counter() - started) * 1000, 2)
             if hop.party_id is None and self._verify_ca is not None:
                 link.identity = await self._handshake_identity(hop)
-            link.state, link.last_error = "up", None
+            state, link.last_error = "up", None
         except (aiohttp.ClientError, OSError, TimeoutError, RouterError, ssl.SSLError) as err:
-            link.state = "down"
+            state = "down"
             link.last_error = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
         link.checked_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        if state != link.state or link.since is None:
+            link.state, link.since = state, link.checked_at
         return link
 
     async def _handshake_identity(self, hop: Endpoint) -> int | None:

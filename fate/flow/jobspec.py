@@ -7,7 +7,8 @@ tables: {9999: guest_ids, 10000: host_ids}   # each data party's input table
 pipeline:
   - {name: intersect, component: psi, params: {}}
   - {name: lr, component: hetero_lr, needs: [intersect], params: {max_iter: 10}}
-timeout: 3600
+timeout: 3600        # seconds for the whole job
+stall_timeout: 900   # seconds a role may wait for one message before the job fails
 ```
 """
 
@@ -29,9 +30,10 @@ from fate.ml import registry
 ROLES = ("guest", "host", "arbiter")
 DATA_ROLES = ("guest", "host")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-TOP_KEYS = ("name", "roles", "tables", "pipeline", "timeout")
+TOP_KEYS = ("name", "roles", "tables", "pipeline", "timeout", "stall_timeout")
 STEP_KEYS = ("name", "component", "params", "needs")
 DEFAULT_TIMEOUT = 3600
+DEFAULT_STALL_TIMEOUT = 900
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class JobSpec:
     pipeline: tuple[Step, ...]
     name: str = ""
     timeout: int = DEFAULT_TIMEOUT
+    stall_timeout: int = DEFAULT_STALL_TIMEOUT
 
     @property
     def parties(self) -> tuple[int, ...]:
@@ -72,6 +75,7 @@ class JobSpec:
                 for s in self.pipeline
             ],
             "timeout": self.timeout,
+            "stall_timeout": self.stall_timeout,
         }
 
 
@@ -195,6 +199,9 @@ def validate_job(raw: Any) -> JobSpec:
     timeout = raw.get("timeout", DEFAULT_TIMEOUT)
     if isinstance(timeout, bool) or not isinstance(timeout, int) or not 1 <= timeout <= 7 * 86400:
         problems.append(f"timeout: expected seconds between 1 and 604800 (got {timeout!r})")
+    stall = raw.get("stall_timeout", min(DEFAULT_STALL_TIMEOUT, timeout) if isinstance(timeout, int) else 1)
+    if isinstance(stall, bool) or not isinstance(stall, int) or not 1 <= stall <= 7 * 86400:
+        problems.append(f"stall_timeout: expected seconds between 1 and 604800 (got {stall!r})")
     if problems:
         raise BadRequest("invalid job file", problems)
     return JobSpec(
@@ -203,6 +210,7 @@ def validate_job(raw: Any) -> JobSpec:
         pipeline=pipeline,
         name=name,
         timeout=timeout,
+        stall_timeout=stall,
     )
 
 

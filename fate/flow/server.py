@@ -15,6 +15,7 @@ import os
 import signal
 import tempfile
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from fate.flow.jobspec import NAME, parse_job
 from fate.flow.scheduler import POLL_SECONDS, Scheduler
 from fate.flow.store import JobRecord, Store
 from fate.flow.tables import parse_csv, read_table, to_csv
+from fate.flow.waits import describe_waits, read_waits
 
 log = logging.getLogger("fate.flow")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -140,14 +142,27 @@ class FlowService:
         return web.json_response(self._job_view(job), status=201)
 
     def _job_view(self, job: JobRecord) -> dict[str, Any]:
-        return {**job, "worker_pid": self.scheduler.worker_pid(job["id"])}
+        view: dict[str, Any] = {**job, "worker_pid": self.scheduler.worker_pid(job["id"])}
+        if job["status"] == "running":
+            waits = read_waits(self.config.data_dir / "jobs" / job["id"])
+            view["waiting"] = describe_waits(waits, self._links_or_empty() if waits else {}, time.time())
+        return view
+
+    def _links_or_empty(self) -> dict[str, Any]:
+        try:
+            return self.transport.links()
+        except TransportError:
+            return {}  # the router itself is down: the waits still say whom we wait for
 
     async def list_jobs(self, request: web.Request) -> web.Response:
         limit = _int_query(request, "limit", 100)
-        return web.json_response([self._job_view(j) for j in self.store.list_jobs(limit)])
+        # A running job's view may ask the router about links: off the event loop.
+        views = await asyncio.to_thread(lambda: [self._job_view(j) for j in self.store.list_jobs(limit)])
+        return web.json_response(views)
 
     async def get_job(self, request: web.Request) -> web.Response:
-        return web.json_response(self._job_view(self.store.get_job(request.match_info["id"])))
+        job = self.store.get_job(request.match_info["id"])
+        return web.json_response(await asyncio.to_thread(self._job_view, job))
 
     async def stop_job(self, request: web.Request) -> web.Response:
         job = await asyncio.to_thread(self.scheduler.stop, request.match_info["id"])

@@ -22,10 +22,12 @@ import numpy as np
 from fate.crypto.codec import register_ciphertexts
 from fate.federation.client import RouterTransport
 from fate.federation.federation import Federation
+from fate.federation.transport import Transport
 from fate.flow.config import FlowConfig, load_flow_config
 from fate.flow.jobspec import JobSpec, Step, validate_job
 from fate.flow.store import Store
 from fate.flow.tables import describe, write_table
+from fate.flow.waits import WaitRecorder
 from fate.ml import registry
 from fate.ml.component import ComponentContext, ComponentResult
 
@@ -85,7 +87,7 @@ class Worker:
         for name, value in result.metrics.items():
             self.store.put_output(self.job_id, step.name, role, "metric", name, _jsonable(value))
 
-    def _run_role(self, role: str, transport: RouterTransport, errors: list[str]) -> None:
+    def _run_role(self, role: str, transport: Transport, errors: list[str]) -> None:
         fed = Federation(transport, self.job_id, self.spec.roles, role, default_timeout=self.spec.timeout)
         results: dict[str, ComponentResult] = {}
         for step in self.spec.pipeline:
@@ -101,16 +103,19 @@ class Worker:
                 return
 
     def run(self) -> int:
-        transport = RouterTransport(
+        router = RouterTransport(
             self.config.party_id,
             self.config.router_host,
             self.config.router_port,
             self.config.tls,
             deadline=min(float(self.spec.timeout), 300.0),
         )
+        job_dir = self.config.data_dir / "jobs" / self.job_id
+        job_dir.mkdir(parents=True, exist_ok=True)
+        transport = WaitRecorder(router, job_dir, float(self.spec.stall_timeout))
         errors: list[str] = []
-        threads = [
-            threading.Thread(target=self._run_role, args=(r, transport, errors), daemon=True)
+        threads = [  # named after their role: the wait recorder says which role waits
+            threading.Thread(target=self._run_role, args=(r, transport, errors), name=f"role-{r}", daemon=True)
             for r in self.roles
         ]
         try:

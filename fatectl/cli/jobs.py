@@ -19,7 +19,7 @@ from fatectl.cli.common import (
 )
 from fatectl.spec.model import Federation
 
-_JOB_COLUMNS = ["id", "name", "status", "initiator", "roles", "updated", "reason"]
+_JOB_COLUMNS = ["id", "name", "status", "initiator", "roles", "updated", "reason", "waiting"]
 
 
 @click.group(cls=OrderedGroup)
