@@ -73,8 +73,14 @@ def line_chart(
     y_range: tuple[float, float] | None = None,
     diagonal: bool = False,
     x_step: float = 0.0,
+    points: bool = False,
+    note: str = "",
 ) -> Markup:
-    """An SVG line chart of one or more series; `diagonal` draws y = x (the chance line of a ROC)."""
+    """An SVG line chart of one or more series; `diagonal` draws y = x (the chance line of a ROC).
+
+    Values outside `y_range` are drawn on its edge (their hover title says so); `points` adds a
+    dot per value whose title shows it on hover, with no script.
+    """
     drawn = [Series(s.name, *thin(s.xs, s.ys)) for s in series if s.xs]
     all_x = [x for s in drawn for x in s.xs] or [0.0, 1.0]
     all_y = [y for s in drawn for y in s.ys] or [0.0, 1.0]
@@ -86,7 +92,7 @@ def line_chart(
         return LEFT + (x - x0) / (x1 - x0) * plot_w
 
     def py(y: float) -> float:
-        return TOP + plot_h - (y - y0) / (y1 - y0) * plot_h
+        return TOP + plot_h - (min(max(y, y0), y1) - y0) / (y1 - y0) * plot_h
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" '
@@ -120,10 +126,22 @@ def line_chart(
             f'<polyline class="series" points="{points}" fill="none" stroke="{color}" stroke-width="2">'
             f"<title>{escape(s.name)}</title></polyline>"
         )
+        if points:
+            for x, y in zip(s.xs, s.ys, strict=True):
+                off = " (off scale)" if not y0 <= y <= y1 else ""
+                parts.append(
+                    f'<circle class="point" cx="{_fmt(px(x))}" cy="{_fmt(py(y))}" r="3" fill="{color}">'
+                    f"<title>{escape(s.name)} at {_label(x)}: {_label(y)}{off}</title></circle>"
+                )
         if len(drawn) > 1:
             parts.append(
                 f'<text x="{LEFT + 8}" y="{TOP + 14 + 14 * i}" font-size="11" fill="{color}">{escape(s.name)}</text>'
             )
+    if note:
+        parts.append(
+            f'<text class="note" x="{LEFT + plot_w - 4}" y="{TOP + 14}" text-anchor="end" font-size="11" '
+            f'fill="#a33">{escape(note)}</text>'
+        )
     parts.append(
         f'<text x="{LEFT + plot_w / 2:g}" y="{HEIGHT - 8}" text-anchor="middle" font-size="12">{escape(x_label)}</text>'
     )
@@ -148,13 +166,34 @@ def roc_chart(fpr: Sequence[float], tpr: Sequence[float], auc: float | None = No
     )
 
 
+def readable_range(values: Sequence[float]) -> tuple[float, float] | None:
+    """A y range that keeps the bulk of a curve readable when a few values spike far above it.
+
+    Hetero LR's first Taylor-loss values can be ~30 while the rest settle near 0.1: drawn to
+    scale, the curve that matters is a flat line at the bottom. None when nothing spikes.
+    """
+    ordered = sorted(v for v in values if math.isfinite(v))
+    if len(ordered) < 4:
+        return None
+    low, typical = ordered[0], ordered[int(0.9 * (len(ordered) - 1))]
+    spread = typical - low or abs(typical) or 1.0
+    if ordered[-1] <= typical + 3 * spread:
+        return None
+    return low - 0.05 * spread, typical + 0.25 * spread
+
+
 def loss_chart(loss: Sequence[float], title: str = "loss") -> Markup:
     xs = tuple(float(i) for i in range(1, len(loss) + 1))
+    clipped = readable_range(loss)
+    note = f"clipped: {sum(1 for v in loss if v > clipped[1])} value(s) up to {_label(max(loss))}" if clipped else ""
     return line_chart(
         title,
         [Series(title, xs, tuple(loss))],
         "iteration",
         "loss",
         x_range=(1.0, max(2.0, xs[-1])),
+        y_range=clipped,
         x_step=1.0,
+        points=True,
+        note=note,
     )

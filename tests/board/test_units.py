@@ -223,3 +223,17 @@ def test_link_rows_show_latency_when_up_and_the_error_when_down() -> None:
         ("10000", "up", "1.2 ms"),
         ("10001", "down", "connection refused"),
     ]
+
+
+def test_a_loss_spike_is_clipped_so_the_curve_stays_readable() -> None:
+    from fate.board.svg import loss_chart, readable_range
+
+    loss = [30.0, 0.69, 0.5, 0.41, 0.36, 0.33, 0.31, 0.3, 0.29, 0.285]
+    low, high = readable_range(loss) or (0.0, 0.0)
+    assert low < 0.285 and 0.69 <= high < 1.0  # scaled to the values that matter, not to the spike
+    svg = str(loss_chart(loss))
+    assert "clipped: 1 value(s) up to 30" in svg
+    assert "<title>loss at 1: 30 (off scale)</title>" in svg and "<title>loss at 10: 0.285</title>" in svg
+    ys = [float(y) for y in re.findall(r'<circle class="point" cx="[0-9.]+" cy="([0-9.]+)"', svg)]
+    assert len(ys) == 10 and max(ys) - min(ys) > 150  # the settled part spans most of the plot's height
+    assert readable_range([0.7, 0.6, 0.5, 0.45, 0.44]) is None  # a calm curve is drawn to scale
