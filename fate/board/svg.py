@@ -73,13 +73,13 @@ def line_chart(
     y_range: tuple[float, float] | None = None,
     diagonal: bool = False,
     x_step: float = 0.0,
-    points: bool = False,
+    dots: bool = False,
     note: str = "",
 ) -> Markup:
     """An SVG line chart of one or more series; `diagonal` draws y = x (the chance line of a ROC).
 
     Values outside `y_range` are drawn on its edge (their hover title says so); `points` adds a
-    dot per value whose title shows it on hover, with no script.
+    dot per value whose title shows it on hover (`dots`), with no script.
     """
     drawn = [Series(s.name, *thin(s.xs, s.ys)) for s in series if s.xs]
     all_x = [x for s in drawn for x in s.xs] or [0.0, 1.0]
@@ -126,12 +126,12 @@ def line_chart(
             f'<polyline class="series" points="{points}" fill="none" stroke="{color}" stroke-width="2">'
             f"<title>{escape(s.name)}</title></polyline>"
         )
-        if points:
-            for x, y in zip(s.xs, s.ys, strict=True):
-                off = " (off scale)" if not y0 <= y <= y1 else ""
+        if dots:
+            for vx, vy in zip(s.xs, s.ys, strict=True):
+                off = " (off scale)" if not y0 <= vy <= y1 else ""
                 parts.append(
-                    f'<circle class="point" cx="{_fmt(px(x))}" cy="{_fmt(py(y))}" r="3" fill="{color}">'
-                    f"<title>{escape(s.name)} at {_label(x)}: {_label(y)}{off}</title></circle>"
+                    f'<circle class="point" cx="{_fmt(px(vx))}" cy="{_fmt(py(vy))}" r="3" fill="{color}">'
+                    f"<title>{escape(s.name)} at {_label(vx)}: {_label(vy)}{off}</title></circle>"
                 )
         if len(drawn) > 1:
             parts.append(
@@ -194,6 +194,6 @@ def loss_chart(loss: Sequence[float], title: str = "loss") -> Markup:
         x_range=(1.0, max(2.0, xs[-1])),
         y_range=clipped,
         x_step=1.0,
-        points=True,
+        dots=True,
         note=note,
     )
