@@ -50,10 +50,16 @@ tests() {
   setup
   if [ "$(id -u)" = 0 ] || [ -n "${CI:-}" ]; then
     bash scripts/ensure-docker.sh
-    # a real private registry on 127.0.0.1 for the bundle-load-and-push e2e test
-    if ! command -v docker-registry >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-      apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker-registry >/dev/null
+    # docker-registry: a real private registry on 127.0.0.1 for the bundle-load-and-push e2e test;
+    # chromium: the board's pages are rendered in a real headless browser (Playwright drives it)
+    missing=()
+    command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ]; then
+      say "installing ${missing[*]} (Debian)"
+      apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
     fi
+    export FATECTL_BROWSER=1
   fi
   if docker_ready; then
     export FATECTL_E2E=1

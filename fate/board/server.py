@@ -133,6 +133,10 @@ class Board:
     async def healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "party_id": self.config.party_id})
 
+    async def icon(self, request: web.Request) -> web.Response:
+        text = await asyncio.to_thread((HERE / "static" / "favicon.svg").read_text, encoding="utf-8")
+        return web.Response(text=text, content_type="image/svg+xml", charset="utf-8")
+
     async def stylesheet(self, request: web.Request) -> web.Response:
         text = await asyncio.to_thread((HERE / "static" / "board.css").read_text, encoding="utf-8")
         return web.Response(text=text, content_type="text/css", charset="utf-8")
@@ -209,6 +213,9 @@ class Board:
         app.router.add_get("/", self.job_list)
         app.router.add_get("/jobs/{id}", self.job_detail)
         app.router.add_get("/static/board.css", self.stylesheet)
+        # Browsers ask for an icon on their own; without one every page logs a 404.
+        app.router.add_get("/static/favicon.svg", self.icon)
+        app.router.add_get("/favicon.ico", self.icon)
         app.on_cleanup.append(self._close)
         return app
 

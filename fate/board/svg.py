@@ -166,20 +166,27 @@ def roc_chart(fpr: Sequence[float], tpr: Sequence[float], auc: float | None = No
     )
 
 
-def readable_range(values: Sequence[float]) -> tuple[float, float] | None:
+def readable_range(values: Sequence[float], jump: float = 5.0) -> tuple[float, float] | None:
     """A y range that keeps the bulk of a curve readable when a few values spike far above it.
 
-    Hetero LR's first Taylor-loss values can be ~30 while the rest settle near 0.1: drawn to
-    scale, the curve that matters is a flat line at the bottom. None when nothing spikes.
+    Hetero LR's first Taylor-loss values can be 20-50 while the rest settle below 1: drawn to
+    scale, the curve that matters is a flat line at the bottom. The largest values (at most a
+    third of them) are left off scale when they sit `jump` times further from the minimum than
+    the next value; None when nothing spikes.
     """
-    ordered = sorted(v for v in values if math.isfinite(v))
+    ordered = sorted((v for v in values if math.isfinite(v)), reverse=True)
     if len(ordered) < 4:
         return None
-    low, typical = ordered[0], ordered[int(0.9 * (len(ordered) - 1))]
-    spread = typical - low or abs(typical) or 1.0
-    if ordered[-1] <= typical + 3 * spread:
+    low = ordered[-1]
+    above = [v - low for v in ordered]
+    best, cut = 0.0, 0
+    for k in range(1, math.ceil(len(ordered) / 3) + 1):
+        if above[k] > 0 and above[k - 1] / above[k] > best:
+            best, cut = above[k - 1] / above[k], k
+    if best < jump:
         return None
-    return low - 0.05 * spread, typical + 0.25 * spread
+    top = ordered[cut]
+    return low - 0.05 * (top - low), top + 0.15 * (top - low)
 
 
 def loss_chart(loss: Sequence[float], title: str = "loss") -> Markup:

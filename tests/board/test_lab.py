@@ -6,12 +6,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from fatectl.flowclient import client_for
+from fatectl.flowclient import FlowClient, client_for
 from fatectl.lab.local import LocalLab
 from fatectl.render.engine import Layout, engine_configs
 from fatectl.spec.loader import load_federation
@@ -65,7 +67,16 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Federation, 
         LocalLab.of(fed, root / "lab").down()
 
 
-def test_board_draws_the_roc_and_loss_of_a_real_job(lab: tuple[Federation, Path]) -> None:
+@dataclass(frozen=True)
+class FinishedJob:
+    job: dict[str, Any]
+    url: str  # the guest's board
+    password: str
+    guest: FlowClient
+
+
+@pytest.fixture(scope="module")
+def finished(lab: tuple[Federation, Path]) -> FinishedJob:
     fed, root = lab
     local = LocalLab.of(fed, root / "lab")
     guest, host = client_for(fed, 9999, local.secrets_dir), client_for(fed, 10000, local.secrets_dir)
@@ -73,7 +84,6 @@ def test_board_draws_the_roc_and_loss_of_a_real_job(lab: tuple[Federation, Path]
     host.upload_table("host", DATA / "breast_hetero_host.csv", overwrite=True)
     job = guest.wait(guest.submit(JOB)["id"], timeout=500, poll=0.5)
     assert job["status"] == "success", job["reason"]
-
     # `fatectl up local` starts the board of every party that lists the module.
     services = LocalLab.of(fed, root / "lab").status().services
     assert any((s.party, s.module, s.state) == ("org-9999", "board", "running") for s in services)
@@ -88,6 +98,11 @@ def test_board_draws_the_roc_and_loss_of_a_real_job(lab: tuple[Federation, Path]
             pass
         time.sleep(0.2)
     password = (local.secrets_dir / "org-9999" / "board_password").read_text().strip()
+    return FinishedJob(dict(job), url, password, guest)
+
+
+def test_board_draws_the_roc_and_loss_of_a_real_job(finished: FinishedJob) -> None:
+    job, url, password, guest = finished.job, finished.url, finished.password, finished.guest
     assert password != guest.token  # the board's login is never the flow token
     listing = httpx.get(url + "/", auth=("admin", password), timeout=30)
     assert listing.status_code == 200 and f'href="/jobs/{job["id"]}"' in listing.text
@@ -108,3 +123,17 @@ def test_board_draws_the_roc_and_loss_of_a_real_job(lab: tuple[Federation, Path]
             rf"<td>{step}</td><td>[a-z_]+</td><td>guest</td><td><span class=\"status success\">", page
         )
     assert password not in page and guest.token not in page
+
+
+def test_every_board_page_renders_in_a_real_browser(finished: FinishedJob) -> None:
+    from .browser import browser_session, visit
+
+    with browser_session("admin", finished.password) as browser:
+        listing = visit(browser, finished.url + "/", "jobs")
+        detail = visit(browser, f"{finished.url}/jobs/{finished.job['id']}", "job")
+    for report in (listing, detail):
+        assert report.status == 200 and report.console_errors == [], report
+        assert report.screenshot is not None and report.screenshot.stat().st_size > 10_000
+    titles = [c["title"] for c in detail.charts]
+    assert any(t.startswith("ROC (AUC") for t in titles) and "loss" in titles, titles
+    assert all(c["width"] >= 300 and c["height"] >= 200 for c in detail.charts), detail.charts

@@ -237,3 +237,5 @@ def test_a_loss_spike_is_clipped_so_the_curve_stays_readable() -> None:
     ys = [float(y) for y in re.findall(r'<circle class="point" cx="[0-9.]+" cy="([0-9.]+)"', svg)]
     assert len(ys) == 10 and max(ys) - min(ys) > 150  # the settled part spans most of the plot's height
     assert readable_range([0.7, 0.6, 0.5, 0.45, 0.44]) is None  # a calm curve is drawn to scale
+    short = readable_range([19.4, 54.9, 1.17, 0.81, 0.67, 0.60])  # a real 6-epoch run: two spikes
+    assert short is not None and 1.17 <= short[1] < 2.0
