@@ -86,6 +86,7 @@ class Pair:
 
     def transfer(self, job: str, payload: bytes) -> tuple[float, float]:
         """Seconds to send (accepted by B's router) and to receive it at B."""
+        self.transports[B].open_job(job)  # as B's flow does when it accepts a job
         started = time.perf_counter()
         self.transports[A].send(job, "blob", B, payload)
         sent = time.perf_counter()
@@ -93,6 +94,7 @@ class Pair:
         done = time.perf_counter()
         if got != payload:
             raise SystemExit("payload corrupted in transit")
+        self.transports[B].drop_job(job)
         return sent - started, done - sent
 
     def peak_rss_mib(self) -> dict[int, float]:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
-from fate.federation.config import TLSConfig
+from fate.federation.config import TLSConfig, as_tls_config
 from fate.federation.hops import message_path
 from fate.federation.tls import client_context, identity
 from fate.federation.transport import Transport, TransportError
@@ -23,19 +24,6 @@ CHUNK = 1024 * 1024
 ROUTER_DEADLINE = 150.0  # above the router's default retry deadline toward the next hop
 # Failures that prove the router never got the whole message, so sending again is safe.
 _UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.WriteError, httpx.WriteTimeout, httpx.PoolTimeout)
-
-
-def _tls_config(tls: TLSConfig | Mapping[str, Any] | None) -> TLSConfig:
-    if tls is None:
-        return TLSConfig()
-    if isinstance(tls, TLSConfig):
-        return tls
-    return TLSConfig(
-        mode=str(tls.get("mode", "none")),
-        ca_file=str(tls.get("ca_file", "")),
-        cert_file=str(tls.get("cert_file", "")),
-        key_file=str(tls.get("key_file", "")),
-    )
 
 
 def _chunks(payload: bytes) -> Iterator[bytes]:
@@ -57,7 +45,7 @@ class RouterTransport(Transport):
         max_backoff: float = 5.0,
     ) -> None:
         self.party_id = int(party_id)
-        self.tls = _tls_config(tls)
+        self.tls = as_tls_config(tls)
         self.deadline = deadline
         self.max_backoff = max_backoff
         scheme = "https" if self.tls.enabled else "http"
@@ -140,12 +128,34 @@ class RouterTransport(Transport):
                     f"timed out after {timeout:g}s waiting for {tag!r} of job {job_id} from party {src}"
                 )
 
+    def open_job(self, job_id: str) -> None:
+        """Tell the router this party agreed to a job: peers may now send it the job's data in full."""
+        self._job_call(job_id, "open")
+
     def drop_job(self, job_id: str) -> int:
-        """Free the router's mailbox of a finished job; returns how many messages were never read."""
-        resp = self._request("DELETE", f"/v1/messages/{job_id}")
+        """Close a finished job at the router, freeing its mailbox; returns how many messages were never read."""
+        return int(self._job_call(job_id, "close").get("dropped", 0))
+
+    def _job_call(self, job_id: str, action: str) -> dict[str, Any]:
+        try:
+            resp = self._request("POST", f"/v1/jobs/{quote(job_id, safe='')}/{action}")
+        except httpx.TransportError as err:
+            raise TransportError(f"{action} job {job_id}: router {self.base_url} unreachable: {err}") from None
         if resp.status_code != 200:
-            raise TransportError(f"dropping job {job_id}: {_error_of(resp)[0]}")
-        return int(resp.json()["dropped"])
+            raise TransportError(f"{action} job {job_id}: {_error_of(resp)[0]}")
+        body: dict[str, Any] = resp.json()
+        return body
+
+    def status(self) -> dict[str, Any]:
+        """What the router holds and refused, per peer (GET /v1/status)."""
+        try:
+            resp = self._request("GET", "/v1/status")
+        except httpx.TransportError as err:
+            raise TransportError(f"router {self.base_url} unreachable: {err}") from None
+        if resp.status_code != 200:
+            raise TransportError(f"router status: {_error_of(resp)[0]}")
+        body: dict[str, Any] = resp.json()
+        return body
 
     def links(self) -> dict[str, dict[str, Any]]:
         """Per-peer link status as the router sees it: {peer: {state, latency_ms, last_error, checked_at}}."""
