@@ -22,6 +22,8 @@ import numpy as np
 from fate.crypto.codec import register_ciphertexts
 from fate.federation.client import RouterTransport
 from fate.federation.federation import Federation
+from fate.federation.signed import signed
+from fate.federation.transport import Transport
 from fate.flow.config import FlowConfig, load_flow_config
 from fate.flow.jobspec import JobSpec, Step, validate_job
 from fate.flow.store import Store
@@ -85,7 +87,7 @@ class Worker:
         for name, value in result.metrics.items():
             self.store.put_output(self.job_id, step.name, role, "metric", name, _jsonable(value))
 
-    def _run_role(self, role: str, transport: RouterTransport, errors: list[str]) -> None:
+    def _run_role(self, role: str, transport: Transport, errors: list[str]) -> None:
         fed = Federation(transport, self.job_id, self.spec.roles, role, default_timeout=self.spec.timeout)
         results: dict[str, ComponentResult] = {}
         for step in self.spec.pipeline:
@@ -101,13 +103,14 @@ class Worker:
                 return
 
     def run(self) -> int:
-        transport = RouterTransport(
+        # Every message (Paillier public keys included) is signed by this party and verified on receipt.
+        transport = signed(RouterTransport(
             self.config.party_id,
             self.config.router_host,
             self.config.router_port,
             self.config.tls,
             deadline=min(float(self.spec.timeout), 300.0),
-        )
+        ), self.config.tls)
         errors: list[str] = []
         threads = [
             threading.Thread(target=self._run_role, args=(r, transport, errors), daemon=True)

@@ -20,7 +20,7 @@ import httpx
 from fate.federation.client import RouterTransport
 from fate.federation.config import RouterConfig, parse_router_config
 from fate.federation.router import RunningRouter, start_router
-from fatectl.pki import ensure_secrets
+from fatectl.pki import SecretsLayout, ensure_secrets
 from fatectl.render.engine import Layout, engine_configs
 from fatectl.spec.model import Compose, Exchange, Federation
 from tests.federation.specs import federation
@@ -119,3 +119,10 @@ def client_as(lab: RouterLab, router: int, cert_of: int) -> httpx.Client:
     """A raw HTTP client to `router`'s router presenting party `cert_of`'s certificate."""
     return httpx.Client(base_url=f"https://127.0.0.1:{lab.configs[router].listen.port}",
                         verify=tls_context(lab, cert_of), timeout=30)
+
+
+def tls_of(secrets: SecretsLayout, party_id: int) -> dict[str, str]:
+    """A flow.yaml `tls` block for a party of `secrets`."""
+    files = secrets.party(party_id)
+    return {"mode": "mutual", "ca_file": str(secrets.ca_file), "cert_file": str(files.cert_file),
+            "key_file": str(files.key_file)}

@@ -1,4 +1,4 @@
-"""One contract, every Transport: in-memory, and real routers over mTLS (direct and via an exchange)."""
+"""One contract, every Transport: in-memory, real routers over mTLS (direct and via an exchange), and signed."""
 
 from __future__ import annotations
 
@@ -13,22 +13,30 @@ import pytest
 
 from fate.federation.federation import Federation
 from fate.federation.memory import MemoryHub
+from fate.federation.signed import signed
 from fate.federation.transport import Transport, TransportError
-from tests.federation.lab import RouterLab
+from fatectl.pki import ensure_secrets
+from tests.federation.lab import RouterLab, tls_of
+from tests.federation.specs import federation
 
 A, B, C = 9999, 10000, 10001
 MakeTransport = Callable[[int], Transport]
 
 
-@pytest.fixture(scope="module", params=["memory", "routers", "exchange"])
+@pytest.fixture(scope="module", params=["memory", "routers", "exchange", "signed-memory", "signed-exchange"])
 def net(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MakeTransport]:
-    if request.param == "memory":
+    kind = str(request.param)
+    if kind.endswith("memory"):
         hub = MemoryHub()
-        yield hub.transport
+        if kind == "memory":
+            yield hub.transport
+            return
+        secrets = ensure_secrets(federation((A, B, C)), tmp_path_factory.mktemp("secrets"))
+        yield lambda pid: signed(hub.transport(pid), tls_of(secrets, pid))
         return
-    lab = RouterLab(tmp_path_factory.mktemp(request.param), (A, B, C), exchange=request.param == "exchange")
+    lab = RouterLab(tmp_path_factory.mktemp(kind), (A, B, C), exchange=kind.endswith("exchange"))
     try:
-        yield lab.transport
+        yield (lambda pid: signed(lab.transport(pid), lab.tls_of(pid))) if kind.startswith("signed") else lab.transport
     finally:
         lab.close()
 
