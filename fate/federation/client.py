@@ -9,7 +9,7 @@ receives long-poll the router's mailbox until the caller's timeout.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -26,10 +26,11 @@ ROUTER_DEADLINE = 150.0  # above the router's default retry deadline toward the 
 _UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.WriteError, httpx.WriteTimeout, httpx.PoolTimeout)
 
 
-def _chunks(payload: bytes) -> Iterator[bytes]:
-    view = memoryview(payload)
-    for start in range(0, len(view), CHUNK):
-        yield bytes(view[start : start + CHUNK])
+def _chunks(parts: Sequence[bytes]) -> Iterator[bytes]:
+    for part in parts:
+        view = memoryview(part)
+        for start in range(0, len(view), CHUNK):
+            yield bytes(view[start : start + CHUNK])
 
 
 class RouterTransport(Transport):
@@ -63,6 +64,11 @@ class RouterTransport(Transport):
         return self._client.request(method, path, extensions=self._extensions, **kwargs)
 
     def send(self, job_id: str, tag: str, dst: int, payload: bytes) -> None:
+        self.send_parts(job_id, tag, dst, (payload,))
+
+    def send_parts(self, job_id: str, tag: str, dst: int, parts: Sequence[bytes]) -> None:
+        """One message made of `parts`, streamed one after the other (never joined in memory)."""
+        size = sum(len(part) for part in parts)
         deadline = time.monotonic() + self.deadline
         backoff, attempts, last = 0.05, 0, ""
         while True:
@@ -72,8 +78,8 @@ class RouterTransport(Transport):
                     "POST",
                     message_path(job_id, tag),
                     params={"src": self.party_id, "dst": dst},
-                    content=_chunks(payload),
-                    headers={"Content-Length": str(len(payload)), "Content-Type": "application/octet-stream"},
+                    content=_chunks(parts),
+                    headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"},
                     # Long enough for the router's own retries toward the next hop to end with an answer.
                     timeout=httpx.Timeout(self.deadline + ROUTER_DEADLINE, connect=10.0),
                 )
@@ -99,6 +105,10 @@ class RouterTransport(Transport):
             backoff = min(backoff * 2, self.max_backoff)
 
     def recv(self, job_id: str, tag: str, src: int, timeout: float = 600.0) -> bytes:
+        return bytes(self.recv_buffer(job_id, tag, src, timeout))
+
+    def recv_buffer(self, job_id: str, tag: str, src: int, timeout: float = 600.0) -> bytearray:
+        """The message as the buffer it was read into (recv copies it into bytes)."""
         deadline = time.monotonic() + timeout
         path = message_path(job_id, tag)
         while True:
@@ -178,7 +188,7 @@ class RouterTransport(Transport):
         self._client.close()
 
 
-def _read_stream(resp: httpx.Response) -> bytes:
+def _read_stream(resp: httpx.Response) -> bytearray:
     size = int(resp.headers.get("Content-Length", "0"))
     buffer = bytearray()
     if size:
@@ -189,10 +199,10 @@ def _read_stream(resp: httpx.Response) -> bytes:
             pos += len(block)
         if pos != size:
             raise TransportError(f"message truncated: got {pos} of {size} bytes")
-        return bytes(buffer)
+        return buffer
     for block in resp.iter_raw(CHUNK):
         buffer += block
-    return bytes(buffer)
+    return buffer
 
 
 def _error_of(resp: httpx.Response) -> tuple[str, bool]:

@@ -67,10 +67,11 @@ class SignedTransport(Transport):
         with self._lock:
             seq = self._next.get((job_id, dst), 0)
             self._next[(job_id, dst)] = seq + 1
-        self.inner.send(job_id, tag, dst, self._signer.seal(job_id, tag, dst, self._session, seq, payload))
+        prefix = self._signer.prefix(job_id, tag, dst, self._session, seq, payload)
+        self.inner.send_parts(job_id, tag, dst, (prefix, payload))
 
     def recv(self, job_id: str, tag: str, src: int, timeout: float = 600.0) -> bytes:
-        raw = self.inner.recv(job_id, tag, src, timeout)
+        raw = self.inner.recv_buffer(job_id, tag, src, timeout)
         try:
             envelope, payload = self._verifier.open(raw, job_id, tag, src)
             with self._lock:

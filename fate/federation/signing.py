@@ -102,11 +102,15 @@ class Signer:
         self._cert = cert.public_bytes(serialization.Encoding.DER)
 
     def seal(self, job: str, tag: str, dst: int, session: bytes, seq: int, payload: bytes) -> bytes:
+        return self.prefix(job, tag, dst, session, seq, payload) + payload
+
+    def prefix(self, job: str, tag: str, dst: int, session: bytes, seq: int, payload: bytes) -> bytes:
+        """What goes before the payload on the wire (sent as its own part, so the payload is not copied)."""
         digest = hashlib.sha256(payload).digest()
         sig = self._key.sign(statement(job, tag, self.party_id, dst, session, seq, digest), ec.ECDSA(hashes.SHA256()))
         header = msgpack.packb({"job": job, "tag": tag, "src": self.party_id, "dst": dst, "session": session,
                                 "seq": seq, "sha256": digest, "cert": self._cert, "sig": sig})
-        return b"".join((MAGIC, len(header).to_bytes(4, "big"), header, payload))
+        return b"".join((MAGIC, len(header).to_bytes(4, "big"), header))
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,7 @@ class Verifier:
         self._known: OrderedDict[bytes, _Known] = OrderedDict()
         self._lock = threading.Lock()
 
-    def open(self, raw: bytes, job: str, tag: str, src: int) -> tuple[Envelope, bytes]:
+    def open(self, raw: bytes | bytearray, job: str, tag: str, src: int) -> tuple[Envelope, bytes]:
         """The payload of a message (job, tag) claimed to come from `src`, if it proves it; else AuthenticationError."""
         what = f"rejected {tag!r} of job {job} from party {src}"
         env, start = _parse(raw, what)
@@ -209,7 +213,7 @@ def _extension(cert: x509.Certificate, kind: type[Any]) -> Any:
         return None
 
 
-def _parse(raw: bytes, what: str) -> tuple[Envelope, int]:
+def _parse(raw: bytes | bytearray, what: str) -> tuple[Envelope, int]:
     if not raw.startswith(MAGIC):
         raise AuthenticationError(f"{what}: it is not signed (sent without a party key, or forged on the way)")
     size = int.from_bytes(raw[len(MAGIC) : len(MAGIC) + 4], "big")

@@ -8,6 +8,7 @@ One shared test suite runs against every implementation.
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 
 
 class TransportError(Exception):
@@ -33,6 +34,14 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     def recv(self, job_id: str, tag: str, src: int, timeout: float = 600.0) -> bytes:
         """Block until the message (job_id, tag, src -> self) arrives; TransportError on timeout."""
+
+    def send_parts(self, job_id: str, tag: str, dst: int, parts: Sequence[bytes]) -> None:
+        """send() of the parts joined; a streaming transport sends them one after the other instead."""
+        self.send(job_id, tag, dst, b"".join(parts))
+
+    def recv_buffer(self, job_id: str, tag: str, src: int, timeout: float = 600.0) -> bytes | bytearray:
+        """recv(), possibly as the buffer the message was read into (the caller owns it; saves a copy)."""
+        return self.recv(job_id, tag, src, timeout)
 
     def open_job(self, job_id: str) -> None:  # noqa: B027 - optional hook
         """This party agreed to `job_id`: accept its messages in full (a router holds little for others)."""

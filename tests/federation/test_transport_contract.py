@@ -66,6 +66,12 @@ def test_empty_payload(parties: dict[int, Transport]) -> None:
     assert parties[C].recv(job, "nothing", A, timeout=10) == b""
 
 
+def test_a_message_sent_in_parts_arrives_whole(parties: dict[int, Transport]) -> None:
+    job = _job(parties, "parts")
+    parties[A].send_parts(job, "parts", B, (b"head|", b"", b"body" * 300_000))
+    assert bytes(parties[B].recv_buffer(job, "parts", A, timeout=10)) == b"head|" + b"body" * 300_000
+
+
 def test_messages_of_one_key_keep_their_order(parties: dict[int, Transport]) -> None:
     job = _job(parties, "order")
     for i in range(20):
