@@ -13,6 +13,7 @@ import json
 import logging
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,3 +149,25 @@ def test_the_real_party_is_still_heard_through_the_same_exchange(star: Star) -> 
     assert job["status"] == "failed"
     assert job["reason"] == "not agreed: party 10000 refused: party 10000 has no table 'missing'"
     assert star.rejections.empty()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "agreement logic (workstream A): the flow takes control messages from the exchange's own id (a router "
+    "link) and accepts a proposal from a src that is not a party of the job; the exchange then initiates jobs"))
+def test_the_exchange_cannot_initiate_a_job_as_itself(star: Star) -> None:
+    # Signed with the exchange's own key *as itself*: authentic, but the exchange is no party of any job.
+    spec = {"roles": {"guest": [star.exchange], "host": [B]}, "tables": {star.exchange: "t", B: "t"},
+            "pipeline": [{"name": "p", "component": "psi"}]}
+    message = json.dumps({"type": "propose", "job_id": "by-exchange", "spec": spec}).encode()
+    with client_as(star.lab, B, star.exchange) as exchange:
+        resp = exchange.post(message_path("_flow_control", "ctl.0"), params={"src": star.exchange, "dst": B},
+                             content=forge(star.lab.secrets, star.exchange, star.exchange, B, "_flow_control",
+                                           "ctl.0", message))
+    assert resp.status_code == 200
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not star.flows[B].store.has_job("by-exchange"):
+        time.sleep(0.1)
+    created = star.flows[B].store.has_job("by-exchange")
+    if created:
+        star.flows[B].store.set_status("by-exchange", "canceled", "test over")
+    assert not created, "party 10000 accepted a job proposed by the exchange"
