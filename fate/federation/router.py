@@ -104,7 +104,8 @@ class Router:
         if dst == self.party_id:
             if self.config.role == "exchange":
                 raise NoRoute(f"the exchange (party {self.party_id}) has no mailbox")
-            # Refuse before reading: the declared size is reserved, so a refusal costs no upload.
+            # Decide on the declared size before reading: a refused body is never stored, and an
+            # admitted one has its room reserved while it arrives (concurrent uploads cannot overcommit).
             ticket = self.mailboxes.admit(job, src, size)
             try:
                 payload = await read_body(request.content, self.config.limits, self.spool_dir, size)
