@@ -4,7 +4,8 @@ Path: client -> A's router -> (mutual TLS) -> B's router mailbox -> client,
 with both routers running as real `python -m fate router` processes on
 loopback. The reference is the same two routers with `tls: none`, measured
 in the same run, interleaved, so the ratio isolates the cost of mTLS.
-Peak router memory (VmHWM) shows that bodies are streamed, not held.
+Peak router memory (VmHWM) shows that bodies are streamed, not held. A third
+pair signs every message end to end (fate.federation.signed), as workers do.
 
     python benchmarks/router.py [--mb 100] [--runs 5]
 """
@@ -26,6 +27,8 @@ from ruamel.yaml import YAML
 
 from fate.federation.client import RouterTransport
 from fate.federation.health import check_router
+from fate.federation.signed import signed
+from fate.federation.transport import Transport
 from fatectl.pki import ensure_secrets
 from fatectl.render.engine import Layout, engine_configs
 from fatectl.spec.loader import load_federation
@@ -59,13 +62,13 @@ def _federation(root: Path, tls: str) -> Federation:
 class Pair:
     """Two router processes and a transport to each."""
 
-    def __init__(self, root: Path, tls: str) -> None:
+    def __init__(self, root: Path, tls: str, sign: bool = False) -> None:
         root.mkdir(parents=True)
         fed = _federation(root, tls)
         ensure_secrets(fed, root / "secrets")
         configs = engine_configs(fed, Layout.local(str(root / "secrets"), str(root / "data")))
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
-        self.transports: dict[int, RouterTransport] = {}
+        self.transports: dict[int, Transport] = {}
         for name, config in configs.items():
             if not name.endswith("router.yaml"):
                 continue
@@ -82,10 +85,13 @@ class Pair:
                 if time.monotonic() > deadline:
                     raise SystemExit(f"router {pid} did not become healthy")
                 time.sleep(0.2)
-            self.transports[pid] = RouterTransport(pid, "127.0.0.1", config["listen"]["port"], config["tls"])
+            transport = RouterTransport(pid, "127.0.0.1", config["listen"]["port"], config["tls"])
+            # The workers' transport: messages signed by the sender and verified by the receiver.
+            self.transports[pid] = signed(transport, config["tls"]) if sign else transport
 
     def transfer(self, job: str, payload: bytes) -> tuple[float, float]:
         """Seconds to send (accepted by B's router) and to receive it at B."""
+        self.transports[B].open_job(job)  # as B's flow does when it accepts a job
         started = time.perf_counter()
         self.transports[A].send(job, "blob", B, payload)
         sent = time.perf_counter()
@@ -93,6 +99,7 @@ class Pair:
         done = time.perf_counter()
         if got != payload:
             raise SystemExit("payload corrupted in transit")
+        self.transports[B].drop_job(job)
         return sent - started, done - sent
 
     def peak_rss_mib(self) -> dict[int, float]:
@@ -118,7 +125,11 @@ def main() -> None:
     args = parser.parse_args()
     payload = os.urandom(args.mb * MiB)
     with tempfile.TemporaryDirectory() as tmp:
-        pairs = {"mutual": Pair(Path(tmp) / "mtls", "mutual"), "none": Pair(Path(tmp) / "plain", "none")}
+        pairs = {
+            "signed": Pair(Path(tmp) / "signed", "mutual", sign=True),
+            "mutual": Pair(Path(tmp) / "mtls", "mutual"),
+            "none": Pair(Path(tmp) / "plain", "none"),
+        }
         try:
             for pair in pairs.values():
                 pair.transfer("warmup", payload[: 8 * MiB])
@@ -136,12 +147,15 @@ def main() -> None:
     print(f"payload {args.mb} MiB, {args.runs} runs each, median; routers as processes on loopback\n")
     print("| transport | end to end MB/s | send (A's worker -> B's router) MB/s | peak router RSS MiB (A / B) |")
     print("|---|---|---|---|")
-    for mode, label in (("mutual", "mTLS (ECDSA P-256)"), ("none", "plain HTTP (reference)")):
+    for mode, label in (("signed", "mTLS + signed messages"), ("mutual", "mTLS (ECDSA P-256)"),
+                        ("none", "plain HTTP (reference)")):
         mbps = args.mb * MiB / 1e6 / statistics.median(totals[mode])
         send_mbps = args.mb * MiB / 1e6 / statistics.median(sends[mode])
         print(f"| {label} | {mbps:.0f} | {send_mbps:.0f} | {peaks[mode][A]:.0f} / {peaks[mode][B]:.0f} |")
     ratio = statistics.median(totals["none"]) / statistics.median(totals["mutual"])
     print(f"\nmTLS throughput / plain throughput = {ratio:.2f}")
+    signing = statistics.median(totals["mutual"]) / statistics.median(totals["signed"])
+    print(f"signed throughput / mTLS throughput = {signing:.2f}")
 
 
 if __name__ == "__main__":

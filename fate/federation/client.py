@@ -9,12 +9,13 @@ receives long-poll the router's mailbox until the caller's timeout.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
-from fate.federation.config import TLSConfig
+from fate.federation.config import TLSConfig, as_tls_config
 from fate.federation.hops import message_path
 from fate.federation.tls import client_context, identity
 from fate.federation.transport import Transport, TransportError
@@ -25,23 +26,11 @@ ROUTER_DEADLINE = 150.0  # above the router's default retry deadline toward the 
 _UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.WriteError, httpx.WriteTimeout, httpx.PoolTimeout)
 
 
-def _tls_config(tls: TLSConfig | Mapping[str, Any] | None) -> TLSConfig:
-    if tls is None:
-        return TLSConfig()
-    if isinstance(tls, TLSConfig):
-        return tls
-    return TLSConfig(
-        mode=str(tls.get("mode", "none")),
-        ca_file=str(tls.get("ca_file", "")),
-        cert_file=str(tls.get("cert_file", "")),
-        key_file=str(tls.get("key_file", "")),
-    )
-
-
-def _chunks(payload: bytes) -> Iterator[bytes]:
-    view = memoryview(payload)
-    for start in range(0, len(view), CHUNK):
-        yield bytes(view[start : start + CHUNK])
+def _chunks(parts: Sequence[bytes]) -> Iterator[bytes]:
+    for part in parts:
+        view = memoryview(part)
+        for start in range(0, len(view), CHUNK):
+            yield bytes(view[start : start + CHUNK])
 
 
 class RouterTransport(Transport):
@@ -57,7 +46,7 @@ class RouterTransport(Transport):
         max_backoff: float = 5.0,
     ) -> None:
         self.party_id = int(party_id)
-        self.tls = _tls_config(tls)
+        self.tls = as_tls_config(tls)
         self.deadline = deadline
         self.max_backoff = max_backoff
         scheme = "https" if self.tls.enabled else "http"
@@ -75,6 +64,11 @@ class RouterTransport(Transport):
         return self._client.request(method, path, extensions=self._extensions, **kwargs)
 
     def send(self, job_id: str, tag: str, dst: int, payload: bytes) -> None:
+        self.send_parts(job_id, tag, dst, (payload,))
+
+    def send_parts(self, job_id: str, tag: str, dst: int, parts: Sequence[bytes]) -> None:
+        """One message made of `parts`, streamed one after the other (never joined in memory)."""
+        size = sum(len(part) for part in parts)
         deadline = time.monotonic() + self.deadline
         backoff, attempts, last = 0.05, 0, ""
         while True:
@@ -84,8 +78,8 @@ class RouterTransport(Transport):
                     "POST",
                     message_path(job_id, tag),
                     params={"src": self.party_id, "dst": dst},
-                    content=_chunks(payload),
-                    headers={"Content-Length": str(len(payload)), "Content-Type": "application/octet-stream"},
+                    content=_chunks(parts),
+                    headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"},
                     # Long enough for the router's own retries toward the next hop to end with an answer.
                     timeout=httpx.Timeout(self.deadline + ROUTER_DEADLINE, connect=10.0),
                 )
@@ -111,6 +105,10 @@ class RouterTransport(Transport):
             backoff = min(backoff * 2, self.max_backoff)
 
     def recv(self, job_id: str, tag: str, src: int, timeout: float = 600.0) -> bytes:
+        return bytes(self.recv_buffer(job_id, tag, src, timeout))
+
+    def recv_buffer(self, job_id: str, tag: str, src: int, timeout: float = 600.0) -> bytearray:
+        """The message as the buffer it was read into (recv copies it into bytes)."""
         deadline = time.monotonic() + timeout
         path = message_path(job_id, tag)
         while True:
@@ -140,12 +138,34 @@ class RouterTransport(Transport):
                     f"timed out after {timeout:g}s waiting for {tag!r} of job {job_id} from party {src}"
                 )
 
+    def open_job(self, job_id: str) -> None:
+        """Tell the router this party agreed to a job: peers may now send it the job's data in full."""
+        self._job_call(job_id, "open")
+
     def drop_job(self, job_id: str) -> int:
-        """Free the router's mailbox of a finished job; returns how many messages were never read."""
-        resp = self._request("DELETE", f"/v1/messages/{job_id}")
+        """Close a finished job at the router, freeing its mailbox; returns how many messages were never read."""
+        return int(self._job_call(job_id, "close").get("dropped", 0))
+
+    def _job_call(self, job_id: str, action: str) -> dict[str, Any]:
+        try:
+            resp = self._request("POST", f"/v1/jobs/{quote(job_id, safe='')}/{action}")
+        except httpx.TransportError as err:
+            raise TransportError(f"{action} job {job_id}: router {self.base_url} unreachable: {err}") from None
         if resp.status_code != 200:
-            raise TransportError(f"dropping job {job_id}: {_error_of(resp)[0]}")
-        return int(resp.json()["dropped"])
+            raise TransportError(f"{action} job {job_id}: {_error_of(resp)[0]}")
+        body: dict[str, Any] = resp.json()
+        return body
+
+    def status(self) -> dict[str, Any]:
+        """What the router holds and refused, per peer (GET /v1/status)."""
+        try:
+            resp = self._request("GET", "/v1/status")
+        except httpx.TransportError as err:
+            raise TransportError(f"router {self.base_url} unreachable: {err}") from None
+        if resp.status_code != 200:
+            raise TransportError(f"router status: {_error_of(resp)[0]}")
+        body: dict[str, Any] = resp.json()
+        return body
 
     def links(self) -> dict[str, dict[str, Any]]:
         """Per-peer link status as the router sees it: {peer: {state, latency_ms, last_error, checked_at}}."""
@@ -168,7 +188,7 @@ class RouterTransport(Transport):
         self._client.close()
 
 
-def _read_stream(resp: httpx.Response) -> bytes:
+def _read_stream(resp: httpx.Response) -> bytearray:
     size = int(resp.headers.get("Content-Length", "0"))
     buffer = bytearray()
     if size:
@@ -179,10 +199,10 @@ def _read_stream(resp: httpx.Response) -> bytes:
             pos += len(block)
         if pos != size:
             raise TransportError(f"message truncated: got {pos} of {size} bytes")
-        return bytes(buffer)
+        return buffer
     for block in resp.iter_raw(CHUNK):
         buffer += block
-    return bytes(buffer)
+    return buffer
 
 
 def _error_of(resp: httpx.Response) -> tuple[str, bool]:

@@ -16,7 +16,8 @@ from ruamel.yaml.error import YAMLError
 
 from fate.federation.errors import ConfigError
 
-MiB = 1024 * 1024
+KiB = 1024
+MiB = 1024 * KiB
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,20 @@ class TLSConfig:
         return self.mode == "mutual"
 
 
+def as_tls_config(tls: TLSConfig | Mapping[str, Any] | None) -> TLSConfig:
+    """The `tls` block as flow.yaml holds it (a mapping), or already parsed."""
+    if tls is None:
+        return TLSConfig()
+    if isinstance(tls, TLSConfig):
+        return tls
+    return TLSConfig(
+        mode=str(tls.get("mode", "none")),
+        ca_file=str(tls.get("ca_file", "")),
+        cert_file=str(tls.get("cert_file", "")),
+        key_file=str(tls.get("key_file", "")),
+    )
+
+
 @dataclass(frozen=True)
 class Endpoint:
     host: str
@@ -40,12 +55,31 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class Limits:
+    """What a router holds for whom: peers choose job ids, so quotas are per sending party and in total.
+
+    "Open" jobs are those the local flow registered (it agreed to them); messages of
+    any other job id are held only in a small pool and expire quickly, so a peer
+    cannot park data under invented job ids. Bodies in transit (relayed or being
+    read) count against the same totals as mailboxes.
+    """
+
     chunk_bytes: int = MiB
     memory_threshold: int = 4 * MiB  # larger bodies are spooled to data_dir
-    max_message_bytes: int = 2048 * MiB
-    mailbox_bytes_per_job: int = 4096 * MiB
-    mailbox_messages_per_job: int = 100_000
     max_poll_seconds: float = 30.0
+    max_message_bytes: int = 512 * MiB
+    peer_bytes: int = 256 * MiB  # per sending party, open jobs (one message may exceed it when none wait)
+    peer_messages: int = 10_000
+    total_bytes: int = 1024 * MiB  # everything this router holds, all peers together
+    total_messages: int = 100_000
+    message_ttl: float = 86_400.0  # unread messages of open jobs, and idle open jobs, are dropped after it
+    unopened_peer_bytes: int = 4 * MiB
+    unopened_peer_messages: int = 64
+    unopened_total_bytes: int = 64 * MiB
+    unopened_ttl: float = 60.0
+    control_message_bytes: int = 64 * KiB  # the flows' control channel carries job proposals, not data
+    control_peer_bytes: int = MiB
+    control_peer_messages: int = 1_000
+    control_ttl: float = 3_600.0
 
 
 @dataclass(frozen=True)

@@ -41,8 +41,30 @@ class NoRoute(RouterError):
     status = 404
 
 
+class LengthRequired(RouterError):
+    """A message must declare its size (Content-Length) so quotas can refuse it before reading."""
+
+    status = 411
+
+
 class TooLarge(RouterError):
+    """One message exceeds a size limit; sending it again cannot help."""
+
     status = 413
+
+
+class QuotaExceeded(RouterError):
+    """One sending party holds as much as it may at this router; it may retry once the receiver reads."""
+
+    status = 429
+    retryable = True
+
+
+class StorageFull(RouterError):
+    """The router holds as much as it may in total (all peers together); retry later."""
+
+    status = 507
+    retryable = True
 
 
 class Busy(RouterError):

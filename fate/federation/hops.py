@@ -20,12 +20,27 @@ from urllib.parse import quote
 
 import aiohttp
 
+from fate.federation.body import IncomingBody, Payload
 from fate.federation.config import Endpoint, RouterConfig
-from fate.federation.errors import BadRequest, Busy, Forbidden, NoRoute, RouterError, TooLarge, Unreachable
-from fate.federation.mailbox import IncomingBody, Payload
+from fate.federation.errors import (
+    BadRequest,
+    Busy,
+    Forbidden,
+    LengthRequired,
+    NoRoute,
+    QuotaExceeded,
+    RouterError,
+    StorageFull,
+    TooLarge,
+    Unreachable,
+)
 from fate.federation.tls import client_context, identity, peer_party_id
 
-_ERRORS: dict[int, type[RouterError]] = {403: Forbidden, 404: NoRoute, 413: TooLarge, 503: Busy}
+# Quota refusals (429, 507) go straight back to the sender, whose client backs off and retries:
+# a hop retrying them would hold the body (and the sender's connection) for its whole deadline.
+_ERRORS: dict[int, type[RouterError]] = {
+    403: Forbidden, 404: NoRoute, 411: LengthRequired, 413: TooLarge, 429: QuotaExceeded, 503: Busy, 507: StorageFull,
+}
 
 
 def message_path(job: str, tag: str) -> str:

@@ -1,155 +1,48 @@
-"""Message bodies with bounded memory, and the per-job mailboxes of a router.
+"""The mailboxes of a router: messages delivered to its party, waiting for a local client to take them.
 
-A body is read in chunks; past `memory_threshold` it moves to a spool file,
-so a router holds at most a threshold per in-flight message in memory no
-matter how large payloads are. Mailboxes are bounded per job (bytes and
-count): a full mailbox answers Busy and the sender backs off, which is the
-router's flow control.
+Which pool (fate.federation.quota) a message counts against depends on its
+job: the control channel, a job the local flow opened (`open`), or any other
+job id. Every held message has an expiry (its pool's ttl), and `sweep` drops
+what expired, so neither unread messages nor forgotten jobs accumulate.
+A full pool answers 429/507 and the sender backs off: the router's flow control.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import tempfile
+import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from aiohttp import StreamReader
+from fate.federation.body import Payload
+from fate.federation.quota import Pool, Quotas, Ticket
 
-from fate.federation.config import Limits
-from fate.federation.errors import BadRequest, Busy, TooLarge
+# The flows' control channel; must equal fate.flow.scheduler.CONTROL_JOB (a test checks).
+CONTROL_JOB = "_flow_control"
 
 
 @dataclass
-class Payload:
-    """A message body, in memory (`data`) or spooled to `path`; `size` bytes either way."""
-
-    size: int
-    data: bytes | None = None
-    path: Path | None = None
-
-    async def chunks(self, chunk_bytes: int) -> AsyncIterator[bytes]:
-        if self.data is not None:
-            for start in range(0, self.size, chunk_bytes):
-                yield self.data[start : start + chunk_bytes]
-            return
-        assert self.path is not None
-        with self.path.open("rb") as fh:
-            while block := fh.read(chunk_bytes):
-                yield block
-
-    def discard(self) -> None:
-        if self.path is not None:
-            self.path.unlink(missing_ok=True)
-            self.path = None
-        self.data = None
-
-
-class IncomingBody:
-    """A request body read chunk by chunk into a Payload, optionally passed on as it arrives.
-
-    `stream()` hands each chunk on (cut-through forwarding) while recording it;
-    `complete()` reads whatever is left and returns the whole Payload, so a failed
-    forward can be retried from the record.
-    """
-
-    def __init__(self, stream: StreamReader, limits: Limits, spool_dir: Path, expected: int | None = None) -> None:
-        self._stream = stream
-        self._expected = expected
-        self._limits = limits
-        self._spool_dir = spool_dir
-        self._buffer = bytearray()
-        self._spool: tuple[int, Path] | None = None
-        self._size = 0
-        self._done = False
-        self.error: BaseException | None = None  # why reading the body failed, if it did
-
-    async def _next(self) -> bytes:
-        if self._done:
-            return b""
-        try:
-            block = await self._stream.read(self._limits.chunk_bytes)
-            if not block:
-                if self._expected is not None and self._size != self._expected:
-                    raise BadRequest(f"message body ended after {self._size} of {self._expected} bytes")
-                self._done = True
-                return b""
-            self._record(block)
-        except BaseException as err:
-            self.error = err
-            raise
-        return block
-
-    def _record(self, block: bytes) -> None:
-        self._size += len(block)
-        if self._size > self._limits.max_message_bytes:
-            raise TooLarge(f"message larger than {self._limits.max_message_bytes} bytes")
-        if self._spool is not None:
-            _write_all(self._spool[0], block)
-            return
-        self._buffer += block
-        if len(self._buffer) > self._limits.memory_threshold:
-            self._spool_dir.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(dir=self._spool_dir, suffix=".msg")
-            self._spool = (fd, Path(name))
-            _write_all(fd, self._buffer)
-            self._buffer = bytearray()
-
-    async def stream(self) -> AsyncIterator[bytes]:
-        while block := await self._next():
-            yield block
-
-    async def complete(self) -> Payload:
-        try:
-            while await self._next():
-                pass
-        except BaseException:
-            self.discard()
-            raise
-        if self._spool is None:
-            return Payload(self._size, data=bytes(self._buffer))
-        fd, path = self._spool
-        os.close(fd)
-        self._spool = None
-        return Payload(self._size, path=path)
-
-    def discard(self) -> None:
-        """Remove the record of a body that will not be completed."""
-        if self._spool is not None:
-            os.close(self._spool[0])
-            self._spool[1].unlink(missing_ok=True)
-            self._spool = None
-        self._buffer = bytearray()
-
-
-async def read_body(stream: StreamReader, limits: Limits, spool_dir: Path, expected: int | None = None) -> Payload:
-    """Read a request body in chunks, spooling to disk past the memory threshold."""
-    return await IncomingBody(stream, limits, spool_dir, expected).complete()
-
-
-def _write_all(fd: int, data: bytes | bytearray) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+class _Message:
+    payload: Payload
+    ticket: Ticket
+    expires: float
 
 
 @dataclass
 class _JobBox:
-    queues: dict[tuple[str, int], deque[Payload]] = field(default_factory=dict)
-    bytes: int = 0
+    queues: dict[tuple[str, int], deque[_Message]] = field(default_factory=dict)
     count: int = 0
+    waiters: int = 0
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
 
 class Mailboxes:
-    """Messages delivered to this router's party, waiting for a local client to take them."""
-
-    def __init__(self, limits: Limits) -> None:
-        self.limits = limits
+    def __init__(self, quotas: Quotas, clock: Callable[[], float] = time.monotonic) -> None:
+        self.quotas = quotas
+        self.clock = clock
         self._jobs: dict[str, _JobBox] = {}
+        self._open: dict[str, float] = {}  # job -> last activity
 
     def _box(self, job: str) -> _JobBox:
         box = self._jobs.get(job)
@@ -157,23 +50,29 @@ class Mailboxes:
             box = self._jobs[job] = _JobBox()
         return box
 
-    def check_room(self, job: str, size: int) -> None:
-        """Busy unless a message of `size` bytes fits; an empty mailbox takes any one message."""
-        box = self._jobs.get(job)
-        if box is None:
-            return
-        if box.count + 1 > self.limits.mailbox_messages_per_job or (
-            box.count and box.bytes + size > self.limits.mailbox_bytes_per_job
-        ):
-            raise Busy(f"mailbox of job {job} is full ({box.count} messages, {box.bytes} bytes); retry later")
+    def _touch(self, job: str) -> None:
+        if job in self._open:
+            self._open[job] = self.clock()
 
-    async def put(self, job: str, tag: str, src: int, payload: Payload) -> None:
-        self.check_room(job, payload.size)
+    def pool_of(self, job: str) -> Pool:
+        pools = self.quotas.pools
+        if job == CONTROL_JOB:
+            return pools["control"]
+        return pools["job"] if job in self._open else pools["unopened"]
+
+    def admit(self, job: str, src: int, size: int) -> Ticket:
+        """Reserve room for a message of `size` bytes from `src` before reading it; raises the refusal."""
+        return self.quotas.reserve(self.pool_of(job), src, size)
+
+    async def put(self, job: str, tag: str, src: int, payload: Payload, ticket: Ticket) -> None:
+        """Hold an admitted message; from now on its ticket is released when it leaves the mailbox."""
+        pool = self.pool_of(job)
+        self.quotas.move(ticket, pool)  # the job may have been opened or closed while the body arrived
         box = self._box(job)
         async with box.changed:
-            box.queues.setdefault((tag, src), deque()).append(payload)
-            box.bytes += payload.size
+            box.queues.setdefault((tag, src), deque()).append(_Message(payload, ticket, self.clock() + pool.ttl))
             box.count += 1
+            self._touch(job)
             box.changed.notify_all()
 
     async def take(self, job: str, tag: str, src: int, timeout: float) -> Payload | None:
@@ -182,36 +81,83 @@ class Mailboxes:
         key = (tag, src)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        async with box.changed:
-            while not box.queues.get(key):
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    return None
-                try:
-                    await asyncio.wait_for(box.changed.wait(), remaining)
-                except TimeoutError:
-                    return None
-            queue = box.queues[key]
-            payload = queue.popleft()
-            if not queue:
-                del box.queues[key]
-            box.bytes -= payload.size
-            box.count -= 1
-            return payload
+        box.waiters += 1
+        try:
+            async with box.changed:
+                while not box.queues.get(key):
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        return None
+                    try:
+                        await asyncio.wait_for(box.changed.wait(), remaining)
+                    except TimeoutError:
+                        return None
+                message = self._pop(box, key)
+        finally:
+            box.waiters -= 1
+        self._touch(job)
+        self.quotas.release(message.ticket)
+        return message.payload
 
-    def drop(self, job: str) -> int:
-        """Forget a finished job's undelivered messages; returns how many were dropped."""
+    @staticmethod
+    def _pop(box: _JobBox, key: tuple[str, int]) -> _Message:
+        queue = box.queues[key]
+        message = queue.popleft()
+        if not queue:
+            del box.queues[key]
+        box.count -= 1
+        return message
+
+    def open(self, job: str) -> None:
+        """The local flow agreed to `job`: its messages count as open-job messages from now on."""
+        if job == CONTROL_JOB:
+            return
+        self._open[job] = self.clock()
+        pool = self.quotas.pools["job"]
+        for queue in self._jobs.get(job, _JobBox()).queues.values():
+            for message in queue:
+                self.quotas.move(message.ticket, pool)
+                message.expires = self.clock() + pool.ttl
+
+    def close(self, job: str) -> int:
+        """Forget a job: drop its undelivered messages (returns how many) and its registration."""
+        self._open.pop(job, None)
         box = self._jobs.pop(job, None)
         if box is None:
             return 0
         for queue in box.queues.values():
-            for payload in queue:
-                payload.discard()
+            for message in queue:
+                self._discard(message)
         return box.count
+
+    def _discard(self, message: _Message) -> None:
+        self.quotas.release(message.ticket)
+        message.payload.discard()
+
+    def sweep(self) -> int:
+        """Drop expired messages, empty unwatched mailboxes and long-idle open jobs; returns messages dropped."""
+        now = self.clock()
+        dropped = 0
+        for job, box in list(self._jobs.items()):
+            for key, queue in list(box.queues.items()):
+                while queue and queue[0].expires <= now:
+                    self._discard(queue.popleft())
+                    box.count -= 1
+                    dropped += 1
+                if not queue:
+                    del box.queues[key]
+            if not box.count and not box.waiters:
+                del self._jobs[job]
+        idle = [job for job, seen in self._open.items() if now - seen > self.quotas.limits.message_ttl]
+        for job in idle:
+            if job not in self._jobs:
+                del self._open[job]
+        return dropped
 
     def stats(self) -> dict[str, int]:
         return {
             "jobs": len(self._jobs),
+            "open_jobs": len(self._open),
             "messages": sum(b.count for b in self._jobs.values()),
-            "bytes": sum(b.bytes for b in self._jobs.values()),
+            "bytes": sum(m.ticket.size for b in self._jobs.values() for q in b.queues.values() for m in q),
         }

@@ -10,6 +10,12 @@ Who may do what is decided by the caller's certificate (`party-<id>`):
 - an exchange router forwards between parties, checking src the same way.
 With `tls: {mode: none}` there are no identities and everything is allowed:
 that mode exists only for throughput references and trusted single-host labs.
+
+What a router holds is bounded per sending party and in total, before a body
+is read (fate.federation.quota); only jobs the local flow opened get more than
+a small, short-lived share. The router authenticates hops, not messages: that
+a message really comes from its `src` is checked end to end by the receiving
+party (fate.federation.signed), since an exchange may relay for anyone.
 """
 
 from __future__ import annotations
@@ -24,10 +30,12 @@ from pathlib import Path
 
 from aiohttp import web
 
+from fate.federation.body import IncomingBody, Payload, read_body
 from fate.federation.config import RouterConfig
-from fate.federation.errors import BadRequest, Busy, Forbidden, NoRoute, RouterError
+from fate.federation.errors import BadRequest, Forbidden, LengthRequired, NoRoute, RouterError
 from fate.federation.hops import Hops
-from fate.federation.mailbox import IncomingBody, Mailboxes, Payload, read_body
+from fate.federation.mailbox import Mailboxes
+from fate.federation.quota import Quotas
 from fate.federation.tls import peer_party_id, server_context
 
 log = logging.getLogger("fate.router")
@@ -37,10 +45,11 @@ class Router:
     def __init__(self, config: RouterConfig) -> None:
         self.config = config
         self.party_id = config.party_id
-        self.mailboxes = Mailboxes(config.limits)
+        self.quotas = Quotas(config.limits, config.party_id)
+        self.mailboxes = Mailboxes(self.quotas)
         self.hops = Hops(config)
         self.spool_dir = Path(config.data_dir) / "spool"
-        self._prober: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     # ---- identities ----
 
@@ -87,24 +96,36 @@ class Router:
     async def post_message(self, request: web.Request) -> web.Response:
         job, tag = request.match_info["job"], request.match_info["tag"]
         src, dst = _int_param(request, "src"), _int_param(request, "dst")
-        await self._authorize(self._caller(request), src, dst)
+        caller = self._caller(request)
+        await self._authorize(caller, src, dst)
+        size = request.content_length
+        if size is None:
+            raise LengthRequired("a message must declare its size (Content-Length)")
         if dst == self.party_id:
             if self.config.role == "exchange":
                 raise NoRoute(f"the exchange (party {self.party_id}) has no mailbox")
-            # Refuse before reading: a full mailbox should not cost the sender a whole upload.
-            self.mailboxes.check_room(job, request.content_length or 0)
-            payload = await read_body(request.content, self.config.limits, self.spool_dir, request.content_length)
+            # Decide on the declared size before reading: a refused body is never stored, and an
+            # admitted one has its room reserved while it arrives (concurrent uploads cannot overcommit).
+            ticket = self.mailboxes.admit(job, src, size)
             try:
-                await self.mailboxes.put(job, tag, src, payload)
-            except RouterError:
-                payload.discard()
+                payload = await read_body(request.content, self.config.limits, self.spool_dir, size)
+            except BaseException:
+                self.quotas.release(ticket)
                 raise
+            await self.mailboxes.put(job, tag, src, payload, ticket)
             return web.json_response({"delivered": True})
         hop = self.config.next_hop(dst)
         if hop is None:
             raise NoRoute(f"no route from party {self.party_id} to party {dst}")
-        body = IncomingBody(request.content, self.config.limits, self.spool_dir, request.content_length)
-        await self.hops.forward(hop, job, tag, src, dst, body, request.content_length)
+        # A relayed body is held (spooled for retries) until the next hop takes it: that counts too,
+        # per sending router; this party's own clients are only bounded by the totals.
+        peer = caller if caller is not None else src
+        ticket = self.quotas.reserve(self.quotas.pools["relay"], peer, size, per_peer=peer != self.party_id)
+        try:
+            body = IncomingBody(request.content, self.config.limits, self.spool_dir, size)
+            await self.hops.forward(hop, job, tag, src, dst, body, size)
+        finally:
+            self.quotas.release(ticket)
         return web.json_response({"delivered": True})
 
     async def get_message(self, request: web.Request) -> web.StreamResponse:
@@ -121,13 +142,33 @@ class Router:
         finally:
             payload.discard()
 
-    async def delete_job(self, request: web.Request) -> web.Response:
+    async def open_job(self, request: web.Request) -> web.Response:
+        """The local flow agreed to a job: its messages get the open-job quota until it is closed."""
         self._require_local(request)
-        return web.json_response({"dropped": self.mailboxes.drop(request.match_info["job"])})
+        job = request.match_info["job"]
+        self.mailboxes.open(job)
+        return web.json_response({"opened": job})
+
+    async def close_job(self, request: web.Request) -> web.Response:
+        self._require_local(request)
+        return web.json_response({"dropped": self.mailboxes.close(request.match_info["job"])})
 
     async def links(self, request: web.Request) -> web.Response:
         self._require_local(request)
-        return web.json_response({key: link.as_dict() for key, link in sorted(self.hops.links.items())})
+        return web.json_response({
+            key: {**link.as_dict(), "refused": self.quotas.refused_by(link.identity)}
+            for key, link in sorted(self.hops.links.items())
+        })
+
+    async def status(self, request: web.Request) -> web.Response:
+        """What this router holds and refused, per peer: how an operator sees who is pushing."""
+        self._require_local(request)
+        return web.json_response({
+            "party_id": self.party_id,
+            "role": self.config.role,
+            "mailboxes": self.mailboxes.stats(),
+            **self.quotas.status(),
+        })
 
     # ---- lifecycle ----
 
@@ -136,8 +177,11 @@ class Router:
         app.router.add_get("/healthz", self.healthz)
         app.router.add_post("/v1/messages/{job}/{tag}", self.post_message)
         app.router.add_get("/v1/messages/{job}/{tag}", self.get_message)
-        app.router.add_delete("/v1/messages/{job}", self.delete_job)
+        app.router.add_post("/v1/jobs/{job}/open", self.open_job)
+        app.router.add_post("/v1/jobs/{job}/close", self.close_job)
+        app.router.add_delete("/v1/messages/{job}", self.close_job)  # the older name of close
         app.router.add_get("/v1/links", self.links)
+        app.router.add_get("/v1/status", self.status)
         app.on_startup.append(self._on_startup)
         app.on_cleanup.append(self._on_cleanup)
         return app
@@ -147,13 +191,22 @@ class Router:
         shutil.rmtree(self.spool_dir, ignore_errors=True)
         self.spool_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         await self.hops.start()
-        self._prober = asyncio.create_task(self.hops.probe_forever())
+        self._tasks = [asyncio.create_task(self.hops.probe_forever()), asyncio.create_task(self._sweep_forever())]
+
+    async def _sweep_forever(self) -> None:
+        limits = self.config.limits
+        interval = min(5.0, max(0.05, min(limits.unopened_ttl, limits.control_ttl, limits.message_ttl) / 4))
+        while True:
+            await asyncio.sleep(interval)
+            dropped = self.mailboxes.sweep()
+            if dropped:
+                log.info("dropped %d expired messages", dropped)
 
     async def _on_cleanup(self, app: web.Application) -> None:
-        if self._prober is not None:
-            self._prober.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._prober
+                await task
         await self.hops.close()
 
 
@@ -190,7 +243,7 @@ async def _errors(
     try:
         return await handler(request)
     except RouterError as err:
-        headers = {"Retry-After": "1"} if isinstance(err, Busy) else None
+        headers = {"Retry-After": "1"} if err.retryable else None
         if err.status >= 500:
             log.warning("%s %s: %s", request.method, request.path, err.message)
         return web.json_response(err.body(), status=err.status, headers=headers)

@@ -8,6 +8,7 @@ One shared test suite runs against every implementation.
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 
 
 class TransportError(Exception):
@@ -20,7 +21,8 @@ class Transport(abc.ABC):
     A message is addressed by (job_id, tag, src, dst). A receiver asks for
     exactly one (job_id, tag, src); sending the same key twice is an error the
     receiver may report, so components must use distinct tags per round
-    (e.g. "hetero_lr.d.iter3").
+    (e.g. "hetero_lr.d.iter3"). A party opens a job (`open_job`) before its
+    peers send it the job's data, and drops it when the job ends.
     """
 
     party_id: int
@@ -32,6 +34,21 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     def recv(self, job_id: str, tag: str, src: int, timeout: float = 600.0) -> bytes:
         """Block until the message (job_id, tag, src -> self) arrives; TransportError on timeout."""
+
+    def send_parts(self, job_id: str, tag: str, dst: int, parts: Sequence[bytes]) -> None:
+        """send() of the parts joined; a streaming transport sends them one after the other instead."""
+        self.send(job_id, tag, dst, b"".join(parts))
+
+    def recv_buffer(self, job_id: str, tag: str, src: int, timeout: float = 600.0) -> bytes | bytearray:
+        """recv(), possibly as the buffer the message was read into (the caller owns it; saves a copy)."""
+        return self.recv(job_id, tag, src, timeout)
+
+    def open_job(self, job_id: str) -> None:  # noqa: B027 - optional hook
+        """This party agreed to `job_id`: accept its messages in full (a router holds little for others)."""
+
+    def drop_job(self, job_id: str) -> int:
+        """The job ended: free what is held for it; returns how many messages were never read."""
+        return 0
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the default has nothing to release."""

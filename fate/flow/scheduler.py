@@ -178,10 +178,11 @@ class Scheduler:
             if problems:
                 raise BadRequest("; ".join(problems))
             if src != self.me:
+                self.transport.open_job(job_id)  # our router now takes the job's data from peers
                 self.store.create_job(job_id, spec.to_dict(), src, "waiting")
                 self.store.log(job_id, "flow", f"proposed by party {src}; accepted")
                 self.listen(set(spec.parties))
-        except BadRequest as err:
+        except (BadRequest, TransportError) as err:
             reply = {"type": "refuse", "job_id": job_id, "reason": str(err)}
         self._send(src, reply)
 
@@ -195,6 +196,7 @@ class Scheduler:
         if problems:
             raise BadRequest("job refused by this party", problems)
         job_id = f"{uuid.uuid4().hex[:12]}"
+        self.transport.open_job(job_id)  # our router now takes the job's data from peers
         self.store.create_job(job_id, spec.to_dict(), self.me, "waiting")
         self.store.log(job_id, "flow", f"proposing to parties {list(spec.parties)}")
         self.listen(set(spec.parties))

@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from fate.federation.client import RouterTransport
+from fate.federation.signed import signed
 from fate.federation.transport import TransportError
 from fate.flow.config import FlowConfig, load_flow_config
 from fate.flow.errors import (
@@ -60,7 +61,8 @@ class FlowService:
         self.transport = RouterTransport(
             config.party_id, config.router_host, config.router_port, config.tls, deadline=CONTROL_DEADLINE
         )
-        self.scheduler = Scheduler(config, self.store, self.transport, config_path)
+        # Control messages are signed with the party key: not even the exchange can speak for a peer.
+        self.scheduler = Scheduler(config, self.store, signed(self.transport, config.tls), config_path)
         self.delay = 0.0
 
     # ---- middleware ----

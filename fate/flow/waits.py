@@ -14,12 +14,14 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fate.federation.transport import Transport, TransportError
 
 WAITS_FILE = "waits.json"
+T = TypeVar("T")
 
 
 class WaitRecorder(Transport):
@@ -34,14 +36,29 @@ class WaitRecorder(Transport):
     def send(self, job_id: str, tag: str, dst: int, payload: bytes) -> None:
         self.inner.send(job_id, tag, dst, payload)
 
+    def send_parts(self, job_id: str, tag: str, dst: int, parts: Sequence[bytes]) -> None:
+        self.inner.send_parts(job_id, tag, dst, parts)
+
     def recv(self, job_id: str, tag: str, src: int, timeout: float = 600.0) -> bytes:
+        return self._waiting(tag, src, timeout, lambda limit: self.inner.recv(job_id, tag, src, limit))
+
+    def recv_buffer(self, job_id: str, tag: str, src: int, timeout: float = 600.0) -> bytes | bytearray:
+        return self._waiting(tag, src, timeout, lambda limit: self.inner.recv_buffer(job_id, tag, src, limit))
+
+    def open_job(self, job_id: str) -> None:
+        self.inner.open_job(job_id)
+
+    def drop_job(self, job_id: str) -> int:
+        return self.inner.drop_job(job_id)
+
+    def _waiting(self, tag: str, src: int, timeout: float, receive: Callable[[float], T]) -> T:
         role = threading.current_thread().name.removeprefix("role-")
         self._record(role, {"role": role, "party": src, "tag": tag, "since": time.time()})
         # Only a peer can stall a job: a role waiting on another role of this same party waits
         # for that role, whose own wait (on a peer) is the one to report.
         limit = timeout if src == self.party_id else min(timeout, self.stall_seconds)
         try:
-            return self.inner.recv(job_id, tag, src, limit)
+            return receive(limit)
         except TransportError as err:
             if limit < timeout:
                 raise TransportError(
@@ -53,9 +70,6 @@ class WaitRecorder(Transport):
 
     def close(self) -> None:
         self.inner.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)  # drop_job, links ... of the router transport
 
     def _record(self, role: str, wait: dict[str, Any] | None) -> None:
         with self._lock:

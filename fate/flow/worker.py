@@ -22,6 +22,7 @@ import numpy as np
 from fate.crypto.codec import register_ciphertexts
 from fate.federation.client import RouterTransport
 from fate.federation.federation import Federation
+from fate.federation.signed import signed
 from fate.federation.transport import Transport
 from fate.flow.config import FlowConfig, load_flow_config
 from fate.flow.jobspec import JobSpec, Step, validate_job
@@ -103,16 +104,17 @@ class Worker:
                 return
 
     def run(self) -> int:
-        router = RouterTransport(
+        # Every message (Paillier public keys included) is signed by this party and verified on receipt.
+        authenticated = signed(RouterTransport(
             self.config.party_id,
             self.config.router_host,
             self.config.router_port,
             self.config.tls,
             deadline=min(float(self.spec.timeout), 300.0),
-        )
+        ), self.config.tls)
         job_dir = self.config.data_dir / "jobs" / self.job_id
         job_dir.mkdir(parents=True, exist_ok=True)
-        transport = WaitRecorder(router, job_dir, float(self.spec.stall_timeout))
+        transport = WaitRecorder(authenticated, job_dir, float(self.spec.stall_timeout))
         errors: list[str] = []
         threads = [  # named after their role: the wait recorder says which role waits
             threading.Thread(target=self._run_role, args=(r, transport, errors), name=f"role-{r}", daemon=True)

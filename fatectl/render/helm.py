@@ -15,6 +15,9 @@ from fatectl.resources import templates_root
 from fatectl.spec.model import DEFAULT_PORTS, Exchange, Federation, Module, Party, Resources, thaw
 
 CHART_DIR = "helm/fate-party"
+# Disk for the bodies a router holds (spooled above 4 MiB). The router refuses past its own
+# total_bytes (1 GiB by default) first; this is the kubelet's backstop, which evicts the pod.
+SPOOL_SIZE_LIMIT = "2Gi"
 # Fixed non-root ids: the restricted Pod Security Standard forbids root, and fixed ids
 # let fsGroup make the mounted secrets readable without world permissions.
 RUN_AS = 10001
@@ -124,6 +127,7 @@ def _party_values(
             "routes": routes,
             "defaultRoute": default_route,
             "resources": _resources(router),
+            "spool": {"sizeLimit": SPOOL_SIZE_LIMIT},
         },
         "flow": {
             "enabled": flow is not None,
@@ -167,6 +171,7 @@ def _exchange_values(fed: Federation, exchange: Exchange, routes: list[dict[str,
             "routes": routes,
             "defaultRoute": None,
             "resources": _resources_of(exchange.resources),
+            "spool": {"sizeLimit": SPOOL_SIZE_LIMIT},
         },
         "flow": {
             "enabled": False,

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import threading
 from collections.abc import Coroutine
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+import httpx
+
 from fate.federation.client import RouterTransport
 from fate.federation.config import RouterConfig, parse_router_config
 from fate.federation.router import RunningRouter, start_router
-from fatectl.pki import ensure_secrets
+from fatectl.pki import SecretsLayout, ensure_secrets
 from fatectl.render.engine import Layout, engine_configs
 from fatectl.spec.model import Compose, Exchange, Federation
 from tests.federation.specs import federation
@@ -101,3 +104,25 @@ class RouterLab:
         for pid in list(self.routers):
             self.stop_router(pid)
         self.loop.stop()
+
+
+def tls_context(lab: RouterLab, cert_of: int) -> ssl.SSLContext:
+    """A client context holding party `cert_of`'s certificate: how a peer (or the exchange) connects."""
+    tls = lab.configs[cert_of].tls
+    ctx = ssl.create_default_context(cafile=tls.ca_file)
+    ctx.check_hostname = False
+    ctx.load_cert_chain(tls.cert_file, tls.key_file)
+    return ctx
+
+
+def client_as(lab: RouterLab, router: int, cert_of: int) -> httpx.Client:
+    """A raw HTTP client to `router`'s router presenting party `cert_of`'s certificate."""
+    return httpx.Client(base_url=f"https://127.0.0.1:{lab.configs[router].listen.port}",
+                        verify=tls_context(lab, cert_of), timeout=30)
+
+
+def tls_of(secrets: SecretsLayout, party_id: int) -> dict[str, str]:
+    """A flow.yaml `tls` block for a party of `secrets`."""
+    files = secrets.party(party_id)
+    return {"mode": "mutual", "ca_file": str(secrets.ca_file), "cert_file": str(files.cert_file),
+            "key_file": str(files.key_file)}

@@ -1,4 +1,4 @@
-"""One contract, every Transport: in-memory, and real routers over mTLS (direct and via an exchange)."""
+"""One contract, every Transport: in-memory, real routers over mTLS (direct and via an exchange), and signed."""
 
 from __future__ import annotations
 
@@ -13,22 +13,30 @@ import pytest
 
 from fate.federation.federation import Federation
 from fate.federation.memory import MemoryHub
+from fate.federation.signed import signed
 from fate.federation.transport import Transport, TransportError
-from tests.federation.lab import RouterLab
+from fatectl.pki import ensure_secrets
+from tests.federation.lab import RouterLab, tls_of
+from tests.federation.specs import federation
 
 A, B, C = 9999, 10000, 10001
 MakeTransport = Callable[[int], Transport]
 
 
-@pytest.fixture(scope="module", params=["memory", "routers", "exchange"])
+@pytest.fixture(scope="module", params=["memory", "routers", "exchange", "signed-memory", "signed-exchange"])
 def net(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MakeTransport]:
-    if request.param == "memory":
+    kind = str(request.param)
+    if kind.endswith("memory"):
         hub = MemoryHub()
-        yield hub.transport
+        if kind == "memory":
+            yield hub.transport
+            return
+        secrets = ensure_secrets(federation((A, B, C)), tmp_path_factory.mktemp("secrets"))
+        yield lambda pid: signed(hub.transport(pid), tls_of(secrets, pid))
         return
-    lab = RouterLab(tmp_path_factory.mktemp(request.param), (A, B, C), exchange=request.param == "exchange")
+    lab = RouterLab(tmp_path_factory.mktemp(kind), (A, B, C), exchange=kind.endswith("exchange"))
     try:
-        yield lab.transport
+        yield (lambda pid: signed(lab.transport(pid), lab.tls_of(pid))) if kind.startswith("signed") else lab.transport
     finally:
         lab.close()
 
@@ -38,31 +46,41 @@ def parties(net: MakeTransport) -> dict[int, Transport]:
     return {pid: net(pid) for pid in (A, B, C)}
 
 
-def _job(name: str) -> str:
-    return f"{name}-{os.urandom(4).hex()}"
+def _job(parties: dict[int, Transport], name: str) -> str:
+    """A fresh job id, opened by every party as its flow does when the job is agreed."""
+    job = f"{name}-{os.urandom(4).hex()}"
+    for transport in parties.values():
+        transport.open_job(job)
+    return job
 
 
 def test_a_message_arrives_intact(parties: dict[int, Transport]) -> None:
-    job = _job("intact")
+    job = _job(parties, "intact")
     parties[A].send(job, "greeting", B, b"hello \x00 world")
     assert parties[B].recv(job, "greeting", A, timeout=10) == b"hello \x00 world"
 
 
 def test_empty_payload(parties: dict[int, Transport]) -> None:
-    job = _job("empty")
+    job = _job(parties, "empty")
     parties[A].send(job, "nothing", C, b"")
     assert parties[C].recv(job, "nothing", A, timeout=10) == b""
 
 
+def test_a_message_sent_in_parts_arrives_whole(parties: dict[int, Transport]) -> None:
+    job = _job(parties, "parts")
+    parties[A].send_parts(job, "parts", B, (b"head|", b"", b"body" * 300_000))
+    assert bytes(parties[B].recv_buffer(job, "parts", A, timeout=10)) == b"head|" + b"body" * 300_000
+
+
 def test_messages_of_one_key_keep_their_order(parties: dict[int, Transport]) -> None:
-    job = _job("order")
+    job = _job(parties, "order")
     for i in range(20):
         parties[A].send(job, "seq", B, i.to_bytes(2, "big"))
     assert [int.from_bytes(parties[B].recv(job, "seq", A, timeout=10), "big") for i in range(20)] == list(range(20))
 
 
 def test_tags_and_sources_are_independent(parties: dict[int, Transport]) -> None:
-    job = _job("tags")
+    job = _job(parties, "tags")
     parties[A].send(job, "first", C, b"1")
     parties[A].send(job, "second", C, b"2")
     parties[B].send(job, "first", C, b"from B")
@@ -72,14 +90,14 @@ def test_tags_and_sources_are_independent(parties: dict[int, Transport]) -> None
 
 
 def test_tags_with_path_and_role_characters(parties: dict[int, Transport]) -> None:
-    job = _job("chars")
+    job = _job(parties, "chars")
     tag = "hetero_lr/d.iter3|guest>host ?&%#"
     parties[B].send(job, tag, A, b"x")
     assert parties[A].recv(job, tag, B, timeout=10) == b"x"
 
 
 def test_large_payload(parties: dict[int, Transport]) -> None:
-    job = _job("large")
+    job = _job(parties, "large")
     payload = np.random.default_rng(1).integers(0, 256, 50 * 1024 * 1024, dtype=np.uint8).tobytes()
     parties[A].send(job, "big", B, payload)
     assert parties[B].recv(job, "big", A, timeout=120) == payload
@@ -88,12 +106,12 @@ def test_large_payload(parties: dict[int, Transport]) -> None:
 def test_recv_times_out_with_transport_error(parties: dict[int, Transport]) -> None:
     started = time.monotonic()
     with pytest.raises(TransportError, match="timed out"):
-        parties[A].recv(_job("timeout"), "never", B, timeout=0.3)
+        parties[A].recv(_job(parties, "timeout"), "never", B, timeout=0.3)
     assert 0.25 <= time.monotonic() - started < 10
 
 
 def test_recv_waits_for_a_late_message(parties: dict[int, Transport]) -> None:
-    job = _job("late")
+    job = _job(parties, "late")
     timer = threading.Timer(0.3, parties[C].send, args=(job, "late", A, b"finally"))
     timer.start()
     try:
@@ -103,18 +121,18 @@ def test_recv_waits_for_a_late_message(parties: dict[int, Transport]) -> None:
 
 
 def test_loopback_to_own_party(parties: dict[int, Transport]) -> None:
-    job = _job("self")
+    job = _job(parties, "self")
     parties[A].send(job, "note|guest>arbiter", A, b"to myself")
     assert parties[A].recv(job, "note|guest>arbiter", A, timeout=10) == b"to myself"
 
 
 def test_unknown_destination_is_an_error(parties: dict[int, Transport]) -> None:
     with pytest.raises(TransportError, match="4242"):
-        parties[A].send(_job("unknown"), "t", 4242, b"x")
+        parties[A].send(_job(parties, "unknown"), "t", 4242, b"x")
 
 
 def test_concurrent_jobs_do_not_mix(parties: dict[int, Transport]) -> None:
-    jobs = [_job(f"concurrent{i}") for i in range(6)]
+    jobs = [_job(parties, f"concurrent{i}") for i in range(6)]
 
     def exchange(job: str) -> list[bytes]:
         got = []
@@ -132,7 +150,7 @@ def test_concurrent_jobs_do_not_mix(parties: dict[int, Transport]) -> None:
 
 
 def test_federation_roles_over_the_transport(parties: dict[int, Transport]) -> None:
-    job = _job("roles")
+    job = _job(parties, "roles")
     roles = {"guest": [A], "host": [B, C], "arbiter": [A]}
     guest = Federation(parties[A], job, roles, "guest")
     arbiter = Federation(parties[A], job, roles, "arbiter")

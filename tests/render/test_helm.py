@@ -202,6 +202,21 @@ def test_tls_none_mounts_no_certificates(rendered: dict[str, Path]) -> None:
     assert "secrets" not in {v["name"] for v in router["spec"]["template"]["spec"]["volumes"]}
 
 
+def test_router_spool_is_size_limited(rendered: dict[str, Path]) -> None:
+    # Peers make the router hold bodies on disk: a bounded emptyDir backs up the router's own quotas.
+    for case, name, values in (("two-party", "bank-a", None), ("three-party-exchange", "exchange", None),
+                               ("two-party", "bank-a", {"router": {"spool": {"sizeLimit": "5Gi"}}})):
+        chart = rendered[case] / name
+        docs = helm_manifests(chart, name, {**(_secret_values(chart) or {}), **(values or {})})
+        router = next(d for d in _by_kind(docs, "Deployment") if d["metadata"]["name"] == f"{name}-router")
+        volumes = {v["name"]: v for v in router["spec"]["template"]["spec"]["volumes"]}
+        assert volumes["spool"]["emptyDir"] == {"sizeLimit": "5Gi" if values else "2Gi"}, (case, name)
+    with helm_python.Chart.load(str(rendered["two-party"] / "bank-a")) as loaded, pytest.raises(
+        helm_python.HelmValuesError
+    ):
+        loaded.validate_schema({"router": {"spool": {"sizeLimit": "lots"}}})
+
+
 def test_values_schema_rejects_bad_overrides(rendered: dict[str, Path]) -> None:
     with helm_python.Chart.load(str(rendered["two-party"] / "bank-a")) as chart:
         chart.validate_schema({})

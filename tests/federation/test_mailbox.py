@@ -1,0 +1,150 @@
+"""Mailboxes and quotas on their own, with a clock the test moves: pools, expiry, release, counting."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import pytest
+
+from fate.federation.body import Payload
+from fate.federation.config import Limits
+from fate.federation.errors import QuotaExceeded, StorageFull, TooLarge
+from fate.federation.mailbox import CONTROL_JOB, Mailboxes
+from fate.federation.quota import MAX_COUNTED, OTHERS, Quotas
+from fate.flow import scheduler
+
+T = TypeVar("T")
+LIMITS = Limits(peer_bytes=100, peer_messages=3, total_bytes=250, total_messages=10, message_ttl=1000,
+                unopened_peer_bytes=10, unopened_peer_messages=2, unopened_total_bytes=15, unopened_ttl=60,
+                control_message_bytes=8, control_peer_bytes=16, control_peer_messages=4, control_ttl=300,
+                max_message_bytes=120)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def _boxes() -> tuple[Mailboxes, Clock]:
+    clock = Clock()
+    return Mailboxes(Quotas(LIMITS, 1), clock), clock
+
+
+async def _put(boxes: Mailboxes, job: str, tag: str, src: int, size: int) -> None:
+    ticket = boxes.admit(job, src, size)
+    await boxes.put(job, tag, src, Payload(size, data=b"x" * size), ticket)
+
+
+def test_the_router_and_the_flow_agree_on_the_control_job() -> None:
+    assert CONTROL_JOB == scheduler.CONTROL_JOB
+
+
+def test_pools_follow_the_job() -> None:
+    boxes, _ = _boxes()
+    assert boxes.pool_of("j").name == "unopened"
+    boxes.open("j")
+    assert boxes.pool_of("j").name == "job"
+    assert boxes.pool_of(CONTROL_JOB).name == "control"
+    boxes.open(CONTROL_JOB)
+    assert boxes.pool_of(CONTROL_JOB).name == "control"
+    boxes.close("j")
+    assert boxes.pool_of("j").name == "unopened"
+
+
+def test_each_pool_refuses_past_its_limits_and_counts_refusals() -> None:
+    async def go() -> None:
+        boxes, _ = _boxes()
+        with pytest.raises(TooLarge, match="exceeds unopened_peer_bytes=10"):
+            boxes.admit("stray", 2, 11)
+        await _put(boxes, "stray", "t", 2, 10)
+        with pytest.raises(QuotaExceeded, match="unopened_peer_bytes=10"):
+            boxes.admit("other-stray", 2, 1)
+        await _put(boxes, "stray", "t", 3, 5)  # another peer has its own share ...
+        with pytest.raises(StorageFull, match="unopened_total_bytes=15"):
+            boxes.admit("stray", 4, 1)  # ... within the pool's total
+        with pytest.raises(TooLarge, match="control_message_bytes=8"):
+            boxes.admit(CONTROL_JOB, 2, 9)
+        boxes.open("j")
+        await _put(boxes, "j", "big", 2, 120)  # one message over peer_bytes fits an empty share
+        with pytest.raises(QuotaExceeded, match="peer_bytes=100"):
+            boxes.admit("j", 2, 1)
+        with pytest.raises(StorageFull, match="total_bytes=250"):
+            boxes.admit("j", 3, 120)
+        assert dict(boxes.quotas.refused[2]) == {
+            "unopened_peer_bytes": 2, "control_message_bytes": 1, "peer_bytes": 1,
+        }
+        assert dict(boxes.quotas.refused[4]) == {"unopened_total_bytes": 1}
+
+    _run(go())
+
+
+def test_taking_closing_and_expiry_release_what_was_held() -> None:
+    async def go() -> None:
+        boxes, clock = _boxes()
+        boxes.open("j")
+        await _put(boxes, "j", "a", 2, 50)
+        await _put(boxes, "j", "b", 2, 50)
+        await _put(boxes, "stray", "t", 2, 10)
+        await _put(boxes, CONTROL_JOB, "ctl.0", 2, 8)
+        assert boxes.quotas.total.bytes == 118
+        payload = await boxes.take("j", "a", 2, 0)
+        assert payload is not None and payload.size == 50
+        assert boxes.quotas.total.bytes == 68
+        clock.now = 61  # the unopened message expires, the others stay
+        assert boxes.sweep() == 1
+        assert boxes.quotas.total.bytes == 58
+        clock.now = 301
+        assert boxes.sweep() == 1  # the control message
+        assert boxes.close("j") == 1
+        assert boxes.quotas.total.bytes == 0 and boxes.quotas.total.count == 0
+        assert boxes.stats() == {"jobs": 0, "open_jobs": 0, "messages": 0, "bytes": 0}
+
+    _run(go())
+
+
+def test_opening_a_job_keeps_what_arrived_before() -> None:
+    async def go() -> None:
+        boxes, clock = _boxes()
+        await _put(boxes, "early", "t", 2, 10)
+        boxes.open("early")
+        assert boxes.quotas.status()["pools"]["job"] == {"bytes": 10, "count": 1}
+        assert boxes.quotas.status()["pools"]["unopened"] == {"bytes": 0, "count": 0}
+        clock.now = 500  # past the unopened ttl, within the open-job ttl
+        assert boxes.sweep() == 0
+        assert await boxes.take("early", "t", 2, 0) is not None
+
+    _run(go())
+
+
+def test_idle_open_jobs_are_forgotten() -> None:
+    async def go() -> None:
+        boxes, clock = _boxes()
+        boxes.open("forgotten")
+        boxes.open("busy")
+        clock.now = 999
+        await _put(boxes, "busy", "t", 2, 1)
+        clock.now = 1001
+        boxes.sweep()
+        assert boxes.pool_of("forgotten").name == "unopened"
+        assert boxes.pool_of("busy").name == "job"
+
+    _run(go())
+
+
+def test_refusal_counts_stay_bounded_whatever_senders_are_claimed() -> None:
+    quotas = Quotas(LIMITS, 1)
+    pool = quotas.pools["unopened"]
+    for peer in range(MAX_COUNTED + 50):
+        with pytest.raises(TooLarge):
+            quotas.reserve(pool, peer, 11)
+    assert len(quotas.refused) == MAX_COUNTED + 1
+    assert quotas.refused[OTHERS]["unopened_peer_bytes"] == 50

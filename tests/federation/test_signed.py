@@ -1,0 +1,183 @@
+"""A relay that tampers with signed messages is caught by the receiver, which names what was done.
+
+The network is the in-memory hub, which, like an exchange, lets whoever holds a
+raw transport post under any party id: the relay takes a signed message off the
+wire and delivers it altered, under another sender, to another receiver, or
+again. Keys and certificates are real (fatectl's PKI); the routers' own part is
+tested over mTLS in test_malicious_exchange.py.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from fate.federation.errors import ConfigError
+from fate.federation.federation import Federation
+from fate.federation.memory import MemoryHub, MemoryTransport
+from fate.federation.signed import SignedTransport, signed
+from fate.federation.signing import MAGIC, AuthenticationError, Signer, Verifier
+from fate.federation.transport import Transport
+from fatectl.pki import SecretsLayout, create_ca, ensure_secrets, issue_certificate, write_pem_pair
+from tests.federation.forgery import forge
+from tests.federation.lab import tls_of
+from tests.federation.specs import federation
+
+A, B, C = 9999, 10000, 10001
+
+
+@dataclass
+class Net:
+    hub: MemoryHub
+    secrets: SecretsLayout
+    parties: dict[int, Transport]
+    wire: list[bytes]
+
+    def relay(self, as_party: int) -> MemoryTransport:
+        """What a relay holds: the wire itself, able to post under any party id."""
+        return MemoryTransport(self.hub, as_party)
+
+    def intercept(self, job: str, tag: str, src: int, dst: int) -> bytes:
+        """Take a message off the wire before its receiver sees it."""
+        return self.relay(dst).recv(job, tag, src, timeout=5)
+
+
+@pytest.fixture(scope="module")
+def secrets(tmp_path_factory: pytest.TempPathFactory) -> SecretsLayout:
+    return ensure_secrets(federation((A, B, C)), tmp_path_factory.mktemp("secrets"))
+
+
+@pytest.fixture
+def net(secrets: SecretsLayout) -> Iterator[Net]:
+    wire: list[bytes] = []
+    hub = MemoryHub(on_wire=lambda job, tag, src, dst, payload: wire.append(payload))
+    yield Net(hub, secrets, {p: signed(hub.transport(p), tls_of(secrets, p)) for p in (A, B, C)}, wire)
+
+
+def _job() -> str:
+    return f"job-{os.urandom(3).hex()}"
+
+
+def test_the_honest_path_works_and_is_signed(net: Net) -> None:
+    job = _job()
+    net.parties[A].send(job, "t", B, b"hello")
+    assert net.parties[B].recv(job, "t", A, timeout=5) == b"hello"
+    assert net.wire[-1].startswith(MAGIC) and net.wire[-1].endswith(b"hello")
+
+
+def test_an_altered_payload_byte_is_refused(net: Net) -> None:
+    job = _job()
+    net.parties[A].send(job, "t", B, b"transfer 100 to party 10000")
+    raw = bytearray(net.intercept(job, "t", A, B))
+    raw[-1] ^= 0x01
+    net.relay(A).send(job, "t", B, bytes(raw))
+    with pytest.raises(AuthenticationError, match="the payload was altered in transit"):
+        net.parties[B].recv(job, "t", A, timeout=5)
+
+
+def test_an_altered_header_is_refused(net: Net) -> None:
+    job = _job()
+    net.parties[A].send(job, "t", B, b"x")
+    raw = net.intercept(job, "t", A, B).replace(job.encode(), b"job-forged")
+    net.relay(A).send("job-forged", "t", B, raw)
+    with pytest.raises(AuthenticationError, match="the signature does not verify"):
+        net.parties[B].recv("job-forged", "t", A, timeout=5)
+
+
+def test_a_forged_sender_is_refused(net: Net) -> None:
+    job = _job()
+    net.parties[A].send(job, "t", B, b"from A")
+    net.relay(C).send(job, "t", B, net.intercept(job, "t", A, B))
+    with pytest.raises(AuthenticationError, match=r"from party 10001: it was signed by party 9999 \(a forged sender\)"):
+        net.parties[B].recv(job, "t", C, timeout=5)
+
+
+def test_a_message_redirected_to_another_party_is_refused(net: Net) -> None:
+    job = _job()
+    net.parties[A].send(job, "t", B, b"for B only")
+    net.relay(A).send(job, "t", C, net.intercept(job, "t", A, B))
+    with pytest.raises(AuthenticationError, match=r"addressed to party 10000, not to this party \(10001\): redirected"):
+        net.parties[C].recv(job, "t", A, timeout=5)
+
+
+def test_replays_into_a_new_tag_another_job_or_the_same_key_are_refused(net: Net) -> None:
+    job = _job()
+    net.parties[A].send(job, "round1", B, b"old")
+    assert net.parties[B].recv(job, "round1", A, timeout=5) == b"old"
+    old = net.wire[-1]
+    net.relay(A).send(job, "round2", B, old)
+    with pytest.raises(AuthenticationError, match="signed for tag 'round1' \\(replayed into another tag\\)"):
+        net.parties[B].recv(job, "round2", A, timeout=5)
+    net.relay(A).send("other-job", "round1", B, old)
+    with pytest.raises(AuthenticationError, match="replayed from another job"):
+        net.parties[B].recv("other-job", "round1", A, timeout=5)
+    net.relay(A).send(job, "round1", B, old)
+    with pytest.raises(AuthenticationError, match="was already received \\(a replay\\)"):
+        net.parties[B].recv(job, "round1", A, timeout=5)
+    # The channel still works for what A really sends next.
+    net.parties[A].send(job, "round2", B, b"new")
+    assert net.parties[B].recv(job, "round2", A, timeout=5) == b"new"
+
+
+def test_a_certificate_from_another_ca_is_refused(net: Net, tmp_path: Path) -> None:
+    # The impostor's certificate even names party A; only the CA signature tells it apart.
+    ca_key, ca = create_ca("impostor CA")
+    cert_file, key_file = write_pem_pair(tmp_path, *issue_certificate(ca_key, ca, A))
+    impostor = Signer(A, str(cert_file), str(key_file))
+    job = _job()
+    net.relay(A).send(job, "t", B, impostor.seal(job, "t", B, os.urandom(16), 0, b"trust me"))
+    with pytest.raises(AuthenticationError, match="not issued by the federation CA"):
+        net.parties[B].recv(job, "t", A, timeout=5)
+
+
+def test_a_certificate_of_another_party_is_refused(net: Net) -> None:
+    # Party C (or the exchange, with its own federation certificate) signs a message claiming to be A.
+    job = _job()
+    net.relay(A).send(job, "t", B, forge(net.secrets, signer=C, src=A, dst=B, job=job, tag="t", payload=b"as A"))
+    with pytest.raises(AuthenticationError, match="certificate of party-10001, which cannot speak for party 9999"):
+        net.parties[B].recv(job, "t", A, timeout=5)
+
+
+def test_unsigned_and_malformed_messages_are_refused(net: Net) -> None:
+    job = _job()
+    net.relay(A).send(job, "plain", B, b'{"type": "propose"}')
+    with pytest.raises(AuthenticationError, match="it is not signed"):
+        net.parties[B].recv(job, "plain", A, timeout=5)
+    net.relay(A).send(job, "short", B, MAGIC + (2**31).to_bytes(4, "big") + b"\x80")
+    with pytest.raises(AuthenticationError, match="signature header is malformed"):
+        net.parties[B].recv(job, "short", A, timeout=5)
+    net.relay(A).send(job, "junk", B, MAGIC + (3).to_bytes(4, "big") + b"\xc1\xc1\xc1")
+    with pytest.raises(AuthenticationError, match="signature header is malformed"):
+        net.parties[B].recv(job, "junk", A, timeout=5)
+
+
+def test_a_swapped_public_key_never_reaches_the_guest(net: Net) -> None:
+    # The arbiter's Paillier key travels like any message: a relay cannot substitute its own.
+    job, roles = _job(), {"guest": [A], "arbiter": [C]}
+    arbiter, guest = Federation(net.parties[C], job, roles, "arbiter"), Federation(net.parties[A], job, roles, "guest")
+    arbiter.remote({"n": 2**1024 + 643}, "pubkey", "guest")
+    net.intercept(job, "pubkey|arbiter>guest", C, A)
+    relay = Federation(net.relay(C), job, roles, "arbiter")
+    relay.remote({"n": 2**1024 + 1}, "pubkey", "guest")  # the relay's own key, unsigned
+    with pytest.raises(AuthenticationError, match="it is not signed"):
+        guest.get("pubkey", "arbiter")
+
+
+def test_keys_that_are_not_the_party_s_own_are_a_config_error(secrets: SecretsLayout) -> None:
+    files = secrets.party(B)
+    with pytest.raises(ConfigError, match="is not the certificate of party-9999"):
+        Signer(A, str(files.cert_file), str(files.key_file))
+    with pytest.raises(ConfigError, match="is not the key of"):
+        Signer(A, str(secrets.party(A).cert_file), str(files.key_file))
+    own = Signer(A, str(secrets.party(A).cert_file), str(secrets.party(A).key_file))
+    with pytest.raises(ValueError, match="do not belong to party 10000"):
+        SignedTransport(MemoryHub().transport(B), own, Verifier(A, str(secrets.ca_file)))
+
+
+def test_without_tls_there_is_nothing_to_sign_with() -> None:
+    inner = MemoryHub().transport(A)
+    assert signed(inner, {"mode": "none"}) is inner
