@@ -173,9 +173,10 @@ class FlowClient:
             job = self.job(job_id)
             if job["status"] in TERMINAL:
                 return job
-            if (job["status"], job["reason"]) != seen:
-                seen = (job["status"], job["reason"])
-                progress(f"job {job_id} {job['status']}" + (f": {job['reason']}" if job["reason"] else ""))
+            reason = job.get("reason", "")
+            if (job["status"], reason) != seen:
+                seen = (job["status"], reason)
+                progress(f"job {job_id} {job['status']}" + (f": {reason}" if reason else ""))
             if time.monotonic() >= deadline:
                 raise Timeout(
                     f"job {job_id} still {job['status']} after {timeout:g}s; it keeps running"
