@@ -24,11 +24,12 @@ from typing import Any, Literal
 
 from fate.flow.config import FlowConfig
 from fate.flow.errors import BadRequest
-from fate.flow.jobspec import DATA_ROLES, NAME, JobSpec, validate_job
+from fate.flow.jobspec import DATA_ROLES, NAME, JobSpec, Step, validate_job
 from fate.flow.policy import SECURE_KEY_BITS, Policy, Verdict, decide, public_refusal
 from fate.flow.store import Store
 
 MAX_CONTROL_BYTES = 64 * 1024
+LR_FLOOR_PARAMS = ("encrypt_param", "insecure_key", "batch_size")
 Stage = Literal["structure", "caps", "floors", "policy", "table"]
 
 
@@ -115,8 +116,10 @@ def floor_problems(policy: Policy, spec: JobSpec, me: int) -> list[str]:
     """What in the job is under our security floors, whatever its job file asks for."""
     problems = []
     for step in spec.pipeline:
-        if step.component == "hetero_lr":
-            problems += _lr_floors(policy, step.name, step.params, me)
+        # hetero_lr with its defaults (a key of SECURE_KEY_BITS, full batch); any other component
+        # carrying the same parameters is held to the same floors for what it states.
+        if step.component == "hetero_lr" or any(k in step.params for k in LR_FLOOR_PARAMS):
+            problems += _lr_floors(policy, step, me)
     data_parties = {p for role in DATA_ROLES for p in spec.roles.get(role, ())}
     if me in data_parties:
         for arbiter in spec.roles.get("arbiter", ()):
@@ -126,8 +129,8 @@ def floor_problems(policy: Policy, spec: JobSpec, me: int) -> list[str]:
     return problems
 
 
-def _lr_floors(policy: Policy, step: str, params: Mapping[str, Any], me: int) -> list[str]:
-    where = f"{step} (hetero_lr)"
+def _lr_floors(policy: Policy, step: Step, me: int) -> list[str]:
+    where, params = f"{step.name} ({step.component})", step.params
     problems = []
     encrypt = params.get("encrypt_param") or {}
     bits = encrypt.get("key_length", SECURE_KEY_BITS) if isinstance(encrypt, Mapping) else None

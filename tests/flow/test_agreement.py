@@ -141,6 +141,15 @@ def test_every_floor_refuses(hub: MemoryHub, make_scheduler: MakeScheduler, para
     assert b.store.get_job("f1")["status"] == "failed" and "start" not in kinds(b)
 
 
+def test_any_component_stating_lr_parameters_is_held_to_the_same_floors(make_scheduler: MakeScheduler) -> None:
+    a = make_scheduler(1, [2])
+    table(a)
+    job = JOB.replace("component: psi}", "component: evaluation, params: {encrypt_param: {key_length: 1024}}}")
+    with pytest.raises(BadRequest) as info:
+        a.submit(parse_job(job))
+    assert info.value.problems == ("p (evaluation): 1024-bit keys are under the floor of 2048 bits",)
+
+
 def test_floors_hold_for_own_jobs_too(make_scheduler: MakeScheduler) -> None:
     a = make_scheduler(1, [2])
     table(a)
