@@ -234,9 +234,6 @@ def submit(
         raise RemoteError(f"{job_file}: {err.message}", err.problems) from None
     if wait and job["status"] not in TERMINAL:
         job = client.wait(job["id"], timeout, progress=progress)
-    else:
-        progress(f"job {job['id']} {job['status']}: {job['reason']}" if job["reason"] else
-                 f"job {job['id']} {job['status']}")
     if job["status"] in ("failed", "canceled"):
         raise JobFailed(f"job {job['id']} {job['status']}: {job['reason']}")
     return job

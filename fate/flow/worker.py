@@ -22,7 +22,7 @@ import numpy as np
 from fate.crypto.codec import register_ciphertexts
 from fate.federation.client import RouterTransport
 from fate.federation.federation import Federation
-from fate.flow.audit import AuditLog
+from fate.flow.audit import AuditLog, digest
 from fate.flow.config import FlowConfig, load_flow_config
 from fate.flow.jobspec import JobSpec, Step, validate_job
 from fate.flow.store import Store
@@ -52,6 +52,7 @@ class Worker:
         self.job_id = job_id
         self.store = Store(config.data_dir, config.database_url)
         self.audit = AuditLog(self.store)
+        self._audited: set[tuple[str, ...]] = set()
         self.spec: JobSpec = validate_job(self.store.get_job(job_id)["spec"])
         self.roles = self.spec.roles_of(config.party_id)
 
@@ -64,7 +65,12 @@ class Worker:
 
     def _output(self, step: Step, role: str, kind: str, name: str, value: Any) -> None:
         self.store.put_output(self.job_id, step.name, role, kind, name, value)
-        detail = {"component": step.name, "kind": kind, "name": name}
+        # Components may hand the same output twice (logged, then returned); one record each.
+        key = (step.name, role, kind, name, digest(value))
+        if key in self._audited:
+            return
+        self._audited.add(key)
+        detail = {"component": step.name, "kind": kind, "name": name, "digest": key[-1]}
         if kind == "data":
             detail["rows"] = value["rows"]
         self.audit.append("output", self.job_id, f"worker {role}", detail)

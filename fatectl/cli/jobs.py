@@ -75,7 +75,7 @@ def job_submit(fed: Federation, party_id: int, jobfile: Path, wait: bool, timeou
     if output_format == "json":
         click.echo(to_json(result))
         return
-    click.echo(f"job {result['id']} {result['status']}")
+    click.echo(f"job {result['id']} {result['status']}" + (f": {result['reason']}" if result["reason"] else ""))
     if result["status"] == "success":
         print_rows(scalar_metrics(fed, party_id, result["id"]), ["component", "role", "name", "value"], "table")
 
