@@ -59,7 +59,8 @@ def in_memory_psi(guest: list[str], host: list[str]) -> tuple[float, int]:
 
 def lab_psi(guest: list[str], host: list[str], port_base: int, work: Path) -> tuple[float, float, int]:
     spec = work / "bench.yaml"
-    spec.write_text(generate_spec_text(2, False, name="psi-bench", key_bits=1024, host_port_base=port_base))
+    spec.write_text(generate_spec_text(2, False, name="psi-bench", key_bits=1024, host_port_base=port_base,
+                                       lab_policy=True))  # its job runs unattended
     fed = load_federation(spec)
     LocalLab.of(fed, work / "lab").up(timeout=180)
     try:

@@ -73,3 +73,9 @@ class BundleError(FatectlError):
 
 class Timeout(FatectlError):
     exit_code = 6
+
+
+class AuditError(FatectlError):
+    """A party's audit log failed verification: a record was edited, dropped or rewritten."""
+
+    exit_code = 8

@@ -42,7 +42,7 @@ class TableRecord(TypedDict):
 class JobRecord(TypedDict):
     id: str
     name: str
-    status: str  # pending | running | success | failed | canceled ...
+    status: str  # waiting | pending | running | success | failed | canceled
     initiator: int
     spec: dict[str, Any]
     reason: str
@@ -132,14 +132,25 @@ class FlowClient:
         return cast(JobRecord, self._call("POST", "/v1/jobs", content=job_text.encode("utf-8"),
                                           headers={"Content-Type": "application/yaml"}))
 
-    def jobs(self, limit: int = 100) -> list[JobRecord]:
-        return cast(list[JobRecord], self._call("GET", "/v1/jobs", params={"limit": limit}))
+    def jobs(self, limit: int = 100, status: str | None = None) -> list[JobRecord]:
+        params: dict[str, Any] = {"limit": limit, **({"status": status} if status else {})}
+        return cast(list[JobRecord], self._call("GET", "/v1/jobs", params=params))
 
     def job(self, job_id: str) -> JobRecord:
         return cast(JobRecord, self._call("GET", f"/v1/jobs/{_seg(job_id)}"))
 
     def stop(self, job_id: str) -> JobRecord:
         return cast(JobRecord, self._call("POST", f"/v1/jobs/{_seg(job_id)}/stop"))
+
+    def approve(self, job_id: str, reason: str = "") -> JobRecord:
+        return cast(JobRecord, self._call("POST", f"/v1/jobs/{_seg(job_id)}/approve", json={"reason": reason}))
+
+    def reject(self, job_id: str, reason: str = "") -> JobRecord:
+        return cast(JobRecord, self._call("POST", f"/v1/jobs/{_seg(job_id)}/reject", json={"reason": reason}))
+
+    def audit(self, after: int = 0, limit: int = 1000) -> list[Any]:
+        """Audit records after seq `after` (fatectl.audit types and verifies them)."""
+        return cast(list[Any], self._call("GET", "/v1/audit", params={"after": after, "limit": limit}))
 
     def logs(self, job_id: str, after: int = 0) -> list[LogEntry]:
         return cast(list[LogEntry], self._call("GET", f"/v1/jobs/{_seg(job_id)}/logs", params={"after": after}))
@@ -154,13 +165,20 @@ class FlowClient:
     def links(self) -> dict[str, Any]:
         return cast(dict[str, Any], self._call("GET", "/v1/federation/links"))
 
-    def wait(self, job_id: str, timeout: float = 3600.0, poll: float = 0.5) -> JobRecord:
-        """Poll until the job ends; Timeout when it does not end in time."""
+    def wait(self, job_id: str, timeout: float = 3600.0, poll: float = 0.5,
+             progress: Callable[[str], None] = lambda _: None) -> JobRecord:
+        """Poll until the job ends; Timeout when it does not end in time. Each change of status or
+        reason (waiting for a party's approval, running) goes to `progress`."""
         deadline = time.monotonic() + timeout
+        seen = ("", "")
         while True:
             job = self.job(job_id)
             if job["status"] in TERMINAL:
                 return job
+            reason = job.get("reason", "")
+            if (job["status"], reason) != seen:
+                seen = (job["status"], reason)
+                progress(f"job {job_id} {job['status']}" + (f": {reason}" if reason else ""))
             if time.monotonic() >= deadline:
                 raise Timeout(
                     f"job {job_id} still {job['status']} after {timeout:g}s; it keeps running"
@@ -216,12 +234,40 @@ def submit(
         job = client.submit(text)
     except RemoteError as err:  # a refused job file: say which file (its problems name line and field)
         raise RemoteError(f"{job_file}: {err.message}", err.problems) from None
-    progress(f"job {job['id']} {job['status']}")
     if wait and job["status"] not in TERMINAL:
-        job = client.wait(job["id"], timeout)
+        job = client.wait(job["id"], timeout, progress=progress)
     if job["status"] in ("failed", "canceled"):
         raise JobFailed(f"job {job['id']} {job['status']}: {job['reason']}")
     return job
+
+
+def pending_jobs(fed: Federation, party_id: int) -> list[dict[str, Any]]:
+    """What waits for this party's approval, and what each job asks: who proposed it, every role,
+    every party's table, and each component with its parameters."""
+    jobs = client_for(fed, party_id).jobs(limit=1000, status="pending")
+    return [
+        {
+            "id": job["id"],
+            "name": job.get("name", ""),
+            "initiator": job["initiator"],
+            "roles": job["spec"].get("roles", {}),
+            "our_roles": [r for r, ids in job["spec"].get("roles", {}).items() if party_id in ids],
+            "tables": job["spec"].get("tables", {}),
+            "pipeline": [
+                {"name": s.get("name"), "component": s.get("component"), "params": s.get("params", {})}
+                for s in job["spec"].get("pipeline", [])
+            ],
+            "reason": job.get("reason", ""),
+            "created": job["created"],
+        }
+        for job in jobs
+    ]
+
+
+def decide(fed: Federation, party_id: int, job_id: str, approve: bool, reason: str = "") -> JobRecord:
+    """Approve or reject a job waiting for this party's approval."""
+    client = client_for(fed, party_id)
+    return client.approve(job_id, reason) if approve else client.reject(job_id, reason)
 
 
 def scalar_metrics(fed: Federation, party_id: int, job_id: str) -> list[dict[str, Any]]:

@@ -17,9 +17,7 @@ from dataclasses import dataclass, field
 
 from fate.federation.body import Payload
 from fate.federation.quota import Pool, Quotas, Ticket
-
-# The flows' control channel; must equal fate.flow.scheduler.CONTROL_JOB (a test checks).
-CONTROL_JOB = "_flow_control"
+from fate.federation.transport import CONTROL_JOB
 
 
 @dataclass

@@ -10,6 +10,10 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 
+# The flows' control channel: reserved job id of every party's ordered control stream. Routers
+# give it its own small quota; flows agree jobs over it.
+CONTROL_JOB = "_flow_control"
+
 
 class TransportError(Exception):
     """A message could not be delivered or did not arrive in time."""

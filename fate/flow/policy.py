@@ -20,6 +20,7 @@ ROLES = ("guest", "host", "arbiter")
 SECURE_KEY_BITS = 2048
 DEFAULT_MIN_BATCH = 32
 DEFAULT_MAX_PARTIES = 16
+DEFAULT_APPROVAL_TIMEOUT = 24 * 3600.0  # seconds a job may wait for a person's approval
 
 
 class PolicyError(ValueError):
@@ -59,6 +60,8 @@ class Policy:
     trusted_arbiters: tuple[int, ...] = ()  # third parties we let hold a key over our data's products
     max_parties: int = DEFAULT_MAX_PARTIES
     rules: tuple[Rule, ...] = ()
+    # How long a job may wait for a person (here, or at a party we proposed to) before it fails.
+    approval_timeout: float = DEFAULT_APPROVAL_TIMEOUT
 
     def key_floor(self, requested: int) -> int:
         """The key size we use and accept: the job's, raised to our floor."""
@@ -73,6 +76,11 @@ class Decision:
     public_reason: str = ""  # what the proposer is told on refusal: never whether a table exists
 
 
+def public_refusal(me: int) -> str:
+    """The one reason a proposer hears for a policy refusal, and for a missing table alike."""
+    return f"refused by party {me}'s policy"
+
+
 def decide(policy: Policy, me: int, initiator: int, components: Sequence[str], table: str | None,
            roles: Sequence[str]) -> Decision:
     """What to do with a proposal, before any check of our data: by rule, else by the default."""
@@ -80,16 +88,16 @@ def decide(policy: Policy, me: int, initiator: int, components: Sequence[str], t
         return Decision("accept", "own job", "submitted with this party's flow token")
     for rule in policy.rules:
         if rule.covers(initiator, components, table, roles):
-            return _by(rule.approval, f"rule {rule.name}", initiator)
-    return _by(policy.approval, "default", initiator)
+            return _by(rule.approval, f"rule {rule.name}", me, initiator)
+    return _by(policy.approval, "default", me, initiator)
 
 
-def _by(approval: Approval, rule: str, initiator: int) -> Decision:
+def _by(approval: Approval, rule: str, me: int, initiator: int) -> Decision:
     if approval == "auto":
         return Decision("accept", rule, f"allowed by {rule}")
     if approval == "manual":
         return Decision("pending", rule, f"needs approval ({rule})")
-    return Decision("refuse", rule, f"denied by {rule} for party {initiator}", "refused by the party's policy")
+    return Decision("refuse", rule, f"denied by {rule} for party {initiator}", public_refusal(me))
 
 
 # ---- parsing (flow config, snake_case; the spec renders it) ----
@@ -127,6 +135,14 @@ def _positive(data: Mapping[str, Any], key: str, default: int, problems: list[st
     return value
 
 
+def _seconds(data: Mapping[str, Any], key: str, default: float, problems: list[str]) -> float:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
+        problems.append(f"policy.{key}: expected a positive number of seconds, got {value!r}")
+        return default
+    return float(value)
+
+
 def parse_policy(data: Any) -> Policy:
     """The `policy:` mapping of a flow config; a missing one is the secure default."""
     if data is None:
@@ -135,7 +151,7 @@ def parse_policy(data: Any) -> Policy:
         raise PolicyError([f"policy: expected a mapping, got {data!r}"])
     problems: list[str] = []
     known = {"approval", "min_key_bits", "allow_insecure_keys", "min_batch_size", "trusted_arbiters",
-             "max_parties", "rules"}
+             "max_parties", "rules", "approval_timeout"}
     problems += [f"policy.{k}: unknown field" for k in data if k not in known]
     rules = []
     raw_rules = data.get("rules", [])
@@ -173,6 +189,7 @@ def parse_policy(data: Any) -> Policy:
         trusted_arbiters=_ids(data.get("trusted_arbiters", []), "policy.trusted_arbiters", problems),
         max_parties=_positive(data, "max_parties", DEFAULT_MAX_PARTIES, problems),
         rules=tuple(rules),
+        approval_timeout=_seconds(data, "approval_timeout", DEFAULT_APPROVAL_TIMEOUT, problems),
     )
     if policy.min_key_bits < SECURE_KEY_BITS and not policy.allow_insecure_keys:
         problems.append(f"policy.min_key_bits: {policy.min_key_bits} is under {SECURE_KEY_BITS}; "

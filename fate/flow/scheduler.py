@@ -1,321 +1,282 @@
-"""Agreeing, starting, watching and ending jobs across parties, over the routers.
+"""Agreeing, starting, watching and ending jobs across parties, over the control channel.
 
-Flows talk on a control channel: the reserved job id CONTROL_JOB, one ordered
-stream per (src, dst) pair with tags `ctl.<n>` whose counters persist in each
-party's store (so a restarted flow continues where it left off). The initiator
-proposes a job to every participant; each validates it against its own tables
-and accepts or refuses; only when all accept does anyone start a worker. A
-party whose worker fails tells everyone, and everyone fails the job with that
-party's reason; a stop likewise reaches every party.
+Agreement is asynchronous. `submit` stores the job (`waiting`), proposes it to every other
+participant and returns. Each participant judges the proposal (fate.flow.agreement) and answers
+at once: `accept`, `pending` (a person must approve; the job waits there as `pending` until
+`approve` or `reject`) or `refuse`. When every participant has accepted, the initiator
+broadcasts `start`, and only a job this party accepted moves to running here. A refusal, a
+party silent for AGREE_TIMEOUT, or an approval not given within the approval timeout fails the
+job on every party. A party whose worker fails tells everyone, and everyone fails the job with
+that party's reason; a stop likewise reaches every party. What this party is asked, decides and
+does goes to its audit log (fate.flow.audit), and so does every control message it ignores.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import logging
-import os
-import queue
-import signal
-import subprocess
-import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 from fate.federation.transport import Transport, TransportError
+from fate.flow.agreement import Agreement, Evaluation, evaluate, table_problem
+from fate.flow.audit import proposal_detail, short
 from fate.flow.config import FlowConfig
 from fate.flow.errors import BadRequest, Conflict
 from fate.flow.jobspec import NAME, JobSpec, validate_job
-from fate.flow.store import TERMINAL, JobRecord, Store
+from fate.flow.policy import public_refusal
+from fate.flow.runner import JobRunner, log
+from fate.flow.store import JobRecord, Store
 
-CONTROL_JOB = "_flow_control"
-AGREE_TIMEOUT = 60.0
-POLL_SECONDS = 10.0
-LOOK_AHEAD = 4
-log = logging.getLogger("fate.flow.scheduler")
-
-
-def _exit_reason(code: int) -> str:
-    if code < 0:
-        return f"worker killed by signal {-code} ({signal.Signals(-code).name})"
-    return f"worker exited with code {code}"
+AGREE_TIMEOUT = 60.0  # every participant acknowledges a proposal within this, or the job fails
+DEADLINE_TICK = 0.25
 
 
-class Scheduler:
-    def __init__(self, config: FlowConfig, store: Store, transport: Transport, config_path: Path) -> None:
-        self.config = config
-        self.me = config.party_id
-        self.store = store
-        self.transport = transport
-        self.config_path = config_path
-        self.peers: set[int] = set(config.peers)
-        self._workers: dict[str, subprocess.Popen[bytes]] = {}
-        self._replies: dict[str, queue.Queue[dict[str, Any]]] = {}
-        self._lock = threading.Lock()
-        self._send_locks: dict[int, threading.Lock] = {}
-        self._listening: set[int] = set()
-        self.closed = threading.Event()
+def _utc(seconds_from_now: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(time.time() + seconds_from_now))
 
-    # ---- control channel ----
-    def _send(self, dst: int, message: dict[str, Any]) -> None:
-        if dst == self.me:
-            self._handle(self.me, message)
-            return
-        with self._send_locks.setdefault(dst, threading.Lock()):  # counter order = delivery order per stream
-            seq = self.store.next_counter(f"out.{dst}")
-            self.transport.send(CONTROL_JOB, f"ctl.{seq}", dst, json.dumps(message).encode())
 
-    def _broadcast(self, parties: tuple[int, ...], message: dict[str, Any]) -> list[str]:
-        problems = []
-        for party in parties:
-            try:
-                self._send(party, message)
-            except TransportError as err:
-                problems.append(f"party {party}: {err}")
-        return problems
+class Scheduler(JobRunner):
+    def __init__(self, config: FlowConfig, store: Store, transport: Transport, config_path: Path,
+                 agree_timeout: float = AGREE_TIMEOUT) -> None:
+        super().__init__(config, store, transport, config_path)
+        self.agree_timeout = agree_timeout
+        self._agreements: dict[str, Agreement] = {}  # jobs we proposed, until started or failed
+        self._approvals: dict[str, float] = {}  # our pending jobs -> monotonic approval deadline
+        threading.Thread(target=self._watch_deadlines, name="agreement-deadlines", daemon=True).start()
 
-    def listen(self, peers: set[int], delay: float = 0.0) -> None:
-        """Poll each peer's control stream (once per peer), starting after `delay` seconds."""
-        for peer in sorted(peers - {self.me}):
-            with self._lock:
-                if peer in self._listening:
-                    continue
-                self._listening.add(peer)
-                self.peers.add(peer)
-            threading.Thread(target=self._listen, args=(peer, delay), name=f"control-{peer}", daemon=True).start()
-
-    def _listen(self, peer: int, delay: float) -> None:
-        if self.closed.wait(delay):
-            return
-        while not self.closed.is_set():
-            seq = self.store.counter(f"in.{peer}")
-            try:
-                raw = self.transport.recv(CONTROL_JOB, f"ctl.{seq}", peer, timeout=POLL_SECONDS)
-                skipped = 0
-            except TransportError:
-                found = self._look_ahead(peer, seq)
-                if found is None:
-                    if self.closed.wait(0.2):
-                        return
-                    continue
-                skipped, raw = found
-                log.warning("control messages %s..%s from party %s were lost", seq, seq + skipped - 1, peer)
-            for _ in range(skipped + 1):
-                self.store.next_counter(f"in.{peer}")
-            try:
-                self._handle(peer, json.loads(raw))
-            except Exception:  # one bad message must not stop the channel
-                log.exception("control message %s from party %s", seq + skipped, peer)
-
-    def _look_ahead(self, peer: int, seq: int) -> tuple[int, bytes] | None:
-        """A flow that died mid-send leaves a numbered gap; find the next message past it."""
-        for skip in range(1, LOOK_AHEAD + 1):
-            try:
-                return skip, self.transport.recv(CONTROL_JOB, f"ctl.{seq + skip}", peer, timeout=0.01)
-            except TransportError:
-                continue
-        return None
-
-    def close(self) -> None:
-        self.closed.set()
-        with self._lock:
-            workers = list(self._workers.values())
-        for proc in workers:
-            proc.kill()
+    def _forget(self, job_id: str) -> None:
+        self._agreements.pop(job_id, None)
+        self._approvals.pop(job_id, None)
 
     # ---- message handling ----
-    def _handle(self, src: int, msg: dict[str, Any]) -> None:
+    def _handle(self, src: int, msg: dict[str, Any], size: int = 0) -> None:
         kind, job_id = msg.get("type"), str(msg.get("job_id", ""))
         if kind == "propose":
-            self._on_propose(src, job_id, msg)
-            return
-        if kind in ("accept", "refuse"):
-            box = self._replies.get(job_id)
-            if box is not None:
-                box.put({**msg, "party": src})
-            return
-        if not self._may_steer(src, job_id, kind):
-            log.warning("ignored %r for job %s from party %s, which may not send it", kind, job_id, src)
-            return
-        if kind == "start":
-            if self.store.set_status(job_id, "running"):
-                self._start_worker(job_id)
-        elif kind == "failed":
-            self._end(job_id, "failed", str(msg.get("reason", f"party {src} failed")))
-        elif kind == "stop":
-            self._end(job_id, "canceled", f"stopped by party {src}")
-        elif kind == "done":
-            self._check_done(job_id, self.store.mark_done(job_id, src))
+            self._on_propose(src, job_id, msg.get("spec"), size)
+        elif kind in ("accept", "pending", "refuse"):
+            self._on_reply(src, job_id, str(kind), str(msg.get("reason", "")))
+        elif kind in ("start", "failed", "stop", "done"):
+            why = self._may_not_steer(src, job_id, kind)
+            if why:
+                self._ignored(src, job_id, kind, why)
+            elif kind == "start":
+                if self.store.set_status(job_id, "running", "", expect=("waiting",)):
+                    self.audit.append("start", job_id, f"party {src}", {"initiator": src})
+                    self._start_worker(job_id)
+            elif kind == "failed":
+                self._end(job_id, "failed", str(msg.get("reason", f"party {src} failed")))
+            elif kind == "stop":
+                self._end(job_id, "canceled", f"stopped by party {src}")
+            else:
+                self._check_done(job_id, self.store.mark_done(job_id, src))
+        else:
+            self._ignored(src, job_id, kind, "unknown message type")
 
-    def _may_steer(self, src: int, job_id: str, kind: Any) -> bool:
-        """Only a job's participants may end it, and only its initiator may start it."""
-        if not self.store.has_job(job_id):
-            return False
+    def _may_not_steer(self, src: int, job_id: str, kind: str) -> str:
+        """Why `src` may not send `kind` for this job ("" when it may): only a job's participants
+        end it, only its initiator starts it, and only once this party has accepted it."""
+        if not NAME.match(job_id) or not self.store.has_job(job_id):
+            return "no such job here"
         job = self.store.get_job(job_id)
         if kind == "start":
-            return src == job["initiator"]
-        return src in validate_job(job["spec"]).parties
+            if src != job["initiator"]:
+                return f"only the initiator, party {job['initiator']}, starts the job"
+            if job["status"] != "waiting":
+                return f"the job is {job['status']} here, not accepted and waiting to start"
+            return ""
+        if src not in validate_job(job["spec"]).parties:
+            return f"party {src} has no role in the job"
+        if kind == "done" and job["status"] not in ("waiting", "running"):
+            return f"the job is {job['status']} here"
+        return ""
 
-    def _check_local(self, spec: JobSpec) -> list[str]:
-        table = spec.tables.get(self.me)
-        if table is not None and not self.store.has_table(table):
-            return [f"party {self.me} has no table {table!r}"]
-        return []
+    def _decided(self, job_id: str, ev: Evaluation, actor: str) -> None:
+        self.audit.append("decision", job_id if NAME.match(job_id) else "", actor, {
+            "verdict": ev.verdict, "stage": ev.stage, "rule": ev.rule, "reason": short(ev.reason, 1000),
+            "public": short(ev.public, 1000)})
 
-    def _on_propose(self, src: int, job_id: str, msg: dict[str, Any]) -> None:
-        reply: dict[str, Any] = {"type": "accept", "job_id": job_id}
-        try:
-            if not NAME.match(job_id):  # the id names a directory under data_dir/jobs: no '../'
-                raise BadRequest(f"job id {job_id!r} is not a plain name")
-            spec = validate_job(msg.get("spec"))
-            problems = self._check_local(spec)
-            if self.me not in spec.parties:
-                problems.append(f"party {self.me} has no role in the job")
-            if self.store.has_job(job_id):
-                problems.append(f"party {self.me} already has a job {job_id}")
-            if problems:
-                raise BadRequest("; ".join(problems))
-            if src != self.me:
-                self.transport.open_job(job_id)  # our router now takes the job's data from peers
-                self.store.create_job(job_id, spec.to_dict(), src, "waiting")
-                self.store.log(job_id, "flow", f"proposed by party {src}; accepted")
+    def _on_propose(self, src: int, job_id: str, raw_spec: Any, size: int) -> None:
+        ev = evaluate(self.config, self.store, src, job_id, raw_spec, size)
+        spec = ev.spec
+        detail = proposal_detail(src, spec, self.me) if spec else {"from": src, "job_id": short(job_id), "valid": False}
+        self.audit.append("proposal", job_id if NAME.match(job_id) else "", f"party {src}", detail)
+        self._decided(job_id, ev, "policy")
+        reply: dict[str, Any] = {"type": ev.verdict, "job_id": job_id}
+        if ev.verdict == "refuse":
+            reply["reason"] = ev.public
+            if spec is not None and ev.recorded:
+                self.store.create_job(job_id, spec.to_dict(), src, "failed", f"refused ({ev.rule}): {ev.reason}")
+                self.store.log(job_id, "flow", f"proposed by party {src}; refused ({ev.rule}): {ev.reason}")
+        elif spec is not None and ev.verdict == "pending":
+            timeout = self.policy.approval_timeout
+            self.store.create_job(job_id, spec.to_dict(), src, "pending",
+                                  f"needs approval by an operator of party {self.me} ({ev.rule}) "
+                                  f"before {_utc(timeout)}")
+            self.store.log(job_id, "flow", f"proposed by party {src}; {ev.reason}")
+            with self._lock:
+                self._approvals[job_id] = time.monotonic() + timeout
+            self.listen(set(spec.parties))
+        elif spec is not None:
+            self.store.create_job(job_id, spec.to_dict(), src, "waiting")
+            try:
+                self._joined(job_id, f"proposed by party {src}; accepted ({ev.reason})")
                 self.listen(set(spec.parties))
-        except (BadRequest, TransportError) as err:
-            reply = {"type": "refuse", "job_id": job_id, "reason": str(err)}
-        self._send(src, reply)
+            except TransportError as err:
+                self._end(job_id, "failed", f"this party's router could not open the job: {err}")
+                reply = {"type": "refuse", "job_id": job_id, "reason": f"party {self.me} could not open the job"}
+        try:
+            self._send(src, reply)
+        except TransportError as err:
+            self._end(job_id, "failed", f"could not answer party {src}: {err}")
 
-    # ---- job lifecycle ----
+    def _joined(self, job_id: str, how: str) -> None:
+        """This party now takes part in the job: its own, accepted by a rule, or approved."""
+        # Our router now takes the job's data from peers in full (unopened jobs get a small, expiring share).
+        self.transport.open_job(job_id)
+        self.store.log(job_id, "flow", how)
+
+    # ---- agreement: the initiator's side ----
     def submit(self, spec: JobSpec) -> JobRecord:
         if self.me not in spec.parties:
             raise BadRequest(
                 f"this party ({self.me}) has no role in the job; submit it to a participant's flow"
             )
-        problems = self._check_local(spec)
-        if problems:
-            raise BadRequest("job refused by this party", problems)
         job_id = f"{uuid.uuid4().hex[:12]}"
-        self.transport.open_job(job_id)  # our router now takes the job's data from peers
-        self.store.create_job(job_id, spec.to_dict(), self.me, "waiting")
-        self.store.log(job_id, "flow", f"proposing to parties {list(spec.parties)}")
+        proposal = {"type": "propose", "job_id": job_id, "spec": spec.to_dict()}
+        ev = evaluate(self.config, self.store, self.me, job_id, proposal["spec"], len(json.dumps(proposal)))
+        self.audit.append("proposal", job_id, "operator", proposal_detail(self.me, spec, self.me))
+        self._decided(job_id, ev, "policy")
+        if ev.verdict != "accept":  # our own floors and tables hold for our own jobs too
+            raise BadRequest("job refused by this party", ev.problems)
+        others = frozenset(spec.parties) - {self.me}
+        self.store.create_job(job_id, spec.to_dict(), self.me, "waiting", f"proposed to parties {sorted(others)}")
+        self._joined(job_id, f"proposing to parties {sorted(others)}")
+        with self._lock:
+            self._agreements[job_id] = Agreement(others, time.monotonic() + self.agree_timeout)
         self.listen(set(spec.parties))
-        others = tuple(p for p in spec.parties if p != self.me)
-        box: queue.Queue[dict[str, Any]] = queue.Queue()
-        self._replies[job_id] = box
-        try:
-            refusals = self._broadcast(others, {"type": "propose", "job_id": job_id, "spec": spec.to_dict()})
-            answered: set[int] = set()
-            while len(answered) + len(refusals) < len(others) and not refusals:
-                try:
-                    reply = box.get(timeout=AGREE_TIMEOUT)
-                except queue.Empty:
-                    silent = sorted(set(others) - answered)
-                    refusals.append(f"no answer from parties {silent} within {AGREE_TIMEOUT:g}s")
-                    break
-                answered.add(reply["party"])
-                if reply["type"] == "refuse":
-                    refusals.append(f"party {reply['party']} refused: {reply.get('reason', '')}")
-        finally:
-            self._replies.pop(job_id, None)
-        if refusals:
-            reason = "; ".join(refusals)
-            self._broadcast(others, {"type": "failed", "job_id": job_id, "reason": f"not agreed: {reason}"})
-            self._end(job_id, "failed", f"not agreed: {reason}")
+        problems = self._broadcast(tuple(sorted(others)), proposal)
+        if problems:
+            self._fail_agreement(job_id, "; ".join(problems))
+        elif not others:
+            self._start_agreed(job_id)
+        return self.store.get_job(job_id)
+
+    def _on_reply(self, src: int, job_id: str, kind: str, reason: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            ag = self._agreements.get(job_id)
+            if ag is not None and src in ag.others:
+                ag.answered.add(src)
+                if kind == "accept":
+                    ag.accepted.add(src)
+                    ag.pending.pop(src, None)
+                elif kind == "pending" and src not in ag.accepted:
+                    ag.pending.setdefault(src, now + self.policy.approval_timeout)
+                waiting_for = sorted(ag.pending)
+                complete = ag.accepted == ag.others
+                if kind == "refuse" or complete:
+                    del self._agreements[job_id]
+            else:
+                ag = None
+        if ag is None:
+            self._ignored(src, job_id, kind, "an answer to no open proposal of this party")
+            return
+        self.audit.append("reply", job_id, f"party {src}", {"from": src, "answer": kind, "reason": short(reason)})
+        if kind == "refuse":
+            self._fail_agreement(job_id, f"party {src} refused: {reason}")
+        elif kind == "pending":
+            self.store.log(job_id, "flow", f"party {src} needs an operator's approval")
+            self.store.set_status(job_id, "waiting", f"waiting for approval by parties {waiting_for}",
+                                  expect=("waiting",))
+        elif complete:
+            self._start_agreed(job_id)
+
+    def _start_agreed(self, job_id: str) -> None:
+        self.store.log(job_id, "flow", "every party accepted; starting")
+        parties = validate_job(self.store.get_job(job_id)["spec"]).parties
+        problems = self._broadcast(tuple(p for p in parties if p != self.me), {"type": "start", "job_id": job_id})
+        if problems:  # a party that never heard `start` would leave the others waiting for it
+            self._fail_everywhere(job_id, f"could not start the job: {'; '.join(problems)}")
         else:
-            self.store.log(job_id, "flow", "every party accepted; starting")
-            self._broadcast(tuple(spec.parties), {"type": "start", "job_id": job_id})
-        return self.store.get_job(job_id)
+            self._send(self.me, {"type": "start", "job_id": job_id})
 
-    def _start_worker(self, job_id: str) -> None:
-        logs = self.config.data_dir / "jobs" / job_id
-        logs.mkdir(parents=True, exist_ok=True)
-        with open(logs / "worker.log", "ab") as out:
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "fate.flow.worker",
-                    "--config",
-                    str(self.config_path),
-                    "--job",
-                    job_id,
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
+    def _fail_agreement(self, job_id: str, reason: str) -> None:
         with self._lock:
-            self._workers[job_id] = proc
-        self.store.log(job_id, "flow", f"worker started (pid {proc.pid})")
-        threading.Thread(target=self._watch, args=(job_id, proc), daemon=True).start()
+            self._agreements.pop(job_id, None)
+        self._fail_everywhere(job_id, f"not agreed: {reason}")
 
-    def worker_pid(self, job_id: str) -> int | None:
-        with self._lock:
-            proc = self._workers.get(job_id)
-        return proc.pid if proc is not None and proc.poll() is None else None
-
-    def _watch(self, job_id: str, proc: subprocess.Popen[bytes]) -> None:
-        code = proc.wait()
-        with self._lock:
-            self._workers.pop(job_id, None)
-        if self.closed.is_set():
-            return  # shutting down: the restarted flow fails this job and tells the others (recover)
-        job = self.store.get_job(job_id)
-        if job["status"] in TERMINAL:
-            return
-        parties = tuple(p for p in validate_job(job["spec"]).parties if p != self.me)
-        if code == 0:
-            self.store.log(job_id, "flow", "this party's part finished")
-            self._broadcast(parties, {"type": "done", "job_id": job_id})
-            self._check_done(job_id, self.store.mark_done(job_id, self.me))
-            return
-        reason = f"party {self.me}: {self._failure(job_id) or _exit_reason(code)}"
-        self._broadcast(parties, {"type": "failed", "job_id": job_id, "reason": reason})
+    def _fail_everywhere(self, job_id: str, reason: str) -> None:
         self._end(job_id, "failed", reason)
+        parties = validate_job(self.store.get_job(job_id)["spec"]).parties
+        self._broadcast(tuple(p for p in parties if p != self.me), {"type": "failed", "job_id": job_id,
+                                                                     "reason": reason})
 
-    def _failure(self, job_id: str) -> str:
-        errors = [e["message"] for e in self.store.logs(job_id) if e["source"] == "worker"]
-        return errors[-1].removeprefix("error: ") if errors else ""
-
-    def _check_done(self, job_id: str, done: list[int]) -> None:
-        spec = validate_job(self.store.get_job(job_id)["spec"])
-        if set(spec.parties) <= set(done):
-            self._end(job_id, "success", "")
-
-    def _end(self, job_id: str, status: str, reason: str) -> None:
-        if not self.store.has_job(job_id) or not self.store.set_status(job_id, status, reason):
-            return
-        self.store.log(job_id, "flow", f"job {status}" + (f": {reason}" if reason else ""))
-        with self._lock:
-            proc = self._workers.pop(job_id, None)
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        drop = getattr(self.transport, "drop_job", None)
-        if drop is not None:
-            # Best effort: the router frees a job's mailbox anyway when it restarts.
-            with contextlib.suppress(TransportError):
-                drop(job_id)
-
-    def stop(self, job_id: str) -> JobRecord:
+    # ---- approvals: a participant's side ----
+    def _pending_job(self, job_id: str) -> JobRecord:
         job = self.store.get_job(job_id)
-        if job["status"] in TERMINAL:
-            raise Conflict(f"job {job_id} already ended ({job['status']})")
-        parties = tuple(p for p in validate_job(job["spec"]).parties if p != self.me)
-        self._end(job_id, "canceled", f"stopped by party {self.me}")
-        self._broadcast(parties, {"type": "stop", "job_id": job_id})
+        if job["status"] != "pending":
+            raise Conflict(f"job {job_id} is {job['status']}, not waiting for approval")
+        return job
+
+    def approve(self, job_id: str, note: str = "") -> JobRecord:
+        job = self._pending_job(job_id)
+        self.audit.append("approval", job_id, "operator", {"note": short(note)})
+        missing = table_problem(self.store, self.me, validate_job(job["spec"]).tables.get(self.me))
+        if missing:  # the proposer hears what a policy refusal says: no table is revealed by approving
+            ev = Evaluation("refuse", "table", "operator", (missing,), public_refusal(self.me))
+            self._decided(job_id, ev, "operator")
+            return self._refuse_pending(job, f"approved, but {missing}", ev.public)
+        if not self.store.set_status(job_id, "waiting", "approved; waiting for the other parties",
+                                     expect=("pending",)):
+            raise Conflict(f"job {job_id} is no longer waiting for approval")
+        with self._lock:
+            self._approvals.pop(job_id, None)
+        self._joined(job_id, "approved by an operator" + (f": {note}" if note else ""))
+        self._answer(job, {"type": "accept", "job_id": job_id})
         return self.store.get_job(job_id)
 
-    def recover(self) -> None:
-        """After a restart: live jobs cannot resume; fail them here and tell their other parties."""
-        reason = f"party {self.me}: flow restarted while the job was running"
-        for job_id in self.store.fail_unfinished(reason):
-            parties = tuple(
-                p for p in validate_job(self.store.get_job(job_id)["spec"]).parties if p != self.me
-            )
-            threading.Thread(
-                target=self._broadcast,
-                args=(parties, {"type": "failed", "job_id": job_id, "reason": reason}),
-                daemon=True,
-            ).start()
+    def reject(self, job_id: str, note: str = "") -> JobRecord:
+        job = self._pending_job(job_id)
+        self.audit.append("rejection", job_id, "operator", {"note": short(note)})
+        # The operator's note goes to the proposer: it is theirs to word.
+        public = f"rejected by an operator of party {self.me}" + (f": {note}" if note else "")
+        return self._refuse_pending(job, "rejected by an operator" + (f": {note}" if note else ""), public)
+
+    def _refuse_pending(self, job: JobRecord, reason: str, public: str) -> JobRecord:
+        if not self._end(job["id"], "failed", reason, expect=("pending",)):
+            raise Conflict(f"job {job['id']} is no longer waiting for approval")
+        self._answer(job, {"type": "refuse", "job_id": job["id"], "reason": public})
+        return self.store.get_job(job["id"])
+
+    def _answer(self, job: JobRecord, message: dict[str, Any]) -> None:
+        try:
+            self._send(job["initiator"], message)
+        except TransportError as err:
+            self._end(job["id"], "failed", f"could not answer the initiator, party {job['initiator']}: {err}")
+
+    def _watch_deadlines(self) -> None:
+        while not self.closed.wait(DEADLINE_TICK):
+            try:
+                self.check_deadlines()
+            except Exception:  # a store hiccup must not end the watch
+                log.exception("checking agreement deadlines")
+
+    def check_deadlines(self) -> None:
+        """Fail proposals nobody answered in time and approvals nobody gave in time."""
+        now, timeout = time.monotonic(), self.policy.approval_timeout
+        with self._lock:
+            overdue = [(j, ag.overdue(now, self.agree_timeout, timeout)) for j, ag in self._agreements.items()]
+            expired = [j for j, deadline in self._approvals.items() if now >= deadline]
+        for job_id, reason in overdue:
+            if reason:
+                self._fail_agreement(job_id, reason)
+        for job_id in expired:
+            job = self.store.get_job(job_id)
+            with contextlib.suppress(Conflict):
+                self._refuse_pending(job, f"not approved within {timeout:g}s (approval_timeout)",
+                                     f"not approved by party {self.me} within {timeout:g}s")
+

@@ -1,4 +1,4 @@
-"""The flow HTTP API (aiohttp): tables, jobs, outputs, logs and federation links.
+"""The flow HTTP API (aiohttp): tables, jobs, approvals, outputs, logs, the audit log and links.
 
 `python -m fate flow --config flow.yaml` (or `python -m fate.flow.server`). Every
 route except /healthz needs `Authorization: Bearer <token>`; errors are JSON
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hmac
+import json
 import logging
 import os
 import signal
@@ -26,6 +27,7 @@ from fate.federation.client import RouterTransport
 from fate.federation.signed import signed
 from fate.federation.transport import TransportError
 from fate.flow.config import FlowConfig, load_flow_config
+from fate.flow.control import POLL_SECONDS
 from fate.flow.errors import (
     BadRequest,
     ConfigError,
@@ -37,7 +39,7 @@ from fate.flow.errors import (
     Unauthorized,
 )
 from fate.flow.jobspec import NAME, parse_job
-from fate.flow.scheduler import POLL_SECONDS, Scheduler
+from fate.flow.scheduler import Scheduler
 from fate.flow.store import JobRecord, Store
 from fate.flow.tables import parse_csv, read_table, to_csv
 from fate.flow.waits import describe_waits, read_waits
@@ -45,6 +47,7 @@ from fate.flow.waits import describe_waits, read_waits
 log = logging.getLogger("fate.flow")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_JOB_BYTES = 1024 * 1024
+MAX_NOTE = 500  # an operator's note on an approval or rejection (the proposer reads a rejection's)
 CONTROL_DEADLINE = 30.0
 DISCOVERY_SECONDS = 5.0
 
@@ -159,7 +162,8 @@ class FlowService:
     async def list_jobs(self, request: web.Request) -> web.Response:
         limit = _int_query(request, "limit", 100)
         # A running job's view may ask the router about links: off the event loop.
-        views = await asyncio.to_thread(lambda: [self._job_view(j) for j in self.store.list_jobs(limit)])
+        status = request.query.get("status")
+        views = await asyncio.to_thread(lambda: [self._job_view(j) for j in self.store.list_jobs(limit, status)])
         return web.json_response(views)
 
     async def get_job(self, request: web.Request) -> web.Response:
@@ -169,6 +173,34 @@ class FlowService:
     async def stop_job(self, request: web.Request) -> web.Response:
         job = await asyncio.to_thread(self.scheduler.stop, request.match_info["id"])
         return web.json_response(self._job_view(job))
+
+    async def _note(self, request: web.Request) -> str:
+        """The optional `{"reason": TEXT}` body of an approval or a rejection."""
+        raw = await request.read()
+        if not raw.strip():
+            return ""
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise BadRequest('expected a JSON body {"reason": TEXT} or none') from None
+        note = body.get("reason", "") if isinstance(body, dict) else None
+        if not isinstance(note, str) or len(note) > MAX_NOTE:
+            raise BadRequest(f"reason: expected a string of up to {MAX_NOTE} characters")
+        return note
+
+    async def approve_job(self, request: web.Request) -> web.Response:
+        note = await self._note(request)
+        job = await asyncio.to_thread(self.scheduler.approve, request.match_info["id"], note)
+        return web.json_response(self._job_view(job))
+
+    async def reject_job(self, request: web.Request) -> web.Response:
+        note = await self._note(request)
+        job = await asyncio.to_thread(self.scheduler.reject, request.match_info["id"], note)
+        return web.json_response(self._job_view(job))
+
+    async def audit(self, request: web.Request) -> web.Response:
+        after, limit = _int_query(request, "after", 0), min(_int_query(request, "limit", 1000), 10_000)
+        return web.json_response(self.scheduler.audit.records(after, limit))
 
     async def job_logs(self, request: web.Request) -> web.Response:
         job_id = request.match_info["id"]
@@ -209,19 +241,22 @@ class FlowService:
         app.router.add_get("/v1/jobs", self.list_jobs)
         app.router.add_get("/v1/jobs/{id}", self.get_job)
         app.router.add_post("/v1/jobs/{id}/stop", self.stop_job)
+        app.router.add_post("/v1/jobs/{id}/approve", self.approve_job)
+        app.router.add_post("/v1/jobs/{id}/reject", self.reject_job)
         app.router.add_get("/v1/jobs/{id}/logs", self.job_logs)
         app.router.add_get("/v1/jobs/{id}/outputs", self.job_outputs)
         app.router.add_get("/v1/jobs/{id}/data/{component}/{role}", self.job_data)
         app.router.add_get("/v1/federation/links", self.links)
+        app.router.add_get("/v1/audit", self.audit)
         app.on_startup.append(self._on_startup)
         app.on_cleanup.append(self._on_cleanup)
         return app
 
     async def _on_startup(self, app: web.Application) -> None:
         self.scheduler.recover()
+        # Only known peers get a listener: parties named in stored jobs were checked against
+        # config.peers when the job was agreed, and a refused proposal may name anyone.
         peers = set(self.config.peers)
-        for job in self.store.list_jobs(1000):
-            peers.update(int(p) for ids in job["spec"].get("roles", {}).values() for p in ids)
         # A previous instance's long-polls may still be parked in the router and would swallow
         # the next control message; let them expire before polling (messages wait in the mailbox).
         self.delay = POLL_SECONDS + 2.0 if self.restarted else 0.0

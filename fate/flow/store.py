@@ -12,7 +12,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -21,20 +21,39 @@ from fate.flow.tables import describe, read_table, write_table
 from fate.ml.component import Table
 
 TERMINAL = ("success", "failed", "canceled")
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS tables (name TEXT PRIMARY KEY, meta TEXT NOT NULL, created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY, name TEXT NOT NULL, spec TEXT NOT NULL, initiator INTEGER NOT NULL,
-    status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', done TEXT NOT NULL DEFAULT '[]',
-    created REAL NOT NULL, updated REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS logs (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL, ts REAL NOT NULL, source TEXT NOT NULL, message TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS logs_job ON logs(job_id, seq);
-CREATE TABLE IF NOT EXISTS outputs (
-    job_id TEXT NOT NULL, component TEXT NOT NULL, role TEXT NOT NULL, kind TEXT NOT NULL,
-    name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (job_id, component, role, kind, name));
-CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-"""
+# Schema changes are numbered migrations; PRAGMA user_version records how many ran. Append a new
+# entry for a change, never edit an old one: a party's database outlives the code that made it.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: the schema before versioning (IF NOT EXISTS: such databases already hold it).
+    (
+        "CREATE TABLE IF NOT EXISTS tables (name TEXT PRIMARY KEY, meta TEXT NOT NULL, created REAL NOT NULL)",
+        """CREATE TABLE IF NOT EXISTS jobs (
+            id TEXT PRIMARY KEY, name TEXT NOT NULL, spec TEXT NOT NULL, initiator INTEGER NOT NULL,
+            status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', done TEXT NOT NULL DEFAULT '[]',
+            created REAL NOT NULL, updated REAL NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS logs (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL, ts REAL NOT NULL,
+            source TEXT NOT NULL, message TEXT NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS logs_job ON logs(job_id, seq)",
+        """CREATE TABLE IF NOT EXISTS outputs (
+            job_id TEXT NOT NULL, component TEXT NOT NULL, role TEXT NOT NULL, kind TEXT NOT NULL,
+            name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (job_id, component, role, kind, name))""",
+        "CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    ),
+    # 2: the hash-chained audit log (fate.flow.audit). The triggers keep this code from ever
+    # changing a record; someone with the file can drop them, which the chain then reveals.
+    (
+        """CREATE TABLE audit (
+            seq INTEGER PRIMARY KEY, ts REAL NOT NULL, kind TEXT NOT NULL, job_id TEXT NOT NULL,
+            actor TEXT NOT NULL, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)""",
+        "CREATE INDEX jobs_status ON jobs(status, created)",
+        """CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+        """CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class JobRecord(TypedDict):
@@ -69,7 +88,7 @@ class Store:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.path = _sqlite_path(self.data_dir, database_url)
         self._local = threading.local()
-        self._conn().executescript(SCHEMA)  # executescript manages its own transaction
+        self._migrate()
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -92,6 +111,29 @@ class Store:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        """Bring the database to SCHEMA_VERSION; the flow and its workers may race here, so in one transaction."""
+        with self._tx() as db:
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            if version > SCHEMA_VERSION:
+                from fate.flow.errors import ConfigError
+
+                raise ConfigError(
+                    f"{self.path}: database schema version {version} is newer than this flow's ({SCHEMA_VERSION})"
+                )
+            for number in range(version, SCHEMA_VERSION):
+                for statement in MIGRATIONS[number]:
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number + 1}")
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection, for reads."""
+        return self._conn()
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE: serialized across processes) on this thread's connection."""
+        return self._tx()
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -128,12 +170,12 @@ class Store:
         return [{"name": r["name"], **json.loads(r["meta"]), "created": r["created"]} for r in rows]
 
     # ---- jobs ----
-    def create_job(self, job_id: str, spec: dict[str, Any], initiator: int, status: str) -> None:
+    def create_job(self, job_id: str, spec: dict[str, Any], initiator: int, status: str, reason: str = "") -> None:
         now = time.time()
         with self._tx() as db:
             db.execute(
-                "INSERT INTO jobs(id, name, spec, initiator, status, created, updated) VALUES (?,?,?,?,?,?,?)",
-                (job_id, spec.get("name", ""), json.dumps(spec), initiator, status, now, now),
+                "INSERT INTO jobs(id, name, spec, initiator, status, reason, created, updated) VALUES (?,?,?,?,?,?,?,?)",
+                (job_id, spec.get("name", ""), json.dumps(spec), initiator, status, reason, now, now),
             )
 
     def has_job(self, job_id: str) -> bool:
@@ -145,18 +187,24 @@ class Store:
             raise NotFound(f"no job {job_id!r} on this party")
         return _job_row(row)
 
-    def list_jobs(self, limit: int = 100) -> list[JobRecord]:
+    def list_jobs(self, limit: int = 100, status: str | None = None) -> list[JobRecord]:
+        where, args = ("WHERE status=?", (status,)) if status is not None else ("", ())
         rows = (
-            self._conn().execute("SELECT * FROM jobs ORDER BY created DESC, id LIMIT ?", (limit,)).fetchall()
+            self._conn()
+            .execute(f"SELECT * FROM jobs {where} ORDER BY created DESC, id LIMIT ?", (*args, limit))
+            .fetchall()
         )
         return [_job_row(r) for r in rows]
 
-    def set_status(self, job_id: str, status: str, reason: str = "") -> bool:
-        """Move a job to `status` unless it already finished; True when it changed."""
+    def set_status(self, job_id: str, status: str, reason: str = "", expect: tuple[str, ...] = ()) -> bool:
+        """Move a job to `status` unless it already finished (or, with `expect`, unless it is in one
+        of those states); True when it changed. The check and the change are one statement, so two
+        threads racing (an approval and its deadline) cannot both win."""
+        guard = f"AND status IN ({','.join('?' * len(expect))})" if expect else ""
         with self._tx() as db:
             cur = db.execute(
-                f"UPDATE jobs SET status=?, reason=?, updated=? WHERE id=? AND status NOT IN {TERMINAL}",
-                (status, reason, time.time(), job_id),
+                f"UPDATE jobs SET status=?, reason=?, updated=? WHERE id=? AND status NOT IN {TERMINAL} {guard}",
+                (status, reason, time.time(), job_id, *expect),
             )
             return cur.rowcount == 1
 

@@ -24,13 +24,14 @@ from fate.federation.client import RouterTransport
 from fate.federation.federation import Federation
 from fate.federation.signed import signed
 from fate.federation.transport import Transport
+from fate.flow.audit import AuditLog, digest
 from fate.flow.config import FlowConfig, load_flow_config
 from fate.flow.jobspec import JobSpec, Step, validate_job
 from fate.flow.store import Store
 from fate.flow.tables import describe, write_table
 from fate.flow.waits import WaitRecorder
 from fate.ml import registry
-from fate.ml.component import ComponentContext, ComponentResult
+from fate.ml.component import ComponentContext, ComponentResult, Table
 
 FAILURE_SOURCE = "worker"
 
@@ -53,13 +54,35 @@ class Worker:
         self.config = config
         self.job_id = job_id
         self.store = Store(config.data_dir, config.database_url)
+        self.audit = AuditLog(self.store)
+        self._audited: set[tuple[str, ...]] = set()
         self.spec: JobSpec = validate_job(self.store.get_job(job_id)["spec"])
         self.roles = self.spec.roles_of(config.party_id)
+
+    # Every read of our tables and every output written goes to the party's audit log.
+    def _read(self, name: str, step: Step, role: str) -> Table:
+        table = self.store.get_table(name)
+        self.audit.append("read", self.job_id, f"worker {role}",
+                          {"table": name, "rows": len(table), "component": step.name})
+        return table
+
+    def _output(self, step: Step, role: str, kind: str, name: str, value: Any) -> None:
+        self.store.put_output(self.job_id, step.name, role, kind, name, value)
+        # Components may hand the same output twice (logged, then returned); one record each.
+        key = (step.name, role, kind, name, digest(value))
+        if key in self._audited:
+            return
+        self._audited.add(key)
+        detail = {"component": step.name, "kind": kind, "name": name, "digest": key[-1]}
+        if kind == "data":
+            detail["rows"] = value["rows"]
+        self.audit.append("output", self.job_id, f"worker {role}", detail)
 
     def _context(
         self, step: Step, role: str, fed: Federation, inputs: dict[str, ComponentResult]
     ) -> ComponentContext:
         store, job, source = self.store, self.job_id, f"{step.name}/{role}"
+        output = self._output
         return ComponentContext(
             job_id=job,
             party_id=self.config.party_id,
@@ -70,23 +93,21 @@ class Worker:
             component=step.name,
             table_name=self.spec.tables.get(self.config.party_id),
             inputs={n: inputs[n] for n in (step.needs or list(inputs)[-1:])},
-            read_table=store.get_table,
+            read_table=lambda name: self._read(name, step, role),
             log=lambda msg: store.log(job, source, msg),
-            save_model=lambda obj: store.put_output(job, step.name, role, "model", "model", _jsonable(obj)),
-            log_metric=lambda name, value: store.put_output(
-                job, step.name, role, "metric", name, _jsonable(value)
-            ),
+            save_model=lambda obj: output(step, role, "model", "model", _jsonable(obj)),
+            log_metric=lambda name, value: output(step, role, "metric", name, _jsonable(value)),
             policy=self.config.policy,
         )
 
     def _save(self, step: Step, role: str, result: ComponentResult) -> None:
         if result.data is not None:
             write_table(result.data, self.store.output_table_path(self.job_id, step.name, role))
-            self.store.put_output(self.job_id, step.name, role, "data", "table", describe(result.data))
+            self._output(step, role, "data", "table", describe(result.data))
         if result.model is not None:
-            self.store.put_output(self.job_id, step.name, role, "model", "model", _jsonable(result.model))
+            self._output(step, role, "model", "model", _jsonable(result.model))
         for name, value in result.metrics.items():
-            self.store.put_output(self.job_id, step.name, role, "metric", name, _jsonable(value))
+            self._output(step, role, "metric", name, _jsonable(value))
 
     def _run_role(self, role: str, transport: Transport, errors: list[str]) -> None:
         fed = Federation(transport, self.job_id, self.spec.roles, role, default_timeout=self.spec.timeout)

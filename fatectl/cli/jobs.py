@@ -75,7 +75,7 @@ def job_submit(fed: Federation, party_id: int, jobfile: Path, wait: bool, timeou
     if output_format == "json":
         click.echo(to_json(result))
         return
-    click.echo(f"job {result['id']} {result['status']}")
+    click.echo(f"job {result['id']} {result['status']}" + (f": {result['reason']}" if result["reason"] else ""))
     if result["status"] == "success":
         print_rows(scalar_metrics(fed, party_id, result["id"]), ["component", "role", "name", "value"], "table")
 
@@ -101,6 +101,50 @@ def job_list(fed: Federation, party_id: int, output_format: str) -> None:
     from fatectl.flowclient import client_for, job_summary
 
     print_rows([job_summary(j) for j in client_for(fed, party_id).jobs()], _JOB_COLUMNS, output_format)
+
+
+@job.command("pending")
+@spec_argument
+@party_option
+@output_option
+def job_pending(fed: Federation, party_id: int, output_format: str) -> None:
+    """Jobs waiting for this party's approval, and what each asks of it."""
+    from fatectl.flowclient import pending_jobs
+
+    jobs = pending_jobs(fed, party_id)
+    if output_format == "json":
+        click.echo(to_json(jobs))
+        return
+    if not jobs:
+        click.echo(f"nothing waits for the approval of party {party_id}")
+    for j in jobs:
+        roles = " ".join(f"{r}={','.join(map(str, ids))}" for r, ids in j["roles"].items())
+        click.echo(f"job {j['id']} {j['name']!r} proposed by party {j['initiator']}: {j['reason']}")
+        click.echo(f"  roles:  {roles} (this party: {', '.join(j['our_roles'])})")
+        click.echo(f"  tables: {', '.join(f'{p}: {t}' for p, t in j['tables'].items())}")
+        for step in j["pipeline"]:
+            click.echo(f"  {step['name']}: {step['component']} {json.dumps(step['params'], sort_keys=True)}")
+        click.echo(f"  decide: fatectl job approve|reject {fed.source or 'SPEC'} --party {party_id} {j['id']}")
+
+
+def _decision_command(name: str, approve: bool, summary: str) -> click.Command:
+    @click.command(name, help=summary)
+    @spec_argument
+    @party_option
+    @click.argument("job_id")
+    @click.option("--reason", default="", help="A note for the audit log" + (
+        "." if approve else "; the proposer reads it too."))
+    def command(fed: Federation, party_id: int, job_id: str, reason: str) -> None:
+        from fatectl.flowclient import decide
+
+        done = decide(fed, party_id, job_id, approve, reason)
+        click.echo(f"job {done['id']} {done['status']}" + (f": {done['reason']}" if done["reason"] else ""))
+
+    return command
+
+
+job.add_command(_decision_command("approve", True, "Approve a job waiting for this party (see `job pending`)."))
+job.add_command(_decision_command("reject", False, "Reject a job waiting for this party; it fails everywhere."))
 
 
 @job.command("stop")

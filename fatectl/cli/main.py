@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 import click
 
 from fatectl import __version__
+from fatectl.cli.audit import audit
 from fatectl.cli.bundle import bundle
 from fatectl.cli.certs import certs
 from fatectl.cli.common import OrderedGroup
@@ -46,6 +47,8 @@ def main() -> None:
     """Deploy and run a FATE-style federation from one validated spec."""
 
 
-# The journey: spec -> render -> lab (and what to run when it misbehaves) -> data and jobs -> bundles -> certificates.
-for command in (validate, render, images, up, down, status, logs, doctor, support_bundle, data, job, bundle, certs):
+# The journey: spec -> render -> lab (and what to run when it misbehaves) -> data and jobs -> audit
+# -> bundles -> certificates.
+for command in (validate, render, images, up, down, status, logs, doctor, support_bundle, data, job, audit, bundle,
+                certs):
     main.add_command(command)

@@ -59,6 +59,15 @@ def lab_paths(federation: str, kind: LabKind, root: Path | None = None) -> LabPa
     return LabPaths((lab_root(root) / federation / kind).absolute())
 
 
+def audit_checkpoint(federation: str, party_name: str, root: Path | None = None) -> Path:
+    """Where `fatectl audit --verify` keeps the last verified (seq, hash) of a party's audit log.
+
+    The operator's side, outside any lab kind: it must outlive `down --volumes` and a relabelled
+    lab, since a checkpoint is what reveals a history rewritten from its start.
+    """
+    return (lab_root(root) / federation / "audit" / f"{party_name}.json").absolute()
+
+
 def token_candidates(federation: str, party_name: str, root: Path | None = None) -> list[Path]:
     """Where a party's flow token may be, likeliest first.
 

@@ -12,7 +12,7 @@ from pathlib import PurePosixPath
 from typing import Any, Literal
 
 from fatectl.errors import Problem, RenderError
-from fatectl.spec.model import Exchange, Federation, Party
+from fatectl.spec.model import Exchange, Federation, Party, PartyPolicy
 
 LayoutKind = Literal["compose", "local", "helm"]
 
@@ -217,6 +217,26 @@ def _flow(fed: Federation, party: Party, layout: Layout) -> dict[str, Any]:
         "database_url": "",
         # In a star topology the router knows only the exchange, so the flow is told whom to expect.
         "peers": [p.id for p in fed.peers_of(party.id)],
+        "policy": flow_policy(party.policy),
+    }
+
+
+def flow_policy(policy: PartyPolicy) -> dict[str, Any]:
+    """The party's policy as its flow reads it (fate.flow.policy, snake_case); every field written,
+    so the flow config says exactly what the party enforces."""
+    return {
+        "approval": policy.approval,
+        "min_key_bits": policy.min_key_bits,
+        "allow_insecure_keys": policy.allow_insecure_keys,
+        "min_batch_size": policy.min_batch_size,
+        "trusted_arbiters": list(policy.trusted_arbiters),
+        "max_parties": policy.max_parties,
+        "approval_timeout": policy.approval_timeout,
+        "rules": [
+            {"name": r.name, "approval": r.approval, "peers": list(r.peers), "components": list(r.components),
+             "tables": list(r.tables), "roles": list(r.roles)}
+            for r in policy.rules
+        ],
     }
 
 

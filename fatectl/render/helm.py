@@ -72,7 +72,8 @@ def _namespace(fed: Federation, name: str) -> str:
 
 def chart_values(fed: Federation, name: str) -> dict[str, Any]:
     """values.yaml content for the chart of party (or exchange) `name`, as data."""
-    router = engine_configs(fed, Layout.helm(release=name))[f"{name}/router.yaml"]
+    configs = engine_configs(fed, Layout.helm(release=name))
+    router = configs[f"{name}/router.yaml"]
     routes = [{"partyId": r["party_id"], "host": r["host"], "port": r["port"]} for r in router["routes"]]
     node = fed.node_named(name)
     party = None if node.is_exchange else fed.party(node.id)
@@ -95,7 +96,11 @@ def chart_values(fed: Federation, name: str) -> dict[str, Any]:
     default = router["default_route"]
     if default is not None:
         default = {"partyId": default["party_id"], "host": default["host"], "port": default["port"]}
-    return {**common, **_party_values(fed, party, routes, default)}
+    values = _party_values(fed, party, routes, default)
+    flow = configs.get(f"{name}/flow.yaml")
+    if flow is not None:  # the same policy the local and compose labs get, from the one renderer
+        values["flow"]["policy"] = flow["policy"]
+    return {**common, **values}
 
 
 def _resources(module: Module | None) -> dict[str, Any]:

@@ -19,7 +19,9 @@ from fatectl.spec.model import (
     Kubernetes,
     Module,
     Party,
+    PartyPolicy,
     Persistence,
+    PolicyRule,
     Resources,
     Security,
     freeze,
@@ -133,6 +135,30 @@ def _party(data: dict[str, Any], host_ports: dict[str, int]) -> Party:
             existing_token_secret=k8s["existingTokenSecret"],
         ),
         compose=Compose(host_ports=MappingProxyType(dict(sorted(host_ports.items(), key=_module_order)))),
+        policy=_policy(data["policy"]),
+    )
+
+
+def _policy(data: dict[str, Any]) -> PartyPolicy:
+    return PartyPolicy(
+        approval=data["approval"],
+        min_key_bits=data["minKeyBits"],
+        allow_insecure_keys=data["allowInsecureKeys"],
+        min_batch_size=data["minBatchSize"],
+        trusted_arbiters=tuple(data["trustedArbiters"]),
+        max_parties=data["maxParties"],
+        approval_timeout=data["approvalTimeout"],
+        rules=tuple(
+            PolicyRule(
+                name=r["name"],
+                approval=r["approval"],
+                peers=tuple(r["peers"]),
+                components=tuple(r["components"]),
+                tables=tuple(r["tables"]),
+                roles=tuple(r["roles"]),
+            )
+            for r in data["rules"]
+        ),
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from fatectl.spec.model import Exchange, Federation, Module, Party, Resources, thaw
+from fatectl.spec.model import Exchange, Federation, Module, Party, PartyPolicy, Resources, thaw
 
 
 def canonical_data(fed: Federation) -> dict[str, Any]:
@@ -102,4 +102,22 @@ def _party(party: Party) -> dict[str, Any]:
         "existingTokenSecret": k8s.existing_token_secret,
     }
     out["compose"] = {"hostPorts": dict(party.compose.host_ports)}
+    out["policy"] = _policy(party.policy)
     return out
+
+
+def _policy(policy: PartyPolicy) -> dict[str, Any]:
+    return {
+        "approval": policy.approval,
+        "minKeyBits": policy.min_key_bits,
+        "allowInsecureKeys": policy.allow_insecure_keys,
+        "minBatchSize": policy.min_batch_size,
+        "trustedArbiters": list(policy.trusted_arbiters),
+        "maxParties": policy.max_parties,
+        "approvalTimeout": policy.approval_timeout,
+        "rules": [
+            {"name": r.name, "peers": list(r.peers), "components": list(r.components), "tables": list(r.tables),
+             "roles": list(r.roles), "approval": r.approval}
+            for r in policy.rules
+        ],
+    }

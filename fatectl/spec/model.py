@@ -19,6 +19,10 @@ MODULE_DEPENDENCIES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {"router": (), "flow": ("router",), "board": ("flow",)}
 )
 DEFAULT_PORTS: Mapping[str, int] = MappingProxyType({"router": 9370, "flow": 9380, "board": 8080})
+# What a party's policy can name; the engine's registry (fate.ml.registry.BUILTINS) must offer the same.
+COMPONENTS = ("psi", "hetero_lr", "evaluation")
+JOB_ROLES = ("guest", "host", "arbiter")
+APPROVALS = ("manual", "auto", "deny")
 
 
 def freeze(value: Any) -> Any:
@@ -115,6 +119,32 @@ class Compose:
 
 
 @dataclass(frozen=True)
+class PolicyRule:
+    """Jobs a rule covers: every listed field must match; an empty list matches anything."""
+
+    name: str
+    approval: str  # manual | auto | deny
+    peers: tuple[int, ...] = ()  # initiating parties
+    components: tuple[str, ...] = ()  # every component of the job must be listed
+    tables: tuple[str, ...] = ()  # this party's input table
+    roles: tuple[str, ...] = ()  # every role this party is asked to play must be listed
+
+
+@dataclass(frozen=True)
+class PartyPolicy:
+    """What a party runs for others, and its security floors; its own, never a peer's."""
+
+    approval: str = "manual"  # for jobs others initiate that no rule covers
+    min_key_bits: int = 2048
+    allow_insecure_keys: bool = False  # this party's own lab-only flag
+    min_batch_size: int = 32
+    trusted_arbiters: tuple[int, ...] = ()
+    max_parties: int = 16
+    approval_timeout: int = 86400  # seconds
+    rules: tuple[PolicyRule, ...] = ()
+
+
+@dataclass(frozen=True)
 class Party:
     id: int
     name: str
@@ -122,6 +152,7 @@ class Party:
     modules: tuple[Module, ...]
     kubernetes: Kubernetes
     compose: Compose = field(default_factory=Compose)
+    policy: PartyPolicy = field(default_factory=PartyPolicy)
 
     def module(self, name: str) -> Module | None:
         return next((m for m in self.modules if m.name == name), None)

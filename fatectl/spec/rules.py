@@ -237,10 +237,47 @@ def requests_within_limits(doc: Document, data: dict[str, Any]) -> Iterator[Prob
                 )
 
 
+def party_policies(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    """A party's policy names parties of the federation (rule peers other than itself, trusted
+    arbiters); its rule names are unique; its minKeyBits is at least 2048 unless its own
+    policy.allowInsecureKeys is true."""
+    ids = {_int(p.get("id")) for _, p in _parties(data)} - {None}
+    for index, party in _parties(data):
+        policy = party.get("policy")
+        if not isinstance(policy, dict):
+            continue
+        path: PathKey = ("parties", index, "policy")
+        arbiters = policy.get("trustedArbiters")
+        for i, arbiter in enumerate(arbiters if isinstance(arbiters, list) else []):
+            if _int(arbiter) is not None and arbiter not in ids:
+                yield doc.problem((*path, "trustedArbiters", i), f"{arbiter} is not a party id of the federation")
+        rules = policy.get("rules")
+        rules = [r for r in rules if isinstance(r, dict)] if isinstance(rules, list) else []
+        for i, rule in enumerate(rules):
+            peers = rule.get("peers")
+            for j, peer in enumerate(peers if isinstance(peers, list) else []):
+                where = (*path, "rules", i, "peers", j)
+                if _int(peer) is not None and peer not in ids:
+                    yield doc.problem(where, f"{peer} is not a party id of the federation")
+                elif peer == party.get("id"):
+                    yield doc.problem(where, f"{peer} is this party; its own jobs need no rule")
+        names = [(r.get("name") if isinstance(r.get("name"), str) else None, (*path, "rules", i, "name"))
+                 for i, r in enumerate(rules)]
+        yield from _unique(doc, "rule name", names)
+        bits = _int(policy.get("minKeyBits"))
+        if bits is not None and bits < MIN_SECURE_KEY_BITS and policy.get("allowInsecureKeys") is not True:
+            yield doc.problem(
+                (*path, "minKeyBits"),
+                f"a floor of {bits} bits accepts insecure keys; use at least {MIN_SECURE_KEY_BITS} "
+                f"(or set this party's policy.allowInsecureKeys: true for a lab)",
+            )
+
+
 RULES: tuple[Rule, ...] = (
     unique_ids_and_names,
     module_dependencies,
     key_size,
+    party_policies,
     exchange_consistency,
     kubernetes_settings,
     compose_host_ports,

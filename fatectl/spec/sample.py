@@ -21,6 +21,7 @@ def generate_spec_text(
     modules: Sequence[str] = ("router", "flow"),
     node_ports: bool = False,
     host_port_base: int = HOST_PORT_BASE,
+    lab_policy: bool = False,
 ) -> str:
     """A valid spec for n_parties parties (ids 9999, 10000, ...), with or without an exchange.
 
@@ -28,6 +29,9 @@ def generate_spec_text(
     text documents them. key_bits below 2048 turns on the lab-only flag.
     node_ports=True makes every router a NodePort service with a fixed, unique port.
     host_port_base moves every compose host port, so several labs can run side by side.
+    lab_policy=True gives every party a rule running any job of the other parties without a person
+    (labs that run jobs unattended) and, with key_bits below 2048, floors that accept those keys;
+    without it every party keeps the secure default policy.
     """
     if not 2 <= n_parties <= 1000:
         raise SpecError(f"a generated federation has 2..1000 parties, not {n_parties}")
@@ -75,4 +79,14 @@ def generate_spec_text(
         if node_ports:
             lines += ["      serviceType: NodePort", f"      nodePorts: {{router: {30000 + index}}}"]
         lines += ["    compose:", f"      hostPorts: {{{ports}}}"]
+        if lab_policy:
+            lines += _lab_policy(party_id, [FIRST_PARTY_ID + i for i in range(n_parties)], key_bits)
     return "\n".join(lines) + "\n"
+
+
+def _lab_policy(party_id: int, party_ids: list[int], key_bits: int) -> list[str]:
+    peers = ", ".join(str(p) for p in party_ids if p != party_id)
+    lines = ["    policy:  # a lab's: the other parties' jobs run unattended"]
+    if key_bits < 2048:
+        lines += ["      allowInsecureKeys: true  # lab only", f"      minKeyBits: {key_bits}"]
+    return [*lines, f"      rules: [{{name: lab-peers, peers: [{peers}], approval: auto}}]"]

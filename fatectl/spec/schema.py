@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fatectl.spec.model import DEFAULT_PORTS, MODULES
+from fatectl.spec.model import APPROVALS, COMPONENTS, DEFAULT_PORTS, JOB_ROLES, MODULES
 
 API_VERSION = "fatectl/v1"
 # Names get suffixes (-router, -flow-0, release names), so leave room under the 63-char DNS limit.
@@ -24,6 +24,7 @@ TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 REGISTRY = r"([A-Za-z0-9][-A-Za-z0-9.]*(:[0-9]+)?(/[a-z0-9._-]+)*)?"
 LABEL_KEY = r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
 LABEL_VALUE = r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?"
+PLAIN_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"  # as the flow checks table and job names
 SERVICE_TYPES = ["ClusterIP", "NodePort", "LoadBalancer"]
 MAX_ID = 2**31 - 1
 # Compose host ports when none are given: slot 0 is the exchange, party i (0-based) takes slot i+1,
@@ -44,6 +45,7 @@ PATTERNS: dict[str, str] = {
     REGISTRY: "a registry host[:port][/path], or empty",
     LABEL_KEY: "a Kubernetes label key such as kubernetes.io/os",
     LABEL_VALUE: "a Kubernetes label value (letters, digits, '-', '_', '.')",
+    PLAIN_NAME: "a name: letters, digits, '_', '.', '-' (up to 64), starting with a letter or digit",
 }
 
 
@@ -225,6 +227,43 @@ KUBERNETES: dict[str, Any] = {
     "existingTokenSecret": {**_SECRET_NAME, "meta": _doc("existing Secret with flow_token, flow_reader_token (and board_password with a board)")},
 }
 
+def _list(item: dict[str, Any], doc: str) -> dict[str, Any]:
+    return {"type": "list", "default": [], "schema": item, "meta": _doc(doc)}
+
+
+_PARTY_ID = {"type": "integer", "min": 1, "max": MAX_ID}
+
+POLICY_RULE: dict[str, Any] = {
+    "name": {"type": "string", "required": True, "regex": PLAIN_NAME,
+             "meta": _doc("unique among the party's rules; decisions and the audit log name it")},
+    "peers": _list(dict(_PARTY_ID), "initiating parties (ids of the federation); empty = any peer"),
+    "components": _list({"type": "string", "allowed": list(COMPONENTS)},
+                        "every component of the job must be listed; empty = any"),
+    "tables": _list({"type": "string", "regex": PLAIN_NAME}, "this party's input table; empty = any"),
+    "roles": _list({"type": "string", "allowed": list(JOB_ROLES)},
+                   "every role this party is asked to play must be listed; empty = any"),
+    "approval": {"type": "string", "required": True, "allowed": list(APPROVALS),
+                 "meta": _doc("auto: run it; manual: wait for `fatectl job approve`; deny: refuse it")},
+}
+
+POLICY: dict[str, Any] = {
+    "approval": {"type": "string", "default": "manual", "allowed": list(APPROVALS),
+                 "meta": _doc("jobs other parties propose that no rule covers: manual (a person approves), auto, deny")},
+    "minKeyBits": {"type": "integer", "default": 2048, "min": 256, "max": 8192,
+                   "meta": _doc("smallest Paillier key this party computes with; under 2048 needs allowInsecureKeys")},
+    "allowInsecureKeys": {"type": "boolean", "default": False,
+                          "meta": _doc("LAB ONLY: this party accepts keys under 2048 bits (its own flag)")},
+    "minBatchSize": {"type": "integer", "default": 32, "min": 1,
+                     "meta": _doc("smallest hetero LR mini-batch (rows) this party computes gradients over")},
+    "trustedArbiters": _list(dict(_PARTY_ID), "third parties this party lets be the arbiter (key holder) of its jobs"),
+    "maxParties": {"type": "integer", "default": 16, "min": 2, "max": 1000,
+                   "meta": _doc("most parties in a job this party takes part in")},
+    "approvalTimeout": {"type": "integer", "default": 86400, "min": 1, "max": 30 * 86400,
+                        "meta": _doc("seconds a job may wait for a person's approval before it fails everywhere")},
+    "rules": _list({"type": "dict", "schema": POLICY_RULE},
+                   "the first rule covering a proposal decides it; else `approval`"),
+}
+
 PARTY: dict[str, Any] = {
     "id": {"type": "integer", "required": True, "min": 1, "max": MAX_ID,
            "meta": _doc("party id, unique in the federation (certificate CN party-<id>)")},
@@ -265,6 +304,8 @@ PARTY: dict[str, Any] = {
             )
         },
     },
+    "policy": {"type": "dict", "default": {}, "schema": POLICY,
+               "meta": _doc("what this party runs for others (rules, approvals) and its security floors")},
 }
 
 SCHEMA: dict[str, Any] = {

@@ -43,9 +43,13 @@ def _spec(ports: list[int]) -> str:
     parties = []
     for i, pid in enumerate((9999, 10000)):
         router, flow, board = ports[3 * i : 3 * i + 3]
+        other = 10000 if pid == 9999 else 9999
         parties.append(
             f"  - {{id: {pid}, name: org-{pid}, address: org-{pid}.example, modules: [router, flow, board],\n"
-            f"     compose: {{hostPorts: {{router: {router}, flow: {flow}, board: {board}}}}}}}\n"
+            f"     compose: {{hostPorts: {{router: {router}, flow: {flow}, board: {board}}}}},\n"
+            # The job uses 512-bit keys and runs unattended: each party's policy says so explicitly.
+            f"     policy: {{allowInsecureKeys: true, minKeyBits: 512,\n"
+            f"              rules: [{{name: board-lab, peers: [{other}], approval: auto}}]}}}}\n"
         )
     return (
         "apiVersion: fatectl/v1\nname: board-lab\n"

@@ -90,7 +90,7 @@ def test_bad_job_files_name_their_fields(tmp_path: Path) -> None:
         assert (await client.get("/v1/jobs/zzz", headers=AUTH)).status == 404
         assert (await client.get("/v1/jobs/zzz/logs", headers=AUTH)).status == 404
 
-    _with_client(tmp_path, body)
+    _with_client(tmp_path, body, peers=[10000])
 
 
 def test_links_without_a_router_is_a_clear_502(tmp_path: Path) -> None:
@@ -146,4 +146,33 @@ def test_a_job_file_arriving_in_pieces_is_read_whole(tmp_path: Path) -> None:
         assert reply.status == 400
         assert (await reply.json())["problems"] == ["party 9999 has no table 't'"]
 
-    _with_client(tmp_path, body)
+    _with_client(tmp_path, body, peers=[10000])
+
+
+def test_approvals_and_the_audit_log_over_http(tmp_path: Path) -> None:
+    """The routes refuse what is not pending, validate the note, and serve the audit log; the happy
+    path needs peers and routers and runs in tests/integration/test_lab_policy.py."""
+
+    service = FlowService(parse_flow_config(_config(tmp_path)), tmp_path / "flow.yaml")
+
+    async def body(client: TestClient) -> None:
+        service.store.create_job("done", {"name": "x"}, 10000, "success")
+        service.store.create_job("asks", {"name": "y"}, 10000, "pending", "needs approval")
+        service.scheduler.audit.append("proposal", "asks", "party 10000", {"from": 10000})
+        reply = await client.post("/v1/jobs/done/approve", headers=AUTH)
+        assert reply.status == 409 and "not waiting for approval" in (await reply.json())["error"]
+        assert (await client.post("/v1/jobs/nope/reject", headers=AUTH)).status == 404
+        for bad in (b"{", b'{"reason": 5}', b'{"reason": "' + b"x" * 600 + b'"}'):
+            assert (await client.post("/v1/jobs/asks/reject", data=bad, headers=AUTH)).status == 400, bad
+        pending = await (await client.get("/v1/jobs", params={"status": "pending"}, headers=AUTH)).json()
+        assert [j["id"] for j in pending] == ["asks"]
+        records = await (await client.get("/v1/audit", headers=AUTH)).json()
+        assert [(r["seq"], r["kind"], r["job_id"]) for r in records] == [(1, "proposal", "asks")]
+        assert await (await client.get("/v1/audit", params={"after": 1}, headers=AUTH)).json() == []
+        assert (await client.get("/v1/audit")).status == 401
+
+    async def go() -> None:
+        async with TestClient(TestServer(service.app())) as client:
+            await body(client)
+
+    asyncio.run(go())

@@ -39,3 +39,27 @@ sys.exit(worker.main(["--config", "unused.yaml", "--job", "job-1"]))
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["EncryptedArray"]
+
+
+def test_the_worker_audits_each_table_it_reads_and_each_output_once(tmp_path: Path) -> None:
+    from fate.flow.config import parse_flow_config
+    from fate.flow.jobspec import parse_job
+    from fate.flow.store import Store
+    from fate.flow.tables import parse_csv
+    from fate.flow.worker import Worker
+
+    config = parse_flow_config({"party_id": 2, "listen": {"host": "127.0.0.1", "port": 0}, "token_file": "t",
+                                "router": {"host": "127.0.0.1", "port": 1}, "data_dir": str(tmp_path)})
+    store = Store(tmp_path)
+    store.put_table("t", parse_csv("id\na\nb\n"))
+    spec = parse_job("roles: {guest: [1], host: [2]}\ntables: {1: t, 2: t}\npipeline: [{name: p, component: psi}]\n")
+    store.create_job("j", spec.to_dict(), 1, "running")
+    worker = Worker(config, "j")
+    step = spec.pipeline[0]
+    assert len(worker._read("t", step, "host")) == 2
+    for value in (3, 3, 4):  # logged, handed back unchanged, then changed
+        worker._output(step, "host", "metric", "count", value)
+    records = worker.audit.records()
+    assert [r["kind"] for r in records] == ["read", "output", "output"]
+    assert records[0]["detail"] == {"table": "t", "rows": 2, "component": "p"}
+    assert records[0]["actor"] == "worker host" and records[1]["job_id"] == "j"

@@ -32,7 +32,10 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
-def spec_text(name: str, party_ids: Sequence[int], exchange: bool) -> str:
+def spec_text(name: str, party_ids: Sequence[int], exchange: bool, manual: Sequence[int] = ()) -> str:
+    """A lab spec. Its jobs use 1024-bit keys and run unattended, so each party's policy says so
+    explicitly (the defaults stay secure); parties in `manual` keep the default policy instead:
+    another party's job waits there for `fatectl job approve`."""
     ports = free_ports(2 * len(party_ids) + 1)
     lines = [
         "apiVersion: fatectl/v1",
@@ -52,6 +55,10 @@ def spec_text(name: str, party_ids: Sequence[int], exchange: bool) -> str:
             "    modules: [router, flow]",
             f"    compose: {{hostPorts: {{router: {ports[2 * i]}, flow: {ports[2 * i + 1]}}}}}",
         ]
+        if pid not in manual:
+            peers = ", ".join(str(p) for p in party_ids if p != pid)
+            lines.append(f"    policy: {{allowInsecureKeys: true, minKeyBits: 1024, "
+                         f"rules: [{{name: lab-peers, peers: [{peers}], approval: auto}}]}}")
     return "\n".join(lines) + "\n"
 
 
@@ -65,9 +72,9 @@ class Lab:
         return client_for(self.fed, party_id, LocalLab.of(self.fed, self.root).secrets_dir)
 
 
-def start_lab(tmp: Path, name: str, party_ids: Sequence[int], exchange: bool) -> Lab:
+def start_lab(tmp: Path, name: str, party_ids: Sequence[int], exchange: bool, manual: Sequence[int] = ()) -> Lab:
     spec = tmp / f"{name}.yaml"
-    spec.write_text(spec_text(name, party_ids, exchange))
+    spec.write_text(spec_text(name, party_ids, exchange, manual))
     fed = load_federation(spec)
     LocalLab.of(fed, tmp / "lab").up(timeout=120)
     return Lab(fed, spec, tmp / "lab")

@@ -90,11 +90,12 @@ def test_three_parties_through_the_exchange(star_lab: Lab, tmp_path: Path) -> No
 def test_a_party_without_the_table_refuses_and_no_one_starts(two_party_lab: Lab, tmp_path: Path) -> None:
     a, b = two_party_lab.client(9999), two_party_lab.client(10000)
     upload_ids(a, tmp_path, "only-guest", _ids("z", 10))
-    job = a.submit(psi_job({9999: "only-guest", 10000: "missing"}, 9999, [10000]))
-    assert job["status"] == "failed"
-    assert "party 10000 refused" in job["reason"] and "no table 'missing'" in job["reason"]
-    with pytest.raises(RemoteError, match="no job"):
-        b.job(job["id"])
+    job = a.wait(a.submit(psi_job({9999: "only-guest", 10000: "missing"}, 9999, [10000]))["id"], 60, 0.2)
+    # The guest learns that party 10000 refused, not whether it has such a table.
+    assert (job["status"], job["reason"]) == ("failed", "not agreed: party 10000 refused: refused by party 10000's policy")
+    on_host = b.job(job["id"])  # the host's operator sees the real reason; no worker ever started
+    assert on_host["status"] == "failed" and on_host["reason"].endswith("party 10000 has no table 'missing'")
+    assert not any("worker started" in e["message"] for e in a.logs(job["id"]) + b.logs(job["id"]))
 
 
 def test_wrong_token_is_refused(two_party_lab: Lab) -> None:

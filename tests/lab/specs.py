@@ -13,9 +13,14 @@ from fatectl.spec.schema import HOST_PORT_BASE
 def write_spec(
     directory: Path, n_parties: int, exchange: bool, name: str, port_offset: int = 0, key_bits: int = 1024
 ) -> Path:
-    """A generated spec whose compose host ports are moved by `port_offset`, so labs coexist."""
+    """A generated spec whose compose host ports are moved by `port_offset`, so labs coexist.
+
+    Labs run jobs unattended, so every party's policy lets the other parties' jobs run and accepts
+    the lab's small keys: explicitly here, the defaults stay secure.
+    """
     text = generate_spec_text(
-        n_parties, exchange, name=name, key_bits=key_bits, host_port_base=HOST_PORT_BASE + port_offset
+        n_parties, exchange, name=name, key_bits=key_bits, host_port_base=HOST_PORT_BASE + port_offset,
+        lab_policy=True,
     )
     path = directory / f"{name}.yaml"
     path.write_text(text, encoding="utf-8")

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from fate.flow.policy import Policy, parse_policy
 from fatectl.errors import RenderError
 from fatectl.render.engine import Layout, engine_configs
+from fatectl.spec.loader import load_federation
 from fatectl.spec.model import Compose, Federation
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def test_direct_compose_routes_every_peer_by_service_name(make_fed: Callable[..., Federation]) -> None:
@@ -75,3 +80,15 @@ def test_local_layout_without_host_ports_lists_every_missing_port(
     with pytest.raises(RenderError) as err:
         engine_configs(fed, Layout.local("/s", "/d"))
     assert len(err.value.problems) == 4
+
+
+def test_every_target_gives_each_flow_its_partys_policy(tmp_path: Path) -> None:
+    fed = load_federation(EXAMPLES / "two-party.yaml")
+    layouts = [Layout.compose(), Layout.local(str(tmp_path / "s"), str(tmp_path / "d")), Layout.helm("bank-b")]
+    policies = [engine_configs(fed, layout)["bank-b/flow.yaml"]["policy"] for layout in layouts]
+    assert policies[0] == policies[1] == policies[2]
+    assert policies[0]["rules"] == [{"name": "breast-study", "approval": "auto", "peers": [9999],
+                                     "components": ["psi", "hetero_lr", "evaluation"],
+                                     "tables": ["breast_hetero_host"], "roles": ["host"]}]
+    # bank-a writes no policy: its flow gets every secure default, written out.
+    assert parse_policy(engine_configs(fed, Layout.compose())["bank-a/flow.yaml"]["policy"]) == Policy()

@@ -13,6 +13,7 @@ import helm_python
 import pytest
 import yaml
 
+from fate.flow.policy import Policy, parse_policy
 from fatectl.project import SECRET_VALUES, write_helm
 from fatectl.render.engine import Layout, engine_configs
 from fatectl.render.helm import chart_sources, render_helm
@@ -316,3 +317,24 @@ def test_scheduling_image_and_storage_settings_reach_the_pods(
     assert _by_kind(docs, "Ingress")[0]["spec"]["tls"] == [
         {"hosts": [party.kubernetes.ingress.host], "secretName": "board-tls"}
     ]
+
+
+def test_the_chart_gives_the_flow_the_partys_own_policy(
+    rendered: dict[str, Path], spec_cases: dict[str, Federation]
+) -> None:
+    """bank-b's rule reaches its flow through Helm exactly as through the other targets, and the
+    flow reads it; a values.yaml without a policy leaves the flow on the secure defaults."""
+    chart = rendered["two-party"] / "bank-b"
+    docs = helm_manifests(chart, "bank-b", _secret_values(chart))
+    flow = yaml.safe_load(_by_kind(docs, "ConfigMap")[0]["data"]["flow.yaml"])
+    assert flow == engine_configs(spec_cases["two-party"], Layout.helm(release="bank-b"))["bank-b/flow.yaml"]
+    policy = parse_policy(flow["policy"])
+    assert [(r.name, r.peers, r.tables, r.approval) for r in policy.rules] == [
+        ("breast-study", (9999,), ("breast_hetero_host",), "auto")]
+    with helm_python.Chart.load(str(chart)) as loaded:
+        for bad in ({"approval": "always"}, {"min_key_bits": "2048"}, {"rules": [{"name": "x"}]}, {"colour": 1}):
+            with pytest.raises(helm_python.HelmValuesError):
+                loaded.validate_schema({"flow": {"policy": bad}})
+    unset = {**(_secret_values(chart) or {}), "flow": {"policy": None}}  # null removes a chart default
+    bare = yaml.safe_load(_by_kind(helm_manifests(chart, "bank-b", unset), "ConfigMap")[0]["data"]["flow.yaml"])
+    assert "policy" not in bare and parse_policy(bare.get("policy")) == Policy()

@@ -200,6 +200,31 @@ CASES: list[Case] = [
          "duplicate host port 19010 (already used at exchange.compose.hostPort)"),
     Case("exchange-nodeport-clusterip", HEAD + "exchange:\n  enabled: true\n  address: x\n  kubernetes: {nodePort: 30000}\n"
          + TWO, 6, 26, "exchange.kubernetes.nodePort", "needs serviceType NodePort or LoadBalancer"),
+    # --- a party's policy
+    Case("policy-approval", VALID + "    policy: {approval: always}\n", 10, 24, "parties[1].policy.approval",
+         "unallowed value 'always', must be one of: manual, auto, deny"),
+    Case("policy-unknown-key", VALID + "    policy: {minKeyBit: 4096}\n", 10, 14, "parties[1].policy.minKeyBit",
+         "did you mean 'minKeyBits'?"),
+    Case("policy-insecure-floor", VALID + "    policy: {minKeyBits: 1024}\n", 10, 26, "parties[1].policy.minKeyBits",
+         "a floor of 1024 bits accepts insecure keys; use at least 2048 (or set this party's "
+         "policy.allowInsecureKeys: true"),
+    Case("policy-unknown-peer", VALID + "    policy:\n      rules:\n        - {name: r1, peers: [12345], approval: auto}\n",
+         12, 30, "parties[1].policy.rules[0].peers[0]", "12345 is not a party id of the federation"),
+    Case("policy-self-peer", VALID + "    policy:\n      rules:\n        - {name: r1, peers: [10000], approval: auto}\n",
+         12, 30, "parties[1].policy.rules[0].peers[0]", "10000 is this party; its own jobs need no rule"),
+    Case("policy-duplicate-rule", VALID + "    policy:\n      rules:\n        - {name: r1, approval: auto}\n"
+         "        - {name: r1, approval: deny}\n", 13, 18, "parties[1].policy.rules[1].name",
+         "duplicate rule name 'r1' (already used at parties[1].policy.rules[0].name)"),
+    Case("policy-unknown-arbiter", VALID + "    policy: {trustedArbiters: [7]}\n", 10, 32,
+         "parties[1].policy.trustedArbiters[0]", "7 is not a party id of the federation"),
+    Case("policy-rule-component", VALID + "    policy:\n      rules: [{name: r1, components: [hetero-lr], approval: auto}]\n",
+         11, 39, "parties[1].policy.rules[0].components[0]", "did you mean 'hetero_lr'?"),
+    Case("policy-rule-role", VALID + "    policy:\n      rules: [{name: r1, roles: [judge], approval: auto}]\n",
+         11, 34, "parties[1].policy.rules[0].roles[0]", "must be one of: guest, host, arbiter"),
+    Case("policy-rule-no-approval", VALID + "    policy:\n      rules:\n        - {name: r1, tables: [t]}\n",
+         12, 11, "parties[1].policy.rules[0].approval", "required field is missing"),
+    Case("policy-rule-bad-table", VALID + "    policy:\n      rules: [{name: r1, tables: ['../etc'], approval: auto}]\n",
+         11, 35, "parties[1].policy.rules[0].tables[0]", "'../etc' is not a name"),
     Case("alias-bomb", HEAD + "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}' if i else 'lol'] * 10)}]\n" for i in range(7))
          + TWO, 1, 1, None, "more than 200000 values after expanding aliases"),
 ]

@@ -58,6 +58,7 @@ def _same(a: Federation, b: Federation) -> bool:
     [
         pytest.param(RICH, id="rich"),
         pytest.param(generate_spec_text(10, True, node_ports=True), id="generated-10-exchange"),
+        pytest.param(generate_spec_text(3, False, key_bits=1024, lab_policy=True), id="generated-lab-policy"),
         *(pytest.param(p.read_text(encoding="utf-8"), id=p.name) for p in sorted(EXAMPLES.glob("*.yaml"))),
     ],
 )

@@ -9,7 +9,7 @@ import pytest
 
 from fatectl.errors import SpecError
 from fatectl.spec.loader import load_federation, validate_file
-from fatectl.spec.model import DEFAULT_PORTS, Federation
+from fatectl.spec.model import COMPONENTS, DEFAULT_PORTS, Federation, PartyPolicy, PolicyRule
 from fatectl.spec.sample import generate_spec_text
 
 from .cases import VALID
@@ -40,6 +40,31 @@ def test_two_party_example() -> None:
     assert flow is not None and flow.persistence is not None and flow.persistence.size == "10Gi"
     assert dict(flow.resources.limits) == {"cpu": "2", "memory": "4Gi"}
     assert fed.source == str(EXAMPLES / "two-party.yaml")
+
+
+def test_the_examples_hosts_let_the_guest_run_the_breast_study_and_nothing_else() -> None:
+    study = PolicyRule("breast-study", "auto", peers=(9999,), components=("psi", "hetero_lr", "evaluation"),
+                       tables=("breast_hetero_host",), roles=("host",))
+    two = load_federation(EXAMPLES / "two-party.yaml")
+    assert two.party(9999).policy == PartyPolicy()  # the guest keeps every secure default
+    assert two.party(10000).policy == PartyPolicy(rules=(study,))
+    three = load_federation(EXAMPLES / "three-party-exchange.yaml")
+    assert [p.policy for p in three.parties] == [PartyPolicy(), PartyPolicy(rules=(study,)),
+                                                 PartyPolicy(rules=(study,))]
+
+
+def test_a_policy_names_only_components_the_engine_offers() -> None:
+    from fate.ml.registry import BUILTINS
+
+    assert set(COMPONENTS) == set(BUILTINS)
+
+
+def test_lab_policies_are_explicit_and_the_default_stays_secure(tmp_path: Path) -> None:
+    lab = _load_text(tmp_path, generate_spec_text(2, False, key_bits=1024, lab_policy=True), "lab.yaml")
+    assert lab.party(9999).policy == PartyPolicy(min_key_bits=1024, allow_insecure_keys=True,
+                                                 rules=(PolicyRule("lab-peers", "auto", peers=(10000,)),))
+    plain = _load_text(tmp_path, generate_spec_text(2, False, key_bits=1024), "plain.yaml")
+    assert all(p.policy == PartyPolicy() for p in plain.parties)
 
 
 def test_three_party_exchange_example() -> None:

@@ -78,6 +78,9 @@ key_file: /run/secrets/tls.key
 {{- $peers = append $peers (int64 .) -}}
 {{- end -}}
 {{- $_ = set $cfg "peers" $peers -}}
+{{- with .Values.flow.policy }}
+{{- $_ = set $cfg "policy" . -}}
+{{- end }}
 {{- toYaml $cfg -}}
 {{- end -}}
 
