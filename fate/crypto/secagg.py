@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from cryptography.exceptions import InvalidTag
@@ -47,16 +47,18 @@ class KeyPair:
 
     private: bytes
     public: bytes
+    # Loading a private key from bytes costs more than the exchange itself: keep the object.
+    key: X25519PrivateKey = field(repr=False, compare=False)
 
     @staticmethod
     def generate() -> KeyPair:
         key = X25519PrivateKey.generate()
-        return KeyPair(_raw_private(key), _raw_public(key.public_key()))
+        return KeyPair(_raw_private(key), _raw_public(key.public_key()), key)
 
     @staticmethod
     def from_private(private: bytes) -> KeyPair:
         key = _load_private(private)
-        return KeyPair(private, _raw_public(key.public_key()))
+        return KeyPair(private, _raw_public(key.public_key()), key)
 
 
 def _raw_private(key: X25519PrivateKey) -> bytes:
@@ -73,24 +75,28 @@ def _load_private(private: bytes) -> X25519PrivateKey:
     return X25519PrivateKey.from_private_bytes(private)
 
 
-def agree(private: bytes, peer_public: bytes, purpose: str, context: bytes) -> bytes:
+def exchange(own: KeyPair | bytes, peer_public: bytes) -> bytes:
+    """The raw X25519 shared secret; feed it to derive(), never use it as a key directly."""
+    if not isinstance(peer_public, bytes) or len(peer_public) != KEY_BYTES:
+        raise SecAggError("an X25519 public key is 32 bytes")
+    key = own.key if isinstance(own, KeyPair) else _load_private(own)
+    try:
+        return key.exchange(X25519PublicKey.from_public_bytes(peer_public))
+    except ValueError as err:  # e.g. a low-order point, whose shared secret is all zeros
+        raise SecAggError(f"key agreement failed: {err}") from None
+
+
+def agree(own: KeyPair | bytes, peer_public: bytes, purpose: str, context: bytes) -> bytes:
     """A 32-byte key both ends derive: X25519 then HKDF with what the key is for and where.
 
     `purpose` keeps the mask key and the channel key of one pair apart; `context` (job,
-    component, round) makes a key useless in any other round.
+    component, round) makes a key useless anywhere else.
     """
-    if not isinstance(peer_public, bytes) or len(peer_public) != KEY_BYTES:
-        raise SecAggError("an X25519 public key is 32 bytes")
-    try:
-        shared = _load_private(private).exchange(X25519PublicKey.from_public_bytes(peer_public))
-    except ValueError as err:  # e.g. a low-order point, whose shared secret is all zeros
-        raise SecAggError(f"key agreement failed: {err}") from None
-    info = b"fate-secagg/" + purpose.encode() + b"/" + context
-    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=info).derive(shared)
+    return derive(exchange(own, peer_public), purpose, context)
 
 
 def derive(seed: bytes, purpose: str, context: bytes) -> bytes:
-    """A 32-byte key from a 32-byte seed (the self-mask seed b), bound to purpose and round."""
+    """A 32-byte key from a 32-byte secret (a shared secret, a self-mask seed), bound to purpose and context."""
     if not isinstance(seed, bytes) or len(seed) != KEY_BYTES:
         raise SecAggError("a seed is 32 bytes")
     info = b"fate-secagg/" + purpose.encode() + b"/" + context

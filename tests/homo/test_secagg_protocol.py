@@ -17,15 +17,8 @@ from fate.crypto import secagg as sa
 from fate.federation import codec
 from fate.federation.federation import Federation
 from fate.federation.memory import MemoryHub
-from fate.ml.homo.secagg import (
-    Collected,
-    Roster,
-    SecAggAbort,
-    SecAggClient,
-    SecAggRefused,
-    Setting,
-    serve_round,
-)
+from fate.ml.homo.secagg import Roster, SecAggAbort, SecAggClient, SecAggRefused, Setting, refusal
+from fate.ml.homo.secagg_server import Collected, SecAggServer
 from tests.homo.conftest import ARBITER, GUEST, federations
 from tests.ml.federated import run_threads
 
@@ -38,41 +31,60 @@ def _inputs(n: int) -> dict[int, np.ndarray]:
     return {p: np.random.default_rng(p).normal(0, 50, SIZE) for p in parties}
 
 
-def _setting(n: int, threshold: int, timeout: float = 1.5) -> Setting:
-    return Setting(threshold, sa.FixedPoint(16, 64, 1e6, n), timeout, "job/homo")
+def _setting(n: int, threshold: int, timeout: float = 1.5, rekey: bool = False) -> Setting:
+    return Setting(threshold, sa.FixedPoint(16, 64, 1e6, n), timeout, "job/homo", rekey)
 
 
-def _client(fed: Federation, setting: Setting, x: np.ndarray, stop: str | None, late: float) -> Callable[[], Any]:
+def _client(fed: Federation, setting: Setting, x: np.ndarray, rounds: int, stop: tuple[int, str] | None,
+            late: float) -> Callable[[], Any]:
     def run() -> Any:
         c = SecAggClient(fed, "t", setting, wait=30)
-        if stop == "start":
-            return "dead"
-        c.advertise(0)
-        if stop == "advertise" or not c.share_keys(0) or stop == "share_keys":
-            return "dead"
-        time.sleep(late)  # a slow client: its masked input arrives after the aggregator gave up on it
-        if not c.masked_input(0, x) or stop == "masked_input":
-            return "dead"
-        return c.unmask(0)
+        for r in range(rounds):
+            halt = stop[1] if stop is not None and stop[0] == r else None
+            if halt == "start":
+                return "dead"
+            c.advertise(r)
+            if halt == "advertise" or not c.share_keys(r) or halt == "share_keys":
+                return "dead"
+            time.sleep(late)  # a slow client: its masked input arrives after the aggregator gave up on it
+            if not c.masked_input(r, x) or halt == "masked_input" or not c.unmask(r):
+                return "dead"
+        return "done"
 
     return run
 
 
-def run_round(n: int, threshold: int, stops: Mapping[int, str] | None = None, late: Mapping[int, float] | None = None,
-              fed_class: type[Federation] = Federation, on_wire: Any = None) -> tuple[Collected, dict[int, Any], MemoryHub]:
-    hub, inputs, setting = MemoryHub(), _inputs(n), _setting(n, threshold)
+def run_rounds(n: int, threshold: int, rounds: int = 1, stops: Mapping[int, tuple[int, str]] | None = None,
+               late: Mapping[int, float] | None = None, fed_class: type[Federation] = Federation,
+               on_wire: Any = None, rekey: bool = False) -> tuple[list[Collected], dict[int, np.ndarray], MemoryHub]:
+    hub, inputs, setting = MemoryHub(), _inputs(n), _setting(n, threshold, rekey=rekey)
     feds = federations(hub, n - 1, on_wire=on_wire)
     arbiter = feds[ARBITER]
     if fed_class is not Federation:
         arbiter = fed_class(arbiter.transport, "job", arbiter.roles, "arbiter", on_wire)
     roster = Roster.of(arbiter)
     jobs: dict[str, Callable[[], Any]] = {
-        str(p): _client(feds[p], setting, inputs[p], (stops or {}).get(p), (late or {}).get(p, 0.0))
+        str(p): _client(feds[p], setting, inputs[p], rounds, (stops or {}).get(p), (late or {}).get(p, 0.0))
         for p in roster.order
     }
-    jobs["arbiter"] = lambda: serve_round(arbiter, "t", setting, 0, roster, roster.order, SIZE)
+
+    def aggregator() -> list[Collected]:
+        server, active, done = SecAggServer(arbiter, "t", setting), roster.order, []
+        for r in range(rounds):
+            done.append(server.round(r, active, SIZE))
+            active = done[-1].included
+        return done
+
+    jobs["arbiter"] = aggregator
     out = run_threads(jobs, timeout=60)
     return out["arbiter"], inputs, hub
+
+
+def run_round(n: int, threshold: int, stops: Mapping[int, str] | None = None, late: Mapping[int, float] | None = None,
+              fed_class: type[Federation] = Federation, on_wire: Any = None) -> tuple[Collected, dict[int, np.ndarray], MemoryHub]:
+    done, inputs, hub = run_rounds(n, threshold, 1, {p: (0, s) for p, s in (stops or {}).items()}, late, fed_class,
+                                   on_wire)
+    return done[0], inputs, hub
 
 
 def _exact_sum(inputs: Mapping[int, np.ndarray], parties: tuple[int, ...]) -> np.ndarray:
@@ -183,3 +195,27 @@ def test_a_late_client_stays_masked_though_its_mask_key_was_revealed() -> None:
     guess = _aggregator_attempt(seen, victim, points, 3)
     assert not np.allclose(guess, inputs[victim], atol=1.0)
     assert np.median(np.abs(guess)) > 1e9
+
+
+@pytest.mark.parametrize("rekey", [False, True], ids=["keys-per-job", "keys-per-round"])
+@pytest.mark.parametrize("phase", PHASES)
+def test_a_client_dropping_in_a_later_round(phase: str, rekey: bool) -> None:
+    """Round 0 with everyone, round 1 loses a client at `phase`, round 2 goes on without it."""
+    victim = 10002
+    done, inputs, _ = run_rounds(5, 3, rounds=3, stops={victim: (1, phase)}, rekey=rekey)
+    everyone, others = tuple(inputs), tuple(p for p in inputs if p != victim)
+    assert done[0].included == everyone
+    assert done[1].included == (everyone if phase == "masked_input" else others)
+    assert done[2].included == others
+    for collected in done:
+        assert np.array_equal(collected.total, _exact_sum(inputs, collected.included))
+
+
+def test_a_revealed_mask_key_is_never_followed_by_its_self_mask() -> None:
+    """Keys live for the job: once a client's s_sk shares went out, its b shares never do."""
+    members = {1, 2, 3, 4}
+    assert refusal({1, 2, 3}, {4}, members, set(), 3) == ""
+    assert "earlier round" in refusal({1, 2, 3, 4}, set(), members, {4}, 3)
+    assert "both the self-mask and the mask-key" in refusal({1, 2, 3, 4}, {4}, members, set(), 3)
+    assert "fewer than 3 inputs" in refusal({1, 2}, {3, 4}, members, set(), 3)
+    assert "leaves out" in refusal({1, 2, 3}, set(), members, set(), 3)

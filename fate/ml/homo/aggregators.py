@@ -27,7 +27,8 @@ from fate.crypto.packing import PackedArray, decrypt_packed, encrypt_packed
 from fate.federation.federation import Federation
 from fate.federation.transport import TransportError
 from fate.ml.homo.params import SecureAggregate
-from fate.ml.homo.secagg import ARBITER, Roster, SecAggAbort, SecAggClient, Setting, serve_round
+from fate.ml.homo.secagg import ARBITER, Roster, SecAggAbort, SecAggClient, Setting
+from fate.ml.homo.secagg_server import SecAggServer
 
 Log = Callable[[str], None]
 
@@ -100,7 +101,8 @@ class PlainAggregator:
 
 
 def _setting(fed: Federation, prefix: str, secure: SecureAggregate) -> Setting:
-    return Setting(secure.threshold, secure.encoding, secure.client_timeout, f"{fed.job_id}/{prefix}")
+    return Setting(secure.threshold, secure.encoding, secure.client_timeout, f"{fed.job_id}/{prefix}",
+                   secure.rekey_every_round)
 
 
 @dataclass
@@ -116,14 +118,10 @@ class SecAggClientSide:
 
 @dataclass
 class SecAggAggregator:
-    fed: Federation
-    prefix: str
-    secure: SecureAggregate
-    log: Log
+    server: SecAggServer
 
     def collect(self, round_no: int, clients: Sequence[int], size: int) -> RoundResult:
-        setting = _setting(self.fed, self.prefix, self.secure)
-        done = serve_round(self.fed, self.prefix, setting, round_no, Roster.of(self.fed), clients, size, self.log)
+        done = self.server.round(round_no, clients, size)
         return RoundResult(done.total, done.total, done.included, done.dropped)
 
 
@@ -209,7 +207,7 @@ def client_side(fed: Federation, prefix: str, secure: SecureAggregate, wait: flo
 
 def aggregator_side(fed: Federation, prefix: str, secure: SecureAggregate, log: Log) -> AggregatorSide:
     if secure.method == "secagg":
-        return SecAggAggregator(fed, prefix, secure, log)
+        return SecAggAggregator(SecAggServer(fed, prefix, _setting(fed, prefix, secure), log))
     if secure.method == "paillier":
         return PaillierAggregator(fed, prefix, secure, log)
     return PlainAggregator(fed, prefix, secure.client_timeout, log)

@@ -10,7 +10,8 @@ params:
   penalty: L2
   alpha: 0.01
   hidden_layers: [16]     # homo_nn only
-  secure_aggregate: {method: secagg, threshold: 2, fraction_bits: 16, bound: 1.0e9, client_timeout: 600}
+  secure_aggregate: {method: secagg, threshold: 2, fraction_bits: 16, bound: 1.0e9, client_timeout: 600,
+                     rekey_every_round: false}
   test_table: breast_homo_test   # each client's own test rows, scored with the global model
 ```
 `secure_aggregate: true` means secagg with defaults, `false` plaintext FedAvg.
@@ -45,6 +46,7 @@ class SecureAggregate:
     client_timeout: float = 600.0  # seconds the aggregator waits for a client in each phase
     key_length: int = SECURE_KEY_BITS  # paillier
     insecure_key: bool = False
+    rekey_every_round: bool = False  # secagg: fresh X25519 keys every round, as in the paper
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ _INIT: dict[str, tuple[type, ...]] = {"init_method": (str,), "random_seed": (int
 _SECURE: dict[str, tuple[type, ...]] = {
     "method": (str,), "threshold": (int,), "fraction_bits": (int,), "modulus_bits": (int,),
     "bound": (int, float), "client_timeout": (int, float), "key_length": (int,), "insecure_key": (bool,),
+    "rekey_every_round": (bool,),
 }
 
 
@@ -129,7 +132,8 @@ def _secure(raw: Any, n_clients: int, problems: list[str]) -> SecureAggregate:
         problems.append(f"{where}.key_length: a multiple of 256 from 512 up, got {bits}")
     elif method == "paillier" and bits < SECURE_KEY_BITS and not insecure:
         problems.append(f"{where}.key_length: {bits} bits is insecure; use {SECURE_KEY_BITS}+ or insecure_key: true")
-    return SecureAggregate(method, threshold, encoding, timeout, bits, insecure)
+    return SecureAggregate(method, threshold, encoding, timeout, bits, insecure,
+                           given.get("rekey_every_round", False))
 
 
 def parse_params(raw: Mapping[str, Any], component: str, n_clients: int) -> HomoParams:

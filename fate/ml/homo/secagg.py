@@ -2,13 +2,18 @@
 
 The four phases of Bonawitz et al. (2017), every message relayed by the aggregator:
 
-0. advertise: each client sends two fresh X25519 public keys (channel c, mask s).
-1. share keys: each client Shamir-shares (threshold t) its mask private key s_sk and a
-   fresh self-mask seed b, and seals the share for peer v with their channel key.
+0. advertise: each client sends two X25519 public keys (channel c, mask s).
+1. share keys: each client Shamir-shares (threshold t) a fresh self-mask seed b (and, with
+   new keys, its mask private key s_sk) and seals the share for peer v with their channel key.
 2. masked input: y_u = x_u + PRG(b_u) + sum_v +-PRG(KA(s_u, s_v)) modulo 2^k.
 3. unmasking: the aggregator names survivors (sent y) and dropped clients (shared keys
    but sent no y); each survivor reveals its shares of the survivors' b and of the
    dropped clients' s_sk, never both for one client, and refuses a request that asks.
+
+Keys are made once per job and reused (`rekey=False`: the X25519 work is done once, each
+round only derives new masks from the shared secrets), or made fresh every round as in the
+paper (`rekey=True`). Reuse is safe because a client whose s_sk was revealed never takes
+part again: the aggregator drops it, and honest clients refuse to reveal its b later.
 
 The aggregator waits `timeout` seconds per phase; a client that has not answered by
 then is dropped for this round (it may join the next one). Any phase with fewer than t
@@ -17,8 +22,7 @@ clients aborts the round: t is also the smallest number of inputs a revealed sum
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +30,6 @@ import numpy as np
 
 from fate.crypto import secagg as sa
 from fate.federation.federation import Federation
-from fate.federation.transport import TransportError
 
 ARBITER = "arbiter"
 
@@ -64,35 +67,54 @@ class Setting:
     encoding: sa.FixedPoint
     timeout: float  # seconds the aggregator waits in each phase
     context: str  # job/component: binds keys and ciphertexts to this job
+    rekey: bool = False  # fresh keys every round (the paper), else once per job
 
 
-def _ctx(setting: Setting, round_no: int) -> bytes:
+def round_ctx(setting: Setting, round_no: int) -> bytes:
     return f"{setting.context}/round{round_no}".encode()
 
 
-def _tag(prefix: str, round_no: int, phase: str) -> str:
+def tag(prefix: str, round_no: int, phase: str) -> str:
     return f"{prefix}.sa{round_no}.{phase}"
 
 
-def _aad(ctx: bytes, src: int, dst: int) -> bytes:
+def aad(ctx: bytes, src: int, dst: int) -> bytes:
     return ctx + f"|{src}>{dst}".encode()
 
 
-def _sign(a: int, b: int, roster: Roster) -> int:
+def sign(a: int, b: int, roster: Roster) -> int:
     """Pairwise masks cancel: the lower point adds, the higher subtracts."""
     return 1 if roster.point(a) < roster.point(b) else -1
 
 
+def mask_seed(pair_secret: bytes, ctx: bytes) -> bytes:
+    return sa.derive(pair_secret, "mask", ctx)
+
+
+def self_mask_seed(b: bytes, ctx: bytes) -> bytes:
+    return sa.derive(b, "self", ctx)
+
+
+SHARE = 66  # bytes of one share of GF(2^521 - 1)
+
+
 @dataclass
 class SecAggClient:
-    """One client's side of one round; tests drive the phases one by one to simulate dropouts."""
+    """One client's side, kept across rounds; tests drive the phases one by one to simulate dropouts."""
 
     fed: Federation
     prefix: str
     setting: Setting
     wait: float = 600.0  # how long a client waits for the aggregator
     roster: Roster = field(init=False)
-    _state: dict[str, Any] = field(default_factory=dict, init=False)
+    _keys: tuple[sa.KeyPair, sa.KeyPair] | None = field(default=None, init=False)  # channel c, mask s
+    _fresh: bool = field(default=False, init=False)
+    _peers: dict[int, dict[str, bytes]] = field(default_factory=dict, init=False)
+    _channel: dict[int, bytes] = field(default_factory=dict, init=False)
+    _pair: dict[int, bytes] = field(default_factory=dict, init=False)
+    _s_shares: dict[int, int] = field(default_factory=dict, init=False)  # peers' s_sk shares we hold
+    _revealed: set[int] = field(default_factory=set, init=False)  # peers whose s_sk share we gave out
+    _round: dict[str, Any] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.roster = Roster.of(self.fed)
@@ -102,10 +124,10 @@ class SecAggClient:
         return self.fed.party_id
 
     def _get(self, round_no: int, phase: str) -> Any:
-        return self.fed.get(_tag(self.prefix, round_no, phase), ARBITER, timeout=self.wait)
+        return self.fed.get(tag(self.prefix, round_no, phase), ARBITER, timeout=self.wait)
 
     def _send(self, value: Any, round_no: int, phase: str) -> None:
-        self.fed.remote(value, _tag(self.prefix, round_no, phase), ARBITER)
+        self.fed.remote(value, tag(self.prefix, round_no, phase), ARBITER)
 
     def submit(self, round_no: int, vector: np.ndarray) -> bool:
         """All four phases; False when the aggregator left this client out of the round."""
@@ -113,31 +135,46 @@ class SecAggClient:
         return self.share_keys(round_no) and self.masked_input(round_no, vector) and self.unmask(round_no)
 
     def advertise(self, round_no: int) -> None:
-        channel, mask = sa.KeyPair.generate(), sa.KeyPair.generate()
-        self._state = {"round": round_no, "c": channel, "s": mask, "b": sa.random_seed()}
-        self._send({"c": channel.public, "s": mask.public}, round_no, "adv")
+        self._fresh = self.setting.rekey or self._keys is None
+        if self._fresh:
+            self._keys = (sa.KeyPair.generate(), sa.KeyPair.generate())
+            self._send({"c": self._keys[0].public, "s": self._keys[1].public}, round_no, "adv")
+
+    def _learn_keys(self, keys: dict[int, dict[str, bytes]]) -> None:
+        assert self._keys is not None
+        channel, mask = self._keys
+        publics = [k["c"] for k in keys.values()] + [k["s"] for k in keys.values()]
+        if len(set(publics)) != len(publics) or keys[self.me] != {"c": channel.public, "s": mask.public}:
+            raise SecAggAbort("the advertised key list was tampered with (repeated keys, or not our own)")
+        job_ctx = self.setting.context.encode()
+        self._peers = keys
+        self._channel = {p: sa.agree(channel, k["c"], "channel", job_ctx) for p, k in keys.items() if p != self.me}
+        self._pair = {p: sa.exchange(mask, k["s"]) for p, k in keys.items() if p != self.me}
+        self._s_shares, self._revealed = {}, set()
 
     def share_keys(self, round_no: int) -> bool:
         keys: dict[int, dict[str, bytes]] = self._get(round_no, "keys")
-        if self.me not in keys:
+        if self.me not in keys or self._keys is None:
             return False
-        self._check_members(keys, "advertised keys")
-        publics = [k["c"] for k in keys.values()] + [k["s"] for k in keys.values()]
-        if len(set(publics)) != len(publics):
-            raise SecAggAbort("two advertised public keys are equal: the aggregator tampered with the key list")
-        ctx, st = _ctx(self.setting, round_no), self._state
-        points = [self.roster.point(p) for p in keys]
-        s_shares = sa.split(st["s"].private, self.setting.threshold, points)
-        b_shares = sa.split(st["b"], self.setting.threshold, points)
+        self._check_members(keys, "clients with keys")
+        if self._fresh:
+            self._learn_keys(keys)
+        elif any(self._peers.get(p) != k for p, k in keys.items()):
+            raise SecAggAbort("the aggregator changed clients' public keys in the middle of the job")
+        ctx, t = round_ctx(self.setting, round_no), self.setting.threshold
+        points = {p: self.roster.point(p) for p in keys}
+        b = sa.random_seed()
+        b_shares = sa.split(b, t, list(points.values()))
+        s_shares = sa.split(self._keys[1].private, t, list(points.values())) if self._fresh else {}
         sealed = {}
-        for peer in keys:
-            s, b = s_shares[self.roster.point(peer)], b_shares[self.roster.point(peer)]
+        for peer, x in points.items():
+            plain = sa.share_bytes(b_shares[x]) + (sa.share_bytes(s_shares[x]) if self._fresh else b"")
             if peer == self.me:
-                st["own"] = (s, b)
-                continue
-            key = sa.agree(st["c"].private, keys[peer]["c"], "channel", ctx)
-            sealed[peer] = sa.seal(key, sa.share_bytes(s) + sa.share_bytes(b), _aad(ctx, self.me, peer))
-        st["keys"] = keys
+                self._round = {"b": b, "b_shares": {self.me: b_shares[x]}, "keys": set(keys)}
+                if self._fresh:
+                    self._s_shares[self.me] = s_shares[x]
+            else:
+                sealed[peer] = sa.seal(self._channel[peer], plain, aad(ctx, self.me, peer))
         self._send(sealed, round_no, "cts")
         return True
 
@@ -146,27 +183,23 @@ class SecAggClient:
         members = set(relayed["members"])
         if self.me not in members:
             return False
-        st, ctx, enc = self._state, _ctx(self.setting, round_no), self.setting.encoding
+        st, ctx, enc = self._round, round_ctx(self.setting, round_no), self.setting.encoding
         self._check_members(members, "clients that shared keys")
-        if not members <= set(st["keys"]):
-            raise SecAggAbort("the aggregator named clients that never advertised keys")
-        shares: dict[int, tuple[int, int]] = {self.me: st["own"]}
+        if not members <= st["keys"] or set(relayed["shares"]) != members - {self.me}:
+            raise SecAggAbort("the aggregator relayed shares that do not match the members it named")
         for peer, sealed in relayed["shares"].items():
-            if peer not in members or peer == self.me:
-                raise SecAggAbort(f"the aggregator relayed a share from party {peer}, not a member")
-            key = sa.agree(st["c"].private, st["keys"][peer]["c"], "channel", ctx)
-            plain = sa.open_sealed(key, sealed, _aad(ctx, peer, self.me))
-            shares[peer] = (sa.share_int(plain[:66]), sa.share_int(plain[66:]))
-        if set(shares) != members:
-            raise SecAggAbort("the aggregator withheld shares of some members")
-        st["shares"], st["members"] = shares, members
-        words = enc.encode(vector)
-        k = enc.modulus_bits
+            plain = sa.open_sealed(self._channel[peer], sealed, aad(ctx, peer, self.me))
+            if len(plain) != SHARE * (2 if self._fresh else 1):
+                raise SecAggAbort(f"party {peer} sealed a share of the wrong size")
+            st["b_shares"][peer] = sa.share_int(plain[:SHARE])
+            if self._fresh:
+                self._s_shares[peer] = sa.share_int(plain[SHARE:])
+        st["members"] = members
+        words, k = enc.encode(vector), enc.modulus_bits
         masked = words + sa.prg_words(self_mask_seed(st["b"], ctx), words.size, k)
         for peer in members - {self.me}:
-            pair = sa.agree(st["s"].private, st["keys"][peer]["s"], "mask", ctx)
-            noise = sa.prg_words(pair, words.size, k)
-            masked = masked + noise if _sign(self.me, peer, self.roster) > 0 else masked - noise
+            noise = sa.prg_words(mask_seed(self._pair[peer], ctx), words.size, k)
+            masked = masked + noise if sign(self.me, peer, self.roster) > 0 else masked - noise
         self._send(masked & np.uint64(sa.modulus_mask(k)), round_no, "y")
         return True
 
@@ -175,16 +208,17 @@ class SecAggClient:
         survivors, dropped = set(ask["survivors"]), set(ask["dropped"])
         if self.me not in survivors:
             return False
-        st = self._state
-        problem = _refusal(survivors, dropped, st["members"], self.setting.threshold)
+        st = self._round
+        problem = refusal(survivors, dropped, st["members"], self._revealed, self.setting.threshold)
         if problem:
             self._send({"refused": problem}, round_no, "shares")
             raise SecAggRefused(f"party {self.me} refused to unmask round {round_no}: {problem}")
+        self._revealed |= dropped
         self._send({
-            "b": {p: sa.share_bytes(st["shares"][p][1]) for p in survivors},
-            "s": {p: sa.share_bytes(st["shares"][p][0]) for p in dropped},
+            "b": {p: sa.share_bytes(st["b_shares"][p]) for p in survivors},
+            "s": {p: sa.share_bytes(self._s_shares[p]) for p in dropped},
         }, round_no, "shares")
-        self._state = {}  # this round's secrets are spent
+        self._round = {}  # this round's secrets are spent
         return True
 
     def _check_members(self, members: Mapping[int, Any] | set[int], what: str) -> None:
@@ -195,15 +229,15 @@ class SecAggClient:
             raise SecAggAbort(f"the aggregator named parties {sorted(strangers)} that are not clients of this job")
 
 
-def self_mask_seed(b: bytes, ctx: bytes) -> bytes:
-    return sa.derive(b, "self", ctx)
-
-
-def _refusal(survivors: set[int], dropped: set[int], members: set[int], threshold: int) -> str:
+def refusal(survivors: set[int], dropped: set[int], members: set[int], revealed: set[int], threshold: int) -> str:
     """Why an unmasking request must not be answered ('' when it may be)."""
     both = survivors & dropped
     if both:
         return f"asked for both the self-mask and the mask-key shares of parties {sorted(both)}"
+    again = survivors & revealed
+    if again:
+        return (f"asked for the self-mask shares of parties {sorted(again)}, whose mask-key shares were "
+                "revealed in an earlier round (both shares of one client)")
     if not (survivors | dropped) <= members:
         return "asked about parties that did not share keys this round"
     if survivors | dropped != members:
@@ -211,69 +245,3 @@ def _refusal(survivors: set[int], dropped: set[int], members: set[int], threshol
     if len(survivors) < threshold:
         return f"only {len(survivors)} survivors; revealing would expose a sum of fewer than {threshold} inputs"
     return ""
-
-
-@dataclass(frozen=True)
-class Collected:
-    total: np.ndarray  # the decoded sum of the included clients' inputs
-    included: tuple[int, ...]  # whose inputs the sum holds
-    dropped: tuple[int, ...]  # roster clients left out of this round
-
-
-def serve_round(fed: Federation, prefix: str, setting: Setting, round_no: int, roster: Roster,
-                clients: Sequence[int], size: int, log: Callable[[str], None] = lambda m: None) -> Collected:
-    """The aggregator's side of one round with `clients` (in roster order) invited."""
-    ctx, t = _ctx(setting, round_no), setting.threshold
-
-    def gather(phase: str, parties: Sequence[int]) -> dict[int, Any]:
-        deadline = time.monotonic() + setting.timeout
-        got = {}
-        for p in parties:
-            try:
-                got[p] = fed.get(_tag(prefix, round_no, phase), roster.roles[p], p,
-                                 timeout=max(0.0, deadline - time.monotonic()))
-            except TransportError as err:
-                log(f"round {round_no}: party {p} dropped in phase {phase}: {err}")
-        return got
-
-    def tell(phase: str, message: Callable[[int], Any]) -> None:
-        for p in clients:
-            fed.remote(message(p), _tag(prefix, round_no, phase), roster.roles[p], [p])
-
-    def need(got: Mapping[int, Any], phase: str) -> tuple[int, ...]:
-        if len(got) < t:
-            raise SecAggAbort(f"round {round_no}: only {len(got)} clients in phase {phase}; the threshold is {t}")
-        return roster.sort(set(got))
-
-    keys = gather("adv", clients)
-    u1 = need(keys, "advertise")
-    tell("keys", lambda p: {q: keys[q] for q in u1})
-    # A client whose sealed shares do not cover every other advertiser is treated as dropped.
-    sealed = {q: v for q, v in gather("cts", u1).items()
-              if isinstance(v, dict) and set(v) == set(u1) - {q}}
-    u2 = need(sealed, "share keys")
-    tell("fwd", lambda p: {"members": list(u2), "shares": {q: sealed[q][p] for q in u2 if q != p and p in u2}})
-    masked = {q: v for q, v in gather("y", u2).items()
-              if isinstance(v, np.ndarray) and v.dtype == np.uint64 and v.shape == (size,)}
-    u3 = need(masked, "masked input")
-    dropped = tuple(p for p in u2 if p not in masked)
-    tell("ask", lambda p: {"survivors": list(u3), "dropped": list(dropped)})
-    answers = gather("shares", u3)
-    refusals = {p: a["refused"] for p, a in answers.items() if "refused" in a}
-    if refusals:
-        raise SecAggAbort(f"round {round_no}: clients refused to unmask: {refusals}")
-    need(answers, "unmasking")
-    k = setting.encoding.modulus_bits
-    total = np.zeros(size, dtype=np.uint64)
-    for p in u3:
-        total = total + np.asarray(masked[p], dtype=np.uint64)
-    for p in u3:
-        b = sa.combine({roster.point(q): sa.share_int(a["b"][p]) for q, a in answers.items()}, t)
-        total = total - sa.prg_words(self_mask_seed(b, ctx), size, k)
-    for d in dropped:
-        s_private = sa.combine({roster.point(q): sa.share_int(a["s"][d]) for q, a in answers.items()}, t)
-        for p in u3:
-            noise = sa.prg_words(sa.agree(s_private, keys[p]["s"], "mask", ctx), size, k)
-            total = total - noise if _sign(p, d, roster) > 0 else total + noise
-    gone = tuple(p for p in clients if p not in u3)
-    return Collected(setting.encoding.decode(total), u3, gone)
