@@ -1,6 +1,7 @@
 """Homo FedAvg rounds: secure aggregation vs plaintext FedAvg (and Paillier, and Flower's SecAgg+).
 
-    python benchmarks/homo.py [--clients 3 10] [--size 10000] [--rounds 5] [--flower /tmp/flwr-venv/bin/python]
+    python benchmarks/homo.py [--clients 3 10] [--size 10000] [--rounds 5] [--local-epochs 1 10]
+                              [--flower /tmp/flwr-venv/bin/python]
 
 For each client count, in one process over the in-memory hub (every client and the
 aggregator a thread, as in the tests):
@@ -8,8 +9,8 @@ aggregator a thread, as in the tests):
   collects the sum; seconds per round at the aggregator (median), bytes each client sends
   and receives per round (mean over clients, payloads as the codec puts them on the wire);
 - full round: homo_nn with a 30-320-1 MLP (10,241 parameters) on the breast_homo training
-  rows split over the clients, one local epoch per round: seconds per round = training plus
-  aggregation, as a job would see it;
+  rows split over the clients, minibatches of 32, 1 and 10 local epochs per round: seconds per
+  round = training plus aggregation, as a job would see it;
 - Flower: with --flower, flwr's SecAgg+ client stages for the same size and client count,
   run by that interpreter (benchmarks/homo_flower.py) in the same run.
 Paillier (2048-bit, packed) is measured for the aggregation only and 3 clients.
@@ -83,8 +84,13 @@ def _feds(n: int, traffic: Traffic) -> tuple[dict[int, Federation], Federation]:
     return feds, Federation(hub.transport(ARBITER), "bench", roles, "arbiter")
 
 
+def _secure(method: str) -> dict[str, Any]:
+    """'secagg-rekey' is secagg with fresh keys every round, as in the paper and in Flower."""
+    return {"method": method.split("-")[0], "client_timeout": 60, "rekey_every_round": method.endswith("-rekey")}
+
+
 def aggregation_only(method: str, n: int, size: int, rounds: int) -> dict[str, float]:
-    params = parse_params({"secure_aggregate": {"method": method, "client_timeout": 60}}, "homo_lr", n)
+    params = parse_params({"secure_aggregate": _secure(method)}, "homo_lr", n)
     traffic = Traffic()
     feds, arbiter = _feds(n, traffic)
     vectors = {p: np.random.default_rng(p).uniform(-1, 1, size) for p in feds}
@@ -121,9 +127,9 @@ def _breast() -> tuple[np.ndarray, np.ndarray]:
     return data[:, 1:], data[:, 0]
 
 
-def full_round(method: str, n: int, rounds: int) -> dict[str, float]:
-    raw = {"max_iter": rounds, "local_epochs": 1, "learning_rate": 0.1, "hidden_layers": [320], "early_stop": "none",
-           "init_param": {"random_seed": 1}, "secure_aggregate": {"method": method, "client_timeout": 60}}
+def full_round(method: str, n: int, rounds: int, epochs: int) -> dict[str, float]:
+    raw = {"max_iter": rounds, "local_epochs": epochs, "batch_size": 32, "learning_rate": 0.1, "hidden_layers": [320],
+           "early_stop": "none", "init_param": {"random_seed": 1}, "secure_aggregate": _secure(method)}
     params = parse_params(raw, "homo_nn", n)
     traffic = Traffic()
     feds, arbiter = _feds(n, traffic)
@@ -158,17 +164,19 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[3, 10])
     parser.add_argument("--size", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--local-epochs", type=int, nargs="+", default=[1, 10])
     parser.add_argument("--flower", help="a Python interpreter with flwr installed")
     args = parser.parse_args()
     register_ciphertexts()
     for n in args.clients:
         row: dict[str, Any] = {"clients": n, "size": args.size}
-        for method in ("none", "secagg") + (("paillier",) if n <= 3 else ()):
+        for method in ("none", "secagg", "secagg-rekey") + (("paillier",) if n <= 3 else ()):
             row[f"agg_{method}"] = aggregation_only(method, n, args.size, args.rounds)
-        for method in ("none", "secagg"):
-            row[f"round_{method}"] = full_round(method, n, args.rounds)
         row["agg_ratio"] = row["agg_secagg"]["seconds"] / row["agg_none"]["seconds"]
-        row["round_ratio"] = row["round_secagg"]["seconds"] / row["round_none"]["seconds"]
+        for epochs in args.local_epochs:
+            for method in ("none", "secagg"):
+                row[f"round_{method}_e{epochs}"] = full_round(method, n, args.rounds, epochs)
+            row[f"round_ratio_e{epochs}"] = row[f"round_secagg_e{epochs}"]["seconds"] / row[f"round_none_e{epochs}"]["seconds"]
         if args.flower:
             row["flower_secaggplus"] = flower(args.flower, n, args.size, args.rounds)
         print(json.dumps(row), flush=True)

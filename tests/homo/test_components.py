@@ -123,3 +123,8 @@ def test_the_example_data_is_the_breast_set_split_by_rows(homo: BreastHomo, tmp_
     ids = homo.guest.ids + homo.host.ids + homo.test.ids
     assert sorted(map(int, ids)) == list(range(569))
     assert homo.host_1.ids + homo.host_2.ids == homo.host.ids
+
+
+def test_a_missing_test_table_fails_before_training(homo: BreastHomo) -> None:
+    with pytest.raises(AssertionError, match=r"params.test_table: party 9999 cannot read 'nope'"):
+        run_component("homo_lr", [homo.guest, homo.host], {"max_iter": 2, "test_table": "nope"})

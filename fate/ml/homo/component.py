@@ -84,9 +84,21 @@ def _scored(table: Table, scores: np.ndarray, threshold: float) -> Table:
     return Table(table.ids, (SCORE, RESULT), np.column_stack([scores, predicted]), table.labels)
 
 
+def _test_table(ctx: ComponentContext, name: str, train: Table) -> Table:
+    try:
+        test = ctx.read_table(name)
+    except Exception as err:  # the store's NotFound, an unreadable file: the job must say which param
+        raise ComponentError(f"params.test_table: party {ctx.party_id} cannot read {name!r}: {err}") from None
+    if test.header != train.header:
+        raise ComponentError(f"params.test_table: {name!r} has other columns than party {ctx.party_id}'s training table")
+    _labels(test, f"params.test_table {name!r}")
+    return test
+
+
 def _client(ctx: ComponentContext, kind: str, params: HomoParams) -> ComponentResult:
     table = ctx.input_data()
     y = _labels(table, f"party {ctx.party_id}'s table")
+    test = None if params.test_table is None else _test_table(ctx, params.test_table, table)  # before training
     trained: ClientModel = train_client(ctx.federation, table.header, table.features, y, params,
                                         ctx.component or kind, ctx.log)
     model = model_dict(kind, trained.net, table.header, trained.params, rounds=trained.rounds,
@@ -96,11 +108,8 @@ def _client(ctx: ComponentContext, kind: str, params: HomoParams) -> ComponentRe
     scores = net.predict_proba(table.features, flat)
     metrics: dict[str, Any] = {"rounds": trained.rounds, **_report("train", y, scores, params.threshold)}
     output = _scored(table, scores, params.threshold)
-    if params.test_table is not None:
-        test = ctx.read_table(params.test_table)
-        if test.header != table.header:
-            raise ComponentError(f"params.test_table: {params.test_table!r} has other columns than the training table")
-        y_test = _labels(test, f"params.test_table {params.test_table!r}")
+    if test is not None and test.labels is not None:
+        y_test = test.labels
         test_scores = net.predict_proba(test.features, flat)
         metrics.update(_report("test", y_test, test_scores, params.threshold))
         output = _scored(test, test_scores, params.threshold)
