@@ -1,6 +1,6 @@
 """Homo FedAvg rounds: secure aggregation vs plaintext FedAvg (and Paillier, and Flower's SecAgg+).
 
-    python benchmarks/homo.py [--clients 3 10] [--size 10000] [--rounds 5] [--local-epochs 1 10]
+    python benchmarks/homo.py [--clients 3 10] [--size 10000] [--rounds 5] [--local-epochs 1 10] [--repeats 3]
                               [--flower /tmp/flwr-venv/bin/python]
 
 For each client count, in one process over the in-memory hub (every client and the
@@ -13,7 +13,11 @@ aggregator a thread, as in the tests):
   round = training plus aggregation, as a job would see it;
 - Flower: with --flower, flwr's SecAgg+ client stages for the same size and client count,
   run by that interpreter (benchmarks/homo_flower.py) in the same run.
-Paillier (2048-bit, packed) is measured for the aggregation only and 3 clients.
+Secure aggregation is measured with keys per job (the default), fresh keys every round, and
+for 10 clients SecAgg+ with 4 neighbours.
+Each measurement is the median round of a run; runs repeat --repeats times, plaintext and
+secure alternating, and the median run is reported with every run's figure beside it.
+Paillier (2048-bit, packed) is measured once, for the aggregation only and 3 clients.
 """
 
 from __future__ import annotations
@@ -85,8 +89,9 @@ def _feds(n: int, traffic: Traffic) -> tuple[dict[int, Federation], Federation]:
 
 
 def _secure(method: str) -> dict[str, Any]:
-    """'secagg-rekey' is secagg with fresh keys every round, as in the paper and in Flower."""
-    return {"method": method.split("-")[0], "client_timeout": 60, "rekey_every_round": method.endswith("-rekey")}
+    """'secagg-rekey': fresh keys every round, as in the paper and in Flower; 'secagg-plus': 4 neighbours."""
+    secure = {"method": method.split("-")[0], "client_timeout": 60, "rekey_every_round": method.endswith("-rekey")}
+    return {**secure, "neighbors": 4} if method.endswith("-plus") else secure
 
 
 def aggregation_only(method: str, n: int, size: int, rounds: int) -> dict[str, float]:
@@ -165,22 +170,31 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--local-epochs", type=int, nargs="+", default=[1, 10])
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--flower", help="a Python interpreter with flwr installed")
     args = parser.parse_args()
     register_ciphertexts()
     for n in args.clients:
         row: dict[str, Any] = {"clients": n, "size": args.size}
-        for method in ("none", "secagg", "secagg-rekey") + (("paillier",) if n <= 3 else ()):
-            row[f"agg_{method}"] = aggregation_only(method, n, args.size, args.rounds)
+        runs: dict[str, list[dict[str, float]]] = {}
+        # Plaintext and secure runs alternate, so a change of machine load hits both alike.
+        for _ in range(args.repeats):
+            for method in ("none", "secagg", "secagg-rekey") + (("secagg-plus",) if n > 5 else ()):
+                runs.setdefault(f"agg_{method}", []).append(aggregation_only(method, n, args.size, args.rounds))
+            for epochs in args.local_epochs:
+                for method in ("none", "secagg"):
+                    runs.setdefault(f"round_{method}_e{epochs}", []).append(full_round(method, n, args.rounds, epochs))
+        if n <= 3:
+            runs["agg_paillier"] = [aggregation_only("paillier", n, args.size, 3)]
+        for name, found in runs.items():
+            row[name] = {"seconds": statistics.median(r["seconds"] for r in found),
+                         "all": [round(r["seconds"], 4) for r in found], "bytes": found[0]["bytes"]}
         row["agg_ratio"] = row["agg_secagg"]["seconds"] / row["agg_none"]["seconds"]
         for epochs in args.local_epochs:
-            for method in ("none", "secagg"):
-                row[f"round_{method}_e{epochs}"] = full_round(method, n, args.rounds, epochs)
             row[f"round_ratio_e{epochs}"] = row[f"round_secagg_e{epochs}"]["seconds"] / row[f"round_none_e{epochs}"]["seconds"]
         if args.flower:
             row["flower_secaggplus"] = flower(args.flower, n, args.size, args.rounds)
         print(json.dumps(row), flush=True)
-
 
 if __name__ == "__main__":
     main()

@@ -62,20 +62,51 @@ def one_round(n: int, size: int, vectors: list[np.ndarray]) -> tuple[float, floa
         traffic[s.nid - 1] += _size(relayed)
         out = mod._collect_masked_vectors(s, relayed, 10, ndarrays_to_parameters([vec]))  # type: ignore[arg-type]
         traffic[s.nid - 1] += _size(out)
-        masked.append(bytes_to_ndarray(out[Key.MASKED_PARAMETERS][0]).astype(np.int64))
+        # Flower sends [weight factor (1,), vector (size,)], each masked.
+        masked.append([bytes_to_ndarray(b).astype(np.int64) for b in out[Key.MASKED_PARAMETERS]])
     active = [s.nid for s in states]
     answers = []
     for s in states:
         out = mod._unmask(s, {Key.ACTIVE_NODE_ID_LIST: active, Key.DEAD_NODE_ID_LIST: []})  # type: ignore[arg-type]
         traffic[s.nid - 1] += _size(out)
         answers.append(out)
-    total = np.sum(masked, axis=0) % mod_range
+    dims = [(1,), (size,)]
+    totals = [np.sum([m[i] for m in masked], axis=0) % mod_range for i in range(2)]
     for nid in active:
         seed = combine_shares([a[Key.SHARE_LIST][a[Key.NODE_ID_LIST].index(nid)] for a in answers])
-        total = (total - pseudo_rand_gen(seed, mod_range, [(size,)])[0]) % mod_range
+        masks = pseudo_rand_gen(seed, mod_range, dims)
+        totals = [(t - m) % mod_range for t, m in zip(totals, masks, strict=True)]
+    # Dequantize as SecAggPlusWorkflow does: undo the n shifts of clipping_range, divide by the weights.
+    clip = float(cfg[Key.CLIPPING_RANGE])  # type: ignore[arg-type]
+    weighted = totals[1] * (2 * clip / target) - n * clip
+    mean = weighted / (totals[0][0] / target)
+    assert np.allclose(mean, np.mean(vectors, axis=0), atol=1e-2), "Flower's round did not yield the mean"
     elapsed = time.perf_counter() - start
-    traffic = [t + total.nbytes for t in traffic]  # the aggregate sent back, as benchmarks/homo.py counts it
+    traffic = [t + 8 * (size + 1) for t in traffic]  # the aggregate sent back, as benchmarks/homo.py counts it
     return elapsed, float(np.mean(traffic))
+
+
+def refuses_both() -> bool:
+    """Does a Flower client refuse an unmask request naming one node both active and dead?"""
+    n = 3
+    cfg = {Key.SAMPLE_NUMBER: n, Key.SHARE_NUMBER: n, Key.THRESHOLD: 2, Key.CLIPPING_RANGE: 8.0,
+           Key.TARGET_RANGE: 1 << 22, Key.MOD_RANGE: 1 << 30, Key.MAX_WEIGHT: 1000.0}
+    states = [mod.SecAggPlusState(nid=i + 1) for i in range(n)]
+    keys = {}
+    for s in states:
+        out = mod._setup(s, cfg)  # type: ignore[arg-type]
+        keys[s.nid] = (out[Key.PUBLIC_KEY_1], out[Key.PUBLIC_KEY_2])
+    shares = [mod._share_keys(s, {str(k): v for k, v in keys.items()}) for s in states]  # type: ignore[arg-type]
+    s0 = states[0]
+    srcs = [i + 1 for i, out in enumerate(shares) if i and 1 in out[Key.DESTINATION_LIST]]
+    cts = [shares[i - 1][Key.CIPHERTEXT_LIST][shares[i - 1][Key.DESTINATION_LIST].index(1)] for i in srcs]
+    mod._collect_masked_vectors(s0, {Key.SOURCE_LIST: srcs, Key.CIPHERTEXT_LIST: cts}, 10,  # type: ignore[arg-type]
+                                ndarrays_to_parameters([np.zeros(4)]))
+    try:
+        out = mod._unmask(s0, {Key.ACTIVE_NODE_ID_LIST: [1, 2, 3], Key.DEAD_NODE_ID_LIST: [2]})  # type: ignore[arg-type]
+    except ValueError:
+        return True
+    return not (2 in out[Key.NODE_ID_LIST][:3] and 2 in out[Key.NODE_ID_LIST][3:])
 
 
 def main() -> None:
@@ -84,7 +115,7 @@ def main() -> None:
     vectors = [rng.uniform(-1, 1, size) for _ in range(n)]
     timings = [one_round(n, size, vectors) for _ in range(rounds)]
     print(json.dumps({"clients": n, "size": size, "seconds": sorted(t for t, _ in timings)[len(timings) // 2],
-                      "bytes": timings[0][1]}))
+                      "bytes": timings[0][1], "refuses_both_shares": refuses_both()}))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,15 @@ from fate.crypto import secagg as sa
 from fate.federation import codec
 from fate.federation.federation import Federation
 from fate.federation.memory import MemoryHub
-from fate.ml.homo.secagg import Roster, SecAggAbort, SecAggClient, SecAggRefused, Setting, refusal
+from fate.ml.homo.secagg import (
+    Roster,
+    SecAggAbort,
+    SecAggClient,
+    SecAggRefused,
+    Setting,
+    neighborhoods,
+    refusal,
+)
 from fate.ml.homo.secagg_server import Collected, SecAggServer
 from tests.homo.conftest import ARBITER, GUEST, federations
 from tests.ml.federated import run_threads
@@ -31,8 +39,8 @@ def _inputs(n: int) -> dict[int, np.ndarray]:
     return {p: np.random.default_rng(p).normal(0, 50, SIZE) for p in parties}
 
 
-def _setting(n: int, threshold: int, timeout: float = 1.5, rekey: bool = False) -> Setting:
-    return Setting(threshold, sa.FixedPoint(16, 64, 1e6, n), timeout, "job/homo", rekey)
+def _setting(n: int, threshold: int, timeout: float = 1.5, rekey: bool = False, neighbors: int | None = None) -> Setting:
+    return Setting(threshold, sa.FixedPoint(16, 64, 1e6, n), timeout, "job/homo", rekey, neighbors)
 
 
 def _client(fed: Federation, setting: Setting, x: np.ndarray, rounds: int, stop: tuple[int, str] | None,
@@ -56,8 +64,9 @@ def _client(fed: Federation, setting: Setting, x: np.ndarray, rounds: int, stop:
 
 def run_rounds(n: int, threshold: int, rounds: int = 1, stops: Mapping[int, tuple[int, str]] | None = None,
                late: Mapping[int, float] | None = None, fed_class: type[Federation] = Federation,
-               on_wire: Any = None, rekey: bool = False) -> tuple[list[Collected], dict[int, np.ndarray], MemoryHub]:
-    hub, inputs, setting = MemoryHub(), _inputs(n), _setting(n, threshold, rekey=rekey)
+               on_wire: Any = None, rekey: bool = False,
+               neighbors: int | None = None) -> tuple[list[Collected], dict[int, np.ndarray], MemoryHub]:
+    hub, inputs, setting = MemoryHub(), _inputs(n), _setting(n, threshold, rekey=rekey, neighbors=neighbors)
     feds = federations(hub, n - 1, on_wire=on_wire)
     arbiter = feds[ARBITER]
     if fed_class is not Federation:
@@ -219,3 +228,40 @@ def test_a_revealed_mask_key_is_never_followed_by_its_self_mask() -> None:
     assert "both the self-mask and the mask-key" in refusal({1, 2, 3, 4}, {4}, members, set(), 3)
     assert "fewer than 3 inputs" in refusal({1, 2}, {3, 4}, members, set(), 3)
     assert "leaves out" in refusal({1, 2, 3}, set(), members, set(), 3)
+
+
+def test_secagg_plus_neighbourhoods_are_a_public_regular_graph() -> None:
+    order = tuple(range(100, 112))
+    graph = neighborhoods(order, 4, "job/homo")
+    assert graph == neighborhoods(order, 4, "job/homo")  # every party computes the same graph
+    assert graph != neighborhoods(order, 4, "job/other")  # and the aggregator does not choose it
+    assert all(len(peers) == 4 and p not in peers for p, peers in graph.items())
+    assert all(p in graph[q] for p, peers in graph.items() for q in peers)  # symmetric
+    assert neighborhoods(order, 11, "x") == {p: frozenset(order) - {p} for p in order}
+
+
+@pytest.mark.parametrize("phase", PHASES)
+def test_secagg_plus_with_dropouts_sums_exactly(phase: str) -> None:
+    """8 clients, 4 neighbours each, threshold 3: every phase of dropout in round 1 of 3."""
+    victim = 10003
+    done, inputs, _ = run_rounds(8, 3, rounds=3, stops={victim: (1, phase)}, neighbors=4)
+    others = tuple(p for p in inputs if p != victim)
+    assert done[0].included == tuple(inputs) and done[2].included == others
+    assert done[1].included == (tuple(inputs) if phase == "masked_input" else others)
+    for collected in done:
+        assert np.array_equal(collected.total, _exact_sum(inputs, collected.included))
+
+
+def test_secagg_plus_aggregator_cannot_unmask_a_single_client() -> None:
+    seen: list[tuple[str, int, Any]] = []
+
+    def record(job: str, tag: str, src: int, dst: int, payload: bytes) -> None:
+        if dst == ARBITER:
+            seen.append((tag.split("|")[0].rsplit(".", 1)[-1], src, codec.decode(payload)))
+
+    done, inputs, _ = run_rounds(8, 3, neighbors=4, on_wire=record)
+    assert np.array_equal(done[0].total, _exact_sum(inputs, done[0].included))
+    points = {p: i + 1 for i, p in enumerate(inputs)}
+    for victim, x in inputs.items():
+        guess = _aggregator_attempt(seen, victim, points, 3)
+        assert not np.allclose(guess, x, atol=1.0) and np.median(np.abs(guess)) > 1e9

@@ -102,7 +102,7 @@ class PlainAggregator:
 
 def _setting(fed: Federation, prefix: str, secure: SecureAggregate) -> Setting:
     return Setting(secure.threshold, secure.encoding, secure.client_timeout, f"{fed.job_id}/{prefix}",
-                   secure.rekey_every_round)
+                   secure.rekey_every_round, secure.neighbors)
 
 
 @dataclass

@@ -11,7 +11,7 @@ params:
   alpha: 0.01
   hidden_layers: [16]     # homo_nn only
   secure_aggregate: {method: secagg, threshold: 2, fraction_bits: 16, bound: 1.0e9, client_timeout: 600,
-                     rekey_every_round: false}
+                     rekey_every_round: false, neighbors: 4}   # SecAgg+: 4 neighbours (default: all)
   test_table: breast_homo_test   # each client's own test rows, scored with the global model
 ```
 `secure_aggregate: true` means secagg with defaults, `false` plaintext FedAvg.
@@ -47,6 +47,7 @@ class SecureAggregate:
     key_length: int = SECURE_KEY_BITS  # paillier
     insecure_key: bool = False
     rekey_every_round: bool = False  # secagg: fresh X25519 keys every round, as in the paper
+    neighbors: int | None = None  # SecAgg+: mask with k neighbours only; None: with every other client
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ _INIT: dict[str, tuple[type, ...]] = {"init_method": (str,), "random_seed": (int
 _SECURE: dict[str, tuple[type, ...]] = {
     "method": (str,), "threshold": (int,), "fraction_bits": (int,), "modulus_bits": (int,),
     "bound": (int, float), "client_timeout": (int, float), "key_length": (int,), "insecure_key": (bool,),
-    "rekey_every_round": (bool,),
+    "rekey_every_round": (bool,), "neighbors": (int,),
 }
 
 
@@ -120,6 +121,13 @@ def _secure(raw: Any, n_clients: int, problems: list[str]) -> SecureAggregate:
             problems.append(f"{where}.threshold: {threshold} is above the client count {n_clients} (guest + hosts)")
         elif threshold < 2:
             problems.append(f"{where}.threshold: at least 2 (with 1 every peer holds every client's secrets)")
+    neighbors = given.get("neighbors")
+    if method == "secagg" and neighbors is not None and neighbors < n_clients - 1:
+        if neighbors < 2 or neighbors % 2:
+            problems.append(f"{where}.neighbors: an even number from 2 up (k/2 each side of a ring), got {neighbors}")
+        elif threshold > neighbors + 1:
+            problems.append(f"{where}.threshold: {threshold} is above the neighbourhood size {neighbors + 1} "
+                            "(a client and its neighbors hold its shares)")
     encoding = FixedPoint(given.get("fraction_bits", 16), given.get("modulus_bits", 64),
                           float(given.get("bound", float(1 << 30))), max(n_clients, 1))
     problems += [f"{where}.{p}" for p in encoding.problems()]
@@ -133,7 +141,7 @@ def _secure(raw: Any, n_clients: int, problems: list[str]) -> SecureAggregate:
     elif method == "paillier" and bits < SECURE_KEY_BITS and not insecure:
         problems.append(f"{where}.key_length: {bits} bits is insecure; use {SECURE_KEY_BITS}+ or insecure_key: true")
     return SecureAggregate(method, threshold, encoding, timeout, bits, insecure,
-                           given.get("rekey_every_round", False))
+                           given.get("rekey_every_round", False), neighbors)
 
 
 def parse_params(raw: Mapping[str, Any], component: str, n_clients: int) -> HomoParams:

@@ -18,7 +18,17 @@ import numpy as np
 from fate.crypto import secagg as sa
 from fate.federation.federation import Federation
 from fate.federation.transport import TransportError
-from fate.ml.homo.secagg import Roster, SecAggAbort, Setting, mask_seed, round_ctx, self_mask_seed, sign, tag
+from fate.ml.homo.secagg import (
+    Roster,
+    SecAggAbort,
+    Setting,
+    mask_seed,
+    neighborhoods,
+    round_ctx,
+    self_mask_seed,
+    sign,
+    tag,
+)
 
 
 @dataclass(frozen=True)
@@ -35,10 +45,12 @@ class SecAggServer:
     setting: Setting
     log: Callable[[str], None] = lambda message: None
     roster: Roster = field(init=False)
+    graph: dict[int, frozenset[int]] = field(init=False)
     keys: dict[int, dict[str, bytes]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.roster = Roster.of(self.fed)
+        self.graph = neighborhoods(self.roster.order, self.setting.neighbors, self.setting.context)
 
     def _gather(self, round_no: int, phase: str, parties: Sequence[int]) -> dict[int, Any]:
         deadline = time.monotonic() + self.setting.timeout
@@ -63,18 +75,18 @@ class SecAggServer:
 
     def round(self, round_no: int, clients: Sequence[int], size: int) -> Collected:
         """One round with `clients` (roster order) invited; the sum of those whose masked input arrived."""
-        ctx, t = round_ctx(self.setting, round_no), self.setting.threshold
+        ctx = round_ctx(self.setting, round_no)
         if self.setting.rekey or not self.keys:
             advertised = self._gather(round_no, "adv", clients)
             self.keys = {p: advertised[p] for p in self._need(advertised, round_no, "advertise")}
         u1 = self._need([p for p in clients if p in self.keys], round_no, "advertise")
         self._tell(round_no, "keys", clients, lambda p: {q: self.keys[q] for q in u1})
-        # A client whose sealed shares do not cover every other key holder is treated as dropped.
+        # A client whose sealed shares do not cover every neighbour holding keys is treated as dropped.
         sealed = {q: v for q, v in self._gather(round_no, "cts", u1).items()
-                  if isinstance(v, dict) and set(v) == set(u1) - {q}}
+                  if isinstance(v, dict) and set(v) == set(u1) & self.graph[q]}
         u2 = self._need(sealed, round_no, "share keys")
         self._tell(round_no, "fwd", u1, lambda p: {
-            "members": list(u2), "shares": {q: sealed[q][p] for q in u2 if q != p and p in u2}})
+            "members": list(u2), "shares": {q: sealed[q][p] for q in u2 if p in sealed[q] and p in u2}})
         masked = {q: v for q, v in self._gather(round_no, "y", u2).items()
                   if isinstance(v, np.ndarray) and v.dtype == np.uint64 and v.shape == (size,)}
         u3 = self._need(masked, round_no, "masked input")
@@ -89,15 +101,20 @@ class SecAggServer:
         total = np.zeros(size, dtype=np.uint64)
         for p in u3:
             total = total + masked[p]
-        point = self.roster.point
         for p in u3:
-            b = sa.combine({point(q): sa.share_int(a["b"][p]) for q, a in answers.items()}, t)
-            total = total - sa.prg_words(self_mask_seed(b, ctx), size, k)
+            total = total - sa.prg_words(self_mask_seed(self._rebuild(answers, "b", p, round_no), ctx), size, k)
         for d in dropped:
-            s_private = sa.KeyPair.from_private(
-                sa.combine({point(q): sa.share_int(a["s"][d]) for q, a in answers.items()}, t))
-            for p in u3:
+            s_private = sa.KeyPair.from_private(self._rebuild(answers, "s", d, round_no))
+            for p in set(u3) & self.graph[d]:
                 noise = sa.prg_words(mask_seed(sa.exchange(s_private, self.keys[p]["s"]), ctx), size, k)
                 total = total - noise if sign(p, d, self.roster) > 0 else total + noise
         gone = tuple(p for p in clients if p not in u3)
         return Collected(self.setting.encoding.decode(total), u3, gone)
+
+    def _rebuild(self, answers: Mapping[int, Any], kind: str, owner: int, round_no: int) -> bytes:
+        """A client's b or s_sk from the shares its answering neighbours revealed."""
+        shares = {self.roster.point(q): sa.share_int(a[kind][owner]) for q, a in answers.items() if owner in a[kind]}
+        if len(shares) < self.setting.threshold:
+            raise SecAggAbort(f"round {round_no}: only {len(shares)} of party {owner}'s neighbours answered; "
+                              f"its {'self-mask seed' if kind == 'b' else 'mask key'} needs {self.setting.threshold}")
+        return sa.combine(shares, self.setting.threshold)
