@@ -90,7 +90,6 @@ def test_the_example_jobs_parse_with_valid_params() -> None:
     ({"hidden_layers": [8]}, r"params.hidden_layers: unknown parameter"),
     ({"learning_rate": -1, "penalty": "L1"}, r"params.penalty: 'L1'.*params.learning_rate: must be > 0"),
     ({"secure_aggregate": {"method": "paillier", "key_length": 1024}}, r"key_length: 1024 bits is insecure"),
-    ({"secure_aggregate": {"neighbors": 3}}, r"params.secure_aggregate.neighbors: an even number from 2 up"),
 ])
 def test_bad_params_name_their_field(params: dict[str, Any], message: str) -> None:
     with pytest.raises(ComponentError, match=message):
@@ -100,7 +99,10 @@ def test_bad_params_name_their_field(params: dict[str, Any], message: str) -> No
 def test_a_threshold_above_the_neighbourhood_is_refused() -> None:
     with pytest.raises(ComponentError, match=r"threshold: 4 is above the neighbourhood size 3"):
         parse_params({"secure_aggregate": {"neighbors": 2, "threshold": 4}}, "homo_lr", 6)
-    assert parse_params({"secure_aggregate": {"neighbors": 4}}, "homo_lr", 10).secure.neighbors == 4
+    with pytest.raises(ComponentError, match=r"params.secure_aggregate.neighbors: an even number from 2 up"):
+        parse_params({"secure_aggregate": {"neighbors": 3}}, "homo_lr", 6)
+    secure = parse_params({"secure_aggregate": {"neighbors": 4}}, "homo_lr", 10).secure
+    assert (secure.neighbors, secure.threshold) == (4, 3)  # a majority of the 5 holding each client's shares
 
 
 def test_bad_nn_layers_are_refused() -> None:

@@ -112,8 +112,11 @@ def _secure(raw: Any, n_clients: int, problems: list[str]) -> SecureAggregate:
     method = given.get("method", "secagg")
     if method not in METHODS:
         problems.append(f"{where}.method: {method!r} is not one of {', '.join(METHODS)}")
-    # Default: a majority of the clients, and at least 2 so no single peer holds a whole secret.
-    threshold = given.get("threshold", max(2, n_clients // 2 + 1))
+    # Default: a majority of those holding a client's shares (every client, or its SecAgg+
+    # neighbourhood), and at least 2 so no single peer holds a whole secret.
+    neighbors = given.get("neighbors")
+    holders = n_clients if neighbors is None or neighbors >= n_clients - 1 else neighbors + 1
+    threshold = given.get("threshold", max(2, holders // 2 + 1))
     if method == "secagg":
         if n_clients < 2:
             problems.append(f"{where}.method: secagg needs at least 2 clients (guest + hosts), the job has {n_clients}")
@@ -121,7 +124,6 @@ def _secure(raw: Any, n_clients: int, problems: list[str]) -> SecureAggregate:
             problems.append(f"{where}.threshold: {threshold} is above the client count {n_clients} (guest + hosts)")
         elif threshold < 2:
             problems.append(f"{where}.threshold: at least 2 (with 1 every peer holds every client's secrets)")
-    neighbors = given.get("neighbors")
     if method == "secagg" and neighbors is not None and neighbors < n_clients - 1:
         if neighbors < 2 or neighbors % 2:
             problems.append(f"{where}.neighbors: an even number from 2 up (k/2 each side of a ring), got {neighbors}")
