@@ -182,7 +182,7 @@ def main() -> None:
             for method in ("none", "secagg", "secagg-rekey") + (("secagg-plus",) if n > 5 else ()):
                 runs.setdefault(f"agg_{method}", []).append(aggregation_only(method, n, args.size, args.rounds))
             for epochs in args.local_epochs:
-                for method in ("none", "secagg"):
+                for method in ("none", "secagg") + (("secagg-plus",) if n > 5 else ()):
                     runs.setdefault(f"round_{method}_e{epochs}", []).append(full_round(method, n, args.rounds, epochs))
         if n <= 3:
             runs["agg_paillier"] = [aggregation_only("paillier", n, args.size, 3)]
@@ -191,7 +191,10 @@ def main() -> None:
                          "all": [round(r["seconds"], 4) for r in found], "bytes": found[0]["bytes"]}
         row["agg_ratio"] = row["agg_secagg"]["seconds"] / row["agg_none"]["seconds"]
         for epochs in args.local_epochs:
-            row[f"round_ratio_e{epochs}"] = row[f"round_secagg_e{epochs}"]["seconds"] / row[f"round_none_e{epochs}"]["seconds"]
+            for method in ("secagg", "secagg-plus"):
+                if f"round_{method}_e{epochs}" in row:
+                    row[f"round_ratio_{method}_e{epochs}"] = (row[f"round_{method}_e{epochs}"]["seconds"]
+                                                              / row[f"round_none_e{epochs}"]["seconds"])
         if args.flower:
             row["flower_secaggplus"] = flower(args.flower, n, args.size, args.rounds)
         print(json.dumps(row), flush=True)

@@ -115,9 +115,10 @@ def prg_words(seed: bytes, count: int, modulus_bits: int) -> np.ndarray:
     if len(seed) != KEY_BYTES:
         raise SecAggError("a PRG seed is 32 bytes")
     # The seed is used for exactly one vector, so a fixed (zero) nonce and counter are safe.
-    stream = Cipher(algorithms.ChaCha20(seed, b"\0" * 16), mode=None).encryptor().update(b"\0" * (8 * count))
-    words = np.frombuffer(stream, dtype="<u8").astype(np.uint64)
-    return words & np.uint64(modulus_mask(modulus_bits))
+    stream = Cipher(algorithms.ChaCha20(seed, b"\0" * 16), mode=None).encryptor().update(bytes(8 * count))
+    # Read-only view of the keystream: callers only add it, so no copy unless it must be reduced.
+    words = np.frombuffer(stream, dtype="<u8")
+    return words if modulus_bits == 64 else words & np.uint64(modulus_mask(modulus_bits))
 
 
 def modulus_mask(modulus_bits: int) -> int:

@@ -227,7 +227,7 @@ class SecAggClient:
         masked = words + sa.prg_words(self_mask_seed(st["b"], ctx), words.size, k)
         for peer in members & self.graph[self.me]:
             noise = sa.prg_words(mask_seed(self._pair[peer], ctx), words.size, k)
-            masked = masked + noise if sign(self.me, peer, self.roster) > 0 else masked - noise
+            (np.add if sign(self.me, peer, self.roster) > 0 else np.subtract)(masked, noise, out=masked)
         self._send(masked & np.uint64(sa.modulus_mask(k)), round_no, "y")
         return True
 

@@ -100,14 +100,15 @@ class SecAggServer:
         k = self.setting.encoding.modulus_bits
         total = np.zeros(size, dtype=np.uint64)
         for p in u3:
-            total = total + masked[p]
+            np.add(total, masked[p], out=total)
         for p in u3:
-            total = total - sa.prg_words(self_mask_seed(self._rebuild(answers, "b", p, round_no), ctx), size, k)
+            np.subtract(total, sa.prg_words(self_mask_seed(self._rebuild(answers, "b", p, round_no), ctx), size, k),
+                        out=total)
         for d in dropped:
             s_private = sa.KeyPair.from_private(self._rebuild(answers, "s", d, round_no))
             for p in set(u3) & self.graph[d]:
                 noise = sa.prg_words(mask_seed(sa.exchange(s_private, self.keys[p]["s"]), ctx), size, k)
-                total = total - noise if sign(p, d, self.roster) > 0 else total + noise
+                (np.subtract if sign(p, d, self.roster) > 0 else np.add)(total, noise, out=total)
         gone = tuple(p for p in clients if p not in u3)
         return Collected(self.setting.encoding.decode(total), u3, gone)
 
