@@ -16,6 +16,7 @@ BUILTINS: dict[str, str] = {
     "psi": "fate.ml.psi:run",
     "hetero_lr": "fate.ml.lr_component:run_hetero_lr",
     "evaluation": "fate.ml.lr_component:run_evaluation",
+    "homo_lr": "fate.ml.homo.component:run_homo_lr", "homo_nn": "fate.ml.homo.component:run_homo_nn",
 }
 
 _REGISTRY: dict[str, Component] = {}

@@ -1,0 +1,203 @@
+"""Homo FedAvg rounds: secure aggregation vs plaintext FedAvg (and Paillier, and Flower's SecAgg+).
+
+    python benchmarks/homo.py [--clients 3 10] [--size 10000] [--rounds 5] [--local-epochs 1 10] [--repeats 3]
+                              [--flower /tmp/flwr-venv/bin/python]
+
+For each client count, in one process over the in-memory hub (every client and the
+aggregator a thread, as in the tests):
+- aggregation only: each client submits a fixed 10,000-element vector, the aggregator
+  collects the sum; seconds per round at the aggregator (median), bytes each client sends
+  and receives per round (mean over clients, payloads as the codec puts them on the wire);
+- full round: homo_nn with a 30-320-1 MLP (10,241 parameters) on the breast_homo training
+  rows split over the clients, minibatches of 32, 1 and 10 local epochs per round: seconds per
+  round = training plus aggregation, as a job would see it;
+- Flower: with --flower, flwr's SecAgg+ client stages for the same size and client count,
+  run by that interpreter (benchmarks/homo_flower.py) in the same run.
+Secure aggregation is measured with keys per job (the default), fresh keys every round, and
+for 10 clients SecAgg+ with 4 neighbours.
+Each measurement is the median round of a run; runs repeat --repeats times, plaintext and
+secure alternating, and the median run is reported with every run's figure beside it.
+Paillier (2048-bit, packed) is measured once, for the aggregation only and 3 clients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from fate.crypto.codec import register_ciphertexts  # noqa: E402
+from fate.federation.federation import Federation  # noqa: E402
+from fate.federation.memory import MemoryHub  # noqa: E402
+from fate.ml.homo.aggregators import aggregator_side, client_side  # noqa: E402
+from fate.ml.homo.params import parse_params  # noqa: E402
+from fate.ml.homo.secagg import Roster  # noqa: E402
+from fate.ml.homo.train import train_aggregator, train_client  # noqa: E402
+
+ARBITER = 1
+
+
+def _threads(jobs: list[Callable[[], Any]]) -> None:
+    errors: list[BaseException] = []
+
+    def run(job: Callable[[], Any]) -> None:
+        try:
+            job()
+        except BaseException as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=run, args=(j,), daemon=True) for j in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(600)
+    if errors:
+        raise errors[0]
+
+
+class Traffic:
+    def __init__(self) -> None:
+        self.bytes: dict[int, int] = {}
+
+    def __call__(self, job: str, tag: str, src: int, dst: int, payload: bytes) -> None:
+        for party in (src, dst):
+            if party != ARBITER:
+                self.bytes[party] = self.bytes.get(party, 0) + len(payload)
+
+    def per_client(self, rounds: int) -> float:
+        return statistics.mean(self.bytes.values()) / rounds
+
+
+def _feds(n: int, traffic: Traffic) -> tuple[dict[int, Federation], Federation]:
+    hub = MemoryHub(on_wire=traffic)
+    clients = [100 + i for i in range(n)]
+    roles = {"guest": clients[:1], "host": clients[1:], "arbiter": [ARBITER]}
+    feds = {p: Federation(hub.transport(p), "bench", roles, "guest" if i == 0 else "host") for i, p in enumerate(clients)}
+    return feds, Federation(hub.transport(ARBITER), "bench", roles, "arbiter")
+
+
+def _secure(method: str) -> dict[str, Any]:
+    """'secagg-rekey': fresh keys every round, as in the paper and in Flower; 'secagg-plus': 4 neighbours."""
+    secure = {"method": method.split("-")[0], "client_timeout": 60, "rekey_every_round": method.endswith("-rekey")}
+    return {**secure, "neighbors": 4} if method.endswith("-plus") else secure
+
+
+def aggregation_only(method: str, n: int, size: int, rounds: int) -> dict[str, float]:
+    params = parse_params({"secure_aggregate": _secure(method)}, "homo_lr", n)
+    traffic = Traffic()
+    feds, arbiter = _feds(n, traffic)
+    vectors = {p: np.random.default_rng(p).uniform(-1, 1, size) for p in feds}
+    times: list[float] = []
+
+    def client(p: int) -> Callable[[], None]:
+        def run() -> None:
+            side = client_side(feds[p], "agg", params.secure, 120)
+            for r in range(rounds):
+                side.submit(r, vectors[p])
+                side.open(feds[p].get(f"agg.r{r}.result", "arbiter")["sum"])
+        return run
+
+    def server() -> None:
+        side = aggregator_side(arbiter, "agg", params.secure, lambda m: None)
+        roster = Roster.of(arbiter)
+        for r in range(rounds):
+            start = time.perf_counter()
+            result = side.collect(r, roster.order, size)
+            times.append(time.perf_counter() - start)
+            for p in roster.order:
+                arbiter.remote({"sum": result.payload}, f"agg.r{r}.result", roster.roles[p], [p])
+
+    _threads([server, *(client(p) for p in feds)])
+    return {"seconds": statistics.median(times), "bytes": traffic.per_client(rounds)}
+
+
+def _breast() -> tuple[np.ndarray, np.ndarray]:
+    rows = []
+    for name in ("guest", "host"):
+        lines = (ROOT / "examples" / "data" / f"breast_homo_{name}.csv").read_text().splitlines()[1:]
+        rows += [[float(v) for v in line.split(",")[1:]] for line in lines]
+    data = np.array(rows)
+    return data[:, 1:], data[:, 0]
+
+
+def full_round(method: str, n: int, rounds: int, epochs: int) -> dict[str, float]:
+    raw = {"max_iter": rounds, "local_epochs": epochs, "batch_size": 32, "learning_rate": 0.1, "hidden_layers": [320],
+           "early_stop": "none", "init_param": {"random_seed": 1}, "secure_aggregate": _secure(method)}
+    params = parse_params(raw, "homo_nn", n)
+    traffic = Traffic()
+    feds, arbiter = _feds(n, traffic)
+    x, y = _breast()
+    parts = np.array_split(np.arange(len(y)), n)
+    header = tuple(f"x{i}" for i in range(x.shape[1]))
+    elapsed: list[float] = []
+
+    def server() -> None:
+        start = time.perf_counter()
+        train_aggregator(arbiter, params, "nn")
+        elapsed.append(time.perf_counter() - start)
+
+    jobs: list[Callable[[], Any]] = [server]
+    jobs += [lambda p=p, rows=rows: train_client(feds[p], header, x[rows], y[rows], params, "nn")
+             for p, rows in zip(feds, parts, strict=True)]
+    _threads(jobs)
+    return {"seconds": elapsed[0] / rounds, "bytes": traffic.per_client(rounds)}
+
+
+def flower(python: str, n: int, size: int, rounds: int) -> dict[str, Any]:
+    done = subprocess.run([python, str(ROOT / "benchmarks" / "homo_flower.py"), str(n), str(size), str(rounds)],
+                          capture_output=True, text=True, timeout=1800, check=False)
+    if done.returncode:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else f"exit {done.returncode}"}
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clients", type=int, nargs="+", default=[3, 10])
+    parser.add_argument("--size", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--local-epochs", type=int, nargs="+", default=[1, 10])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--flower", help="a Python interpreter with flwr installed")
+    args = parser.parse_args()
+    register_ciphertexts()
+    for n in args.clients:
+        row: dict[str, Any] = {"clients": n, "size": args.size}
+        runs: dict[str, list[dict[str, float]]] = {}
+        # Plaintext and secure runs alternate, so a change of machine load hits both alike.
+        for _ in range(args.repeats):
+            for method in ("none", "secagg", "secagg-rekey") + (("secagg-plus",) if n > 5 else ()):
+                runs.setdefault(f"agg_{method}", []).append(aggregation_only(method, n, args.size, args.rounds))
+            for epochs in args.local_epochs:
+                for method in ("none", "secagg") + (("secagg-plus",) if n > 5 else ()):
+                    runs.setdefault(f"round_{method}_e{epochs}", []).append(full_round(method, n, args.rounds, epochs))
+        if n <= 3:
+            runs["agg_paillier"] = [aggregation_only("paillier", n, args.size, 3)]
+        for name, found in runs.items():
+            row[name] = {"seconds": statistics.median(r["seconds"] for r in found),
+                         "all": [round(r["seconds"], 4) for r in found], "bytes": found[0]["bytes"]}
+        row["agg_ratio"] = row["agg_secagg"]["seconds"] / row["agg_none"]["seconds"]
+        for epochs in args.local_epochs:
+            for method in ("secagg", "secagg-plus"):
+                if f"round_{method}_e{epochs}" in row:
+                    row[f"round_ratio_{method}_e{epochs}"] = (row[f"round_{method}_e{epochs}"]["seconds"]
+                                                              / row[f"round_none_e{epochs}"]["seconds"])
+        if args.flower:
+            row["flower_secaggplus"] = flower(args.flower, n, args.size, args.rounds)
+        print(json.dumps(row), flush=True)
+
+if __name__ == "__main__":
+    main()

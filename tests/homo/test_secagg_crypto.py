@@ -1,0 +1,84 @@
+"""The secure-aggregation primitives: Shamir, the PRG, the share channel, and the no-wrap encoding."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+
+import numpy as np
+import pytest
+
+from fate.crypto import secagg as sa
+from fate.crypto.errors import EncodingOverflowError
+
+
+def test_any_threshold_shares_rebuild_the_secret_and_fewer_do_not() -> None:
+    secret = sa.random_seed()
+    shares = sa.split(secret, 3, [1, 2, 3, 4, 5])
+    for subset in itertools.combinations(shares.items(), 3):
+        assert sa.combine(dict(subset), 3) == secret
+    with pytest.raises(sa.SecAggError, match="2 shares cannot rebuild"):
+        sa.combine(dict(list(shares.items())[:2]), 3)
+    # Two shares and a made-up third rebuild something else (or nothing valid), never the secret.
+    forged = dict(list(shares.items())[:2]) | {5: (shares[5] + 1) % sa.PRIME}
+    with contextlib.suppress(sa.SecAggError):
+        assert sa.combine(forged, 3) != secret
+
+
+def test_key_agreement_is_symmetric_and_bound_to_purpose_and_round() -> None:
+    a, b = sa.KeyPair.generate(), sa.KeyPair.generate()
+    assert sa.agree(a.private, b.public, "mask", b"r1") == sa.agree(b.private, a.public, "mask", b"r1")
+    assert sa.agree(a.private, b.public, "mask", b"r1") != sa.agree(a.private, b.public, "channel", b"r1")
+    assert sa.agree(a.private, b.public, "mask", b"r1") != sa.agree(a.private, b.public, "mask", b"r2")
+    assert sa.KeyPair.from_private(a.private) == a
+
+
+def test_prg_is_deterministic_uniform_looking_and_reduced() -> None:
+    seed = sa.random_seed()
+    words = sa.prg_words(seed, 10_000, 40)
+    assert np.array_equal(words, sa.prg_words(seed, 10_000, 40))
+    assert words.dtype == np.uint64 and int(words.max()) < 1 << 40
+    assert abs(float(words.mean()) / (1 << 40) - 0.5) < 0.02
+    assert not np.array_equal(words, sa.prg_words(sa.random_seed(), 10_000, 40))
+
+
+def test_sealed_shares_open_only_for_their_addressee() -> None:
+    key = sa.random_seed()
+    sealed = sa.seal(key, b"share", b"ctx|1>2")
+    assert sa.open_sealed(key, sealed, b"ctx|1>2") == b"share"
+    with pytest.raises(sa.SecAggError, match="authentication"):
+        sa.open_sealed(key, sealed, b"ctx|1>3")  # redirected to another peer
+    with pytest.raises(sa.SecAggError, match="authentication"):
+        sa.open_sealed(key, sealed[:-1] + bytes([sealed[-1] ^ 1]), b"ctx|1>2")
+
+
+def test_fixed_point_sums_exactly_within_the_bound() -> None:
+    enc = sa.FixedPoint(fraction_bits=16, modulus_bits=48, bound=1000.0, summands=4)
+    xs = [np.random.default_rng(i).uniform(-1000, 1000, 50) for i in range(4)]
+    total = np.zeros(50, dtype=np.uint64)
+    for x in xs:
+        total = total + enc.encode(x)
+    expected = sum(np.rint(x * 2**16) for x in xs) / 2**16
+    assert np.array_equal(enc.decode(total), expected)
+
+
+def test_an_encoding_that_could_wrap_is_refused() -> None:
+    risky = sa.FixedPoint(fraction_bits=30, modulus_bits=64, bound=2.0**32, summands=10)
+    assert any("could reach" in p and "wrap" in p for p in risky.problems())
+    with pytest.raises(EncodingOverflowError, match="wrap modulo 2\\^64"):
+        risky.encode(np.zeros(3))
+
+
+def test_a_value_beyond_the_bound_is_refused_not_wrapped() -> None:
+    enc = sa.FixedPoint(fraction_bits=16, modulus_bits=64, bound=100.0, summands=3)
+    with pytest.raises(EncodingOverflowError, match="exceeds the secure-aggregation bound 100"):
+        enc.encode(np.array([1.0, -100.5]))
+    with pytest.raises(EncodingOverflowError, match="NaN"):
+        enc.encode(np.array([np.nan]))
+
+
+def test_a_sum_outside_the_proven_range_is_detected() -> None:
+    enc = sa.FixedPoint(fraction_bits=16, modulus_bits=64, bound=100.0, summands=3)
+    garbage = sa.prg_words(sa.random_seed(), 100, 64)  # what masks that did not cancel look like
+    with pytest.raises(EncodingOverflowError, match="masks did not cancel"):
+        enc.decode(garbage)
