@@ -15,7 +15,7 @@ import pytest
 from fate.federation.memory import MemoryHub
 from fate.flow.policy import Policy
 from fate.ml.component import ComponentError
-from fate.ml.joint_batches import SEED_BYTES, agree_host, batch_order, commitment, joint_seed
+from fate.ml.joint_batches import SEED_BYTES, agree_guest, agree_host, batch_order, commitment, joint_seed
 from fate.ml.lr_floors import batch_sizes, secure_params
 from fate.ml.lr_params import parse_params
 from tests.ml.conftest import Breast
@@ -131,3 +131,33 @@ def test_the_order_depends_on_the_ids_and_seeds_only() -> None:
     backward = batch_order(ids[::-1], joint, 32)
     assert [[ids[i] for i in b] for b in forward] == [[ids[::-1][i] for i in b] for b in backward]
     assert [len(b) for b in forward] == [32, 32, 36]
+
+
+def test_several_hosts_commit_first_and_agree_on_one_order(breast: Breast) -> None:
+    """With two hosts each commits before any seed is revealed, so a host colluding with the guest cannot
+    choose its seed after seeing the other's; every party computes the same batches."""
+    seen, record = capture()
+    feds = federations(MemoryHub(), 2, on_wire=record, timeout=20)
+    jobs = {"guest": lambda: agree_guest(feds["guest"], "lr", breast.ids, 100, LAB)}
+    jobs.update({f"host{i}": (lambda fed=feds[f"host{i}"]: agree_host(fed, "lr", 100, LAB)[1]) for i in range(2)})
+    out = run_threads(jobs)  # type: ignore[arg-type]
+    for host in ("host0", "host1"):
+        assert all(np.array_equal(a, b) for a, b in zip(out["guest"], out[host], strict=True))
+    kinds = [m.tag.split("|")[0].rsplit(".", 1)[-1] for m in seen]
+    # Every host commitment is sent before any host seed.
+    assert max(i for i, k in enumerate(kinds) if k == "seed_commit") < min(i for i, k in enumerate(kinds) if k == "seed")
+
+
+def test_a_host_refuses_a_guest_that_swaps_its_commitment(breast: Breast) -> None:
+    feds = federations(MemoryHub(), 2, timeout=20)
+    guest = feds["guest"]
+    guest.remote({"ids": list(breast.ids), "commit": commitment(b"\x00" * SEED_BYTES)}, "lr.rows", "host")
+
+    def script() -> None:
+        guest.get("lr.seed_commit", "host", HOSTS[0])
+        # Host 0 is shown a commitment other than its own (e.g. to a seed its colluder picked later).
+        fake = [commitment(b"\x09" * SEED_BYTES), commitment(b"\x0a" * SEED_BYTES)]
+        guest.remote(fake, "lr.seed_commits", "host", [HOSTS[0]])
+
+    with pytest.raises(AssertionError, match="altered this party's seed commitment"):
+        run_threads({"guest": script, "host": lambda: agree_host(feds["host0"], "lr", -1, LAB)})
