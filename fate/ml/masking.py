@@ -20,8 +20,12 @@ anything else is a function of the key's factors). A declared length must also b
 smallest batch (`lr_floors.check_declared_length`): so a peer gets, per batch, no more
 decrypted values than its own gradient has, and those are masked by its own r. What those
 values can tell a peer that lies about its features (m chosen linear combinations of d per
-batch) is what the protocol's gradient tells it anyway, as in FATE; nothing lets it read a
-vector of row values such as [[own]] or [[u_h]] wholesale.
+batch, e.g. m slices of [[own]]) is what the protocol's gradient tells it anyway, as in FATE;
+nothing lets it read a vector of row values such as [[own]] or [[u_h]] wholesale.
+
+Requests are not packed (fate.crypto.packing): the requester picks the slot width, so one
+2048-bit plaintext could carry ~30 encoded row values where the rate limit counts one, and
+the ~30 decryptions per batch it would save are a small part of an epoch.
 """
 
 from __future__ import annotations
