@@ -224,8 +224,8 @@ def test_same_values_sent_twice_differ_on_the_wire_and_decrypt_equal(breast: Bre
     for _ in range(2):
         seen, record = capture()
         train_and_predict(breast.ids, [breast.guest, breast.host], breast.labels, params, on_wire=record, keys=keys)
-        # Batches are in the joint order, fresh per run: compare the full-batch rounds by their position sets.
-        runs.append({m.round + "." + m.kind: m.value() for m in seen if m.kind in ENCRYPTED_ONLY})
+        # Batches are in the joint order, fresh per run: row vectors are compared as sorted values.
+        runs.append({m.tag: m.value() for m in seen if m.kind in ENCRYPTED_ONLY})
     first, second = runs
     assert first.keys() == second.keys()
     for tag in first:
@@ -235,7 +235,7 @@ def test_same_values_sent_twice_differ_on_the_wire_and_decrypt_equal(breast: Bre
             assert not set(map(int, a.ciphertexts)) & set(map(int, b.ciphertexts)), tag
             np.testing.assert_allclose(np.sort(keys[1].decrypt(a)), np.sort(keys[1].decrypt(b)), atol=1e-12)
     # Zero init: the first forward encrypts 569 zeros, yet no two ciphertexts are equal.
-    zeros = first["hetero_lr.0.0.fwd"]["u"]
+    zeros = first["hetero_lr.0.0.fwd|host>guest"]["u"]
     assert not keys[1].decrypt(zeros).any() and len(set(map(int, zeros.ciphertexts))) == len(breast.ids)
 
 
