@@ -1,7 +1,9 @@
-"""Hetero LR seconds per epoch: (a) breast against FATE 2.2 in the same run, (b) FATE 2.0's 100k-row shape.
+"""Hetero LR seconds per epoch: (a) breast against FATE 2.2 in the same run, (b) FATE 2.0's 100k-row shape,
+(c) FATE's arbiter protocol against the arbiter-free one on breast.
 
     python benchmarks/hetero_lr.py breast [--bits 2048] [--epochs 20] [--fate22 ../fate22-work] [--processes 2]
     python benchmarks/hetero_lr.py synthetic [--rows 100000] [--guest-cols 30] [--host-cols 300] [--bits 1024]
+    python benchmarks/hetero_lr.py protocols [--bits 2048] [--epochs 20] [--repeat 2]
 
 (a) trains guest + host + arbiter on the breast example data, full batch, FATE 2.2's
 "fullbatch_sgd015" config (SGD lr 0.15 constant, L2 alpha 0.01, zero init, tol 0), and,
@@ -10,8 +12,13 @@ on the same data and settings with its blinding actually applied, then without i
 same session; ratios are against those runs. (b) is a seeded synthetic problem of the shape
 FATE 2.0 published (2 min 16 s per epoch on 16 cores), with a per-phase breakdown.
 
+(c) trains the same breast job, full batch, with a third-party arbiter (`fate.ml.hetero_lr`) and
+without one (`fate.ml.hetero_lr_free`, guest and host each with its own key), alternating
+--repeat times so a change of load hits both; the AUCs must agree within 1e-3.
+
 All parties run as threads of this process over the in-memory hub, sharing one pool of
 --processes worker processes for ciphertext work (the machine's cores, like FATE's run).
+Every party runs under a benchmark policy that allows the requested key size.
 """
 
 from __future__ import annotations
@@ -34,11 +41,14 @@ sys.path.insert(0, str(ROOT))
 
 from fate.crypto import paillier  # noqa: E402
 from fate.crypto.codec import register_ciphertexts  # noqa: E402
+from fate.crypto.keys import shared_public_key  # noqa: E402
+from fate.crypto.pool import public_key_hs  # noqa: E402
 from fate.federation.federation import Federation  # noqa: E402
 from fate.federation.memory import MemoryHub  # noqa: E402
+from fate.flow.policy import Policy  # noqa: E402
 from fate.flow.tables import parse_csv  # noqa: E402
+from fate.ml import hetero_lr, hetero_lr_free  # noqa: E402
 from fate.ml.evaluation import auc  # noqa: E402
-from fate.ml.hetero_lr import train_arbiter, train_guest, train_host  # noqa: E402
 from fate.ml.lr_params import HeteroLRParams, parse_params  # noqa: E402
 from fate.ml.timing import PhaseTimer  # noqa: E402
 from tests.ml.federated import run_threads  # noqa: E402
@@ -57,25 +67,38 @@ FULLBATCH_SGD015 = {
 
 
 def train(ids: Sequence[str], guest: np.ndarray, labels: np.ndarray, host: np.ndarray,
-          params: HeteroLRParams) -> dict[str, Any]:
+          params: HeteroLRParams, free: bool = False) -> dict[str, Any]:
+    """One training run, FATE's arbiter protocol or (free) the arbiter-free one; keys are made before the clock."""
     roles = {"guest": [9999], "host": [10000], "arbiter": [10001]}
     hub = MemoryHub()
     feds = {role: Federation(hub.transport(ids_[0]), "bench", roles, role) for role, ids_ in roles.items()}
     timers = {role: PhaseTimer() for role in roles}
-    keys = paillier.generate_keypair(params.key_length, insecure=params.insecure_key)
+    bits, insecure = params.key_length, params.insecure_key
+    policy = Policy(min_key_bits=min(bits, 2048), allow_insecure_keys=insecure)
+    keys = {role: paillier.generate_keypair(bits, insecure=insecure) for role in (("guest", "host") if free else
+                                                                                    ("arbiter",))}
+    protocol: Any = hetero_lr_free if free else hetero_lr
+    own = {role: {"keys": keys[role]} if free else {} for role in ("guest", "host")}
     pool = paillier.CryptoPool(ARGS.processes) if ARGS.processes > 1 else None
     paillier.set_default_pool(pool)
     try:
-        if pool is not None:
-            pool.warm_up(keys[0])
+        # Every key object a party will use (its own, and the one decoded from the wire), tables built now.
+        for public, _ in keys.values():
+            for key in (public, shared_public_key(int(public.n))):
+                public_key_hs(key)
+                if pool is not None:
+                    pool.warm_up(key)
         start = time.perf_counter()
-        out = run_threads({
-            "arbiter": lambda: train_arbiter(feds["arbiter"], params, timer=timers["arbiter"], keys=keys),
-            "guest": lambda: train_guest(feds["guest"], ids, [f"g{i}" for i in range(guest.shape[1])], guest, labels,
-                                         params, timer=timers["guest"]),
-            "host": lambda: train_host(feds["host"], ids, [f"h{i}" for i in range(host.shape[1])], host, params,
-                                       timer=timers["host"]),
-        }, timeout=24 * 3600)
+        jobs = {
+            "guest": lambda: protocol.train_guest(feds["guest"], ids, [f"g{i}" for i in range(guest.shape[1])], guest,
+                                                  labels, params, timer=timers["guest"], policy=policy, **own["guest"]),
+            "host": lambda: protocol.train_host(feds["host"], ids, [f"h{i}" for i in range(host.shape[1])], host,
+                                                params, timer=timers["host"], policy=policy, **own["host"]),
+        }
+        if not free:
+            jobs["arbiter"] = lambda: hetero_lr.train_arbiter(feds["arbiter"], params, timer=timers["arbiter"],
+                                                              keys=keys["arbiter"], policy=policy)
+        out = run_threads(jobs, timeout=24 * 3600)
         wall = time.perf_counter() - start
     finally:
         paillier.set_default_pool(None)
@@ -91,7 +114,8 @@ def train(ids: Sequence[str], guest: np.ndarray, labels: np.ndarray, host: np.nd
         "mean_epoch_s": float(np.mean(epochs)),
         "median_epoch_s": float(statistics.median(epochs)),
         "load_avg_1m": os.getloadavg()[0],
-        "phases": {role: {k: round(v, 3) for k, v in sorted(t.seconds.items())} for role, t in timers.items()},
+        "phases": {role: {k: round(v, 3) for k, v in sorted(t.seconds.items())} for role, t in timers.items()
+                   if t.seconds},
     }
 
 
@@ -162,9 +186,37 @@ def bench_synthetic() -> None:
         print(f"| {role} | " + " | ".join(f"{seconds.get(k, 0.0):.1f}" for k in phases) + " |")
 
 
+def bench_protocols() -> None:
+    guest_t = parse_csv(ROOT / "examples" / "data" / "breast_hetero_guest.csv")
+    host_t = parse_csv(ROOT / "examples" / "data" / "breast_hetero_host.csv").select(guest_t.ids)
+    labels = guest_t.labels
+    assert labels is not None
+    params = parse_params({**FULLBATCH_SGD015, "max_iter": ARGS.epochs, "encrypt_param": {"key_length": ARGS.bits},
+                           "insecure_key": ARGS.bits < 2048})
+    runs: dict[str, list[dict[str, Any]]] = {"arbiter (third party)": [], "arbiter-free": []}
+    for _ in range(ARGS.repeat):
+        for name, free in (("arbiter (third party)", False), ("arbiter-free", True)):
+            result = train(guest_t.ids, guest_t.features, labels, host_t.features, params, free=free)
+            print(f"{name}: {json.dumps(result)}", flush=True)
+            runs[name].append(result)
+    print(f"\nbreast, full batch, {ARGS.epochs} epochs, {ARGS.bits}-bit keys, {ARGS.processes} processes, "
+          f"{ARGS.repeat} alternating runs each\n")
+    print("| protocol | s/epoch (mean of runs) | s/epoch (median epoch) | train AUC | 1-min load at end |")
+    print("|---|---|---|---|---|")
+    for name, results in runs.items():
+        mean = statistics.mean(r["mean_epoch_s"] for r in results)
+        median = statistics.median(r["median_epoch_s"] for r in results)
+        loads = "/".join(f"{r['load_avg_1m']:.1f}" for r in results)
+        print(f"| {name} | {mean:.3f} | {median:.3f} | {results[-1]['auc']:.7f} | {loads} |")
+    gap = abs(runs["arbiter (third party)"][-1]["auc"] - runs["arbiter-free"][-1]["auc"])
+    print(f"\nAUC difference: {gap:.2e} (must be < 1e-3)")
+    if gap >= 1e-3:
+        raise SystemExit("the two protocols disagree on AUC")
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("workload", choices=("breast", "synthetic"))
+    parser.add_argument("workload", choices=("breast", "synthetic", "protocols"))
     parser.add_argument("--bits", type=int, default=None, help="Paillier key bits (breast 2048, synthetic 1024)")
     parser.add_argument("--epochs", type=int, default=None, help="breast 20, synthetic 1")
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
@@ -173,6 +225,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--guest-cols", type=int, default=30)
     parser.add_argument("--host-cols", type=int, default=300)
     parser.add_argument("--batch", type=int, default=-1, help="synthetic batch size (-1: full batch)")
+    parser.add_argument("--repeat", type=int, default=2, help="protocols: alternating runs of each")
     args = parser.parse_args()
     synthetic = args.workload == "synthetic"
     args.bits = args.bits or (1024 if synthetic else 2048)
@@ -183,4 +236,4 @@ def parse_args() -> argparse.Namespace:
 if __name__ == "__main__":
     register_ciphertexts()  # ciphertexts cross the in-memory hub through the wire codec
     ARGS = parse_args()
-    bench_breast() if ARGS.workload == "breast" else bench_synthetic()
+    {"breast": bench_breast, "synthetic": bench_synthetic, "protocols": bench_protocols}[ARGS.workload]()

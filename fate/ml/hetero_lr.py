@@ -10,8 +10,12 @@ Per batch, with u_h = 0.25 * X_h w_h on each host and y in {-1, +1} on the guest
 
 Every ciphertext that leaves a party carries fresh randomness: a host's forward is a
 fresh encryption, everything computed from received ciphertexts is re-randomized, so
-nobody can relate what it sends to what it received. The arbiter learns gradients and
-the loss, exactly as in FATE; no party learns another's features, labels or weights.
+nobody can relate what it sends to what it received; headers carry only protocol
+constants (fate.ml.masking). The arbiter learns gradients and the loss, exactly as in
+FATE, so it must be a third party every data party trusts (`lr_component` checks that;
+an arbiter on a data party's side runs `hetero_lr_free` instead). Unlike FATE, each party
+applies its own floors (`lr_floors`: key size, batch size) and the batches come from a
+seed all data parties contribute to (`joint_batches`), not from the guest's word.
 The functions here take a Federation and numpy arrays; `fate.ml.lr_component` adapts them
 to the flow's component contract.
 """
@@ -25,9 +29,12 @@ import numpy as np
 from fate.crypto import paillier
 from fate.crypto.encoding import multiplier_frac_bits
 from fate.federation.federation import Federation
-from fate.ml.component import ComponentError
-from fate.ml.lr_model import PartyModel, align_rows, batch_ranges, has_converged, init_weights, signed_labels
+from fate.flow.policy import Policy
+from fate.ml.joint_batches import agree_guest, agree_host
+from fate.ml.lr_floors import read_peer_key, secure_params
+from fate.ml.lr_model import PartyModel, align_rows, check_labels, has_converged, init_weights, signed_labels
 from fate.ml.lr_params import HeteroLRParams
+from fate.ml.masking import PUBLIC_BOUND, accept, encrypt_public, in_public_range
 from fate.ml.optimizer import Optimizer, add_penalty_gradient, apply_update, penalty_loss
 from fate.ml.timing import PhaseTimer
 
@@ -37,6 +44,7 @@ Log = Callable[[str], None]
 # 24 bits resolve 6e-8 of the largest feature, finer than 6-decimal data, and cost a third less
 # than fate.crypto's general-purpose 32; gradients stay within 1e-8 of the plaintext ones.
 FEATURE_BITS = 24
+ARBITERS = "the arbiter's"
 
 
 def _quiet(_msg: str) -> None:
@@ -53,22 +61,16 @@ def stop_rule(fed: Federation, params: HeteroLRParams) -> str:
 
 
 def _receive_key(fed: Federation, params: HeteroLRParams, prefix: str) -> paillier.PublicKey:
-    text = fed.get(f"{prefix}.pubkey", "arbiter")
-    return paillier.PublicKey.from_json(text, insecure=params.insecure_key)
-
-
-def _under_key(value: paillier.EncryptedArray, public: paillier.PublicKey, what: str) -> paillier.EncryptedArray:
-    """Refuse ciphertexts not under the arbiter's key: a party holding that other key could read what we add."""
-    if not isinstance(value, paillier.EncryptedArray) or value.public_key != public:
-        raise ComponentError(f"{what} is not encrypted under the arbiter's Paillier key; refusing to use it")
-    return value
+    return read_peer_key(fed.get(f"{prefix}.pubkey", "arbiter"), params, ARBITERS)
 
 
 def train_arbiter(fed: Federation, params: HeteroLRParams, prefix: str = "hetero_lr", log: Log = _quiet,
                   timer: PhaseTimer | None = None,
-                  keys: tuple[paillier.PublicKey, paillier.PrivateKey] | None = None) -> PartyModel:
+                  keys: tuple[paillier.PublicKey, paillier.PrivateKey] | None = None,
+                  policy: Policy | None = None) -> PartyModel:
     """Hold the key for one training run; `keys` reuses a pair (tests decrypt what crossed the wire with it)."""
     timer = timer or PhaseTimer()
+    params = secure_params(params, policy or Policy(), log)
     with timer("keygen"):
         public, private = keys or paillier.generate_keypair(params.key_length, insecure=params.insecure_key)
     key_text = public.to_json()
@@ -122,45 +124,45 @@ def train_arbiter(fed: Federation, params: HeteroLRParams, prefix: str = "hetero
 
 def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], features: np.ndarray, labels: np.ndarray,
                 params: HeteroLRParams, prefix: str = "hetero_lr", log: Log = _quiet,
-                timer: PhaseTimer | None = None) -> PartyModel:
+                timer: PhaseTimer | None = None, policy: Policy | None = None) -> PartyModel:
     timer = timer or PhaseTimer()
-    if labels is None or len(labels) != len(ids):
-        raise ComponentError("the guest's table must carry a label for every row")
-    classes = np.unique(labels)
-    if not set(classes.tolist()) <= {0.0, 1.0, -1.0} or len(classes) != 2:
-        shown = ", ".join(f"{c:g}" for c in classes[:5])
-        raise ComponentError(f"hetero_lr is a binary classifier: labels must take two values, 0/1 or -1/+1 (found {shown})")
+    policy = policy or Policy()
+    params = secure_params(params, policy, log)
+    check_labels(labels, len(ids))
     fit_intercept = params.init.fit_intercept
-    ranges = batch_ranges(len(ids), params.batch_size)
     with timer("transport"):
-        fed.remote({"ids": list(ids), "batches": [list(r) for r in ranges]}, f"{prefix}.rows", "host")
-        fed.remote(len(ranges), f"{prefix}.batches", "arbiter")
+        batches = agree_guest(fed, prefix, ids, params.batch_size, policy)
+        fed.remote(len(batches), f"{prefix}.batches", "arbiter")
     with timer("wait"):
         public = _receive_key(fed, params, prefix)
     with_loss = loss_available(fed, params)
     opt = params.optimizer
     y = signed_labels(labels)
     weights = init_weights(params.init, features.shape[1], fit_intercept)
+    xs, ys = [features[rows] for rows in batches], [y[rows] for rows in batches]
     # 1/N folded into the plaintext multipliers once per batch, not into every ciphertext.
-    scaled = [features[a:b] / (b - a) for a, b in ranges]
+    scaled = [x / len(x) for x in xs]
     fracs = [multiplier_frac_bits(x, FEATURE_BITS) for x in scaled]
+    summands = len(fed.parties("host")) + 1
     epoch = 0
     timer.mark()
     for epoch in range(params.max_iter):  # noqa: B007 - the last epoch is reported
-        for k, (a, b) in enumerate(ranges):
+        for k, (x, yb) in enumerate(zip(xs, ys, strict=True)):
             tag = f"{prefix}.{epoch}.{k}"
-            x, yb, n = features[a:b], y[a:b], b - a
+            n = len(x)
             with timer("plaintext"):
                 wx = x @ weights[: x.shape[1]] + (weights[-1] if fit_intercept else 0.0)
-                own = 0.25 * wx - 0.5 * yb
+                own = in_public_range(0.25 * wx - 0.5 * yb)
             with timer("wait"):
                 forwards = fed.get_all(f"{tag}.fwd", "host")
             with timer("encrypted_sum"):
-                u = _under_key(forwards[0]["u"], public, "a host's forward")
+                u = accept(forwards[0]["u"], public, "a host's forward", n, ARBITERS)
                 for msg in forwards[1:]:
-                    u = u + _under_key(msg["u"], public, "a host's forward")
+                    u = u + accept(msg["u"], public, "a host's forward", n, ARBITERS)
             with timer("encrypt"):
                 d = (u + own).rerandomize()
+                # The header's bound would tell the hosts max |own|; send the public one instead.
+                d = paillier.EncryptedArray(public, d.ciphertexts, d.shape, d.frac_bits, PUBLIC_BOUND * summands)
             with timer("transport"):
                 fed.remote(d, f"{tag}.d", "host")
             # Gradient from [[u]] (X^T [[u]] + X^T own) costs the same as from [[d]] and keeps [[d]] for the hosts only.
@@ -174,7 +176,7 @@ def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], feat
                     cross = (wx - 2.0 * yb) / n
                     plain = np.log(2.0) + float(np.mean(-0.5 * yb * wx + 0.125 * wx * wx))
                     plain += penalty_loss(opt, weights, fit_intercept)
-                    share = _under_key(forwards[0]["loss"], public, "the host's loss share")
+                    share = accept(forwards[0]["loss"], public, "the host's loss share", 1, ARBITERS)
                     column = cross[:, None]
                     loss = paillier.matvec_t(column, u, multiplier_frac_bits(column, FEATURE_BITS)) + share + plain
             with timer("plaintext"):
@@ -201,33 +203,36 @@ def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], feat
 
 def train_host(fed: Federation, ids: Sequence[str], header: Sequence[str], features: np.ndarray,
                params: HeteroLRParams, prefix: str = "hetero_lr", log: Log = _quiet,
-               timer: PhaseTimer | None = None) -> PartyModel:
+               timer: PhaseTimer | None = None, policy: Policy | None = None) -> PartyModel:
     timer = timer or PhaseTimer()
+    policy = policy or Policy()
+    params = secure_params(params, policy, log)
     with timer("wait"):
-        rows = fed.get(f"{prefix}.rows", "guest")
+        order, batches = agree_host(fed, prefix, params.batch_size, policy)
         public = _receive_key(fed, params, prefix)
-    x_all = align_rows(ids, features, rows["ids"])
-    ranges = [(int(a), int(b)) for a, b in rows["batches"]]
+    x_all = align_rows(ids, features, order)
+    xs = [x_all[rows] for rows in batches]
     with_loss = loss_available(fed, params)
     opt = params.optimizer
     weights = init_weights(params.init, x_all.shape[1], False)
-    scaled = [x_all[a:b] / (b - a) for a, b in ranges]
+    scaled = [x / len(x) for x in xs]
     fracs = [multiplier_frac_bits(x, FEATURE_BITS) for x in scaled]
+    summands = len(fed.parties("host")) + 1  # [[d]] sums every host's forward and the guest's part
     epoch, stop = 0, False
     for epoch in range(params.max_iter):  # noqa: B007 - the last epoch is reported
-        for k, (a, b) in enumerate(ranges):
+        for k, x in enumerate(xs):
             tag = f"{prefix}.{epoch}.{k}"
             with timer("plaintext"):
-                wx = x_all[a:b] @ weights
+                wx = x @ weights
             with timer("encrypt"):
-                forward = public.encrypt(0.25 * wx)
+                forward = encrypt_public(public, 0.25 * wx)
                 share = None
                 if with_loss:
-                    share = public.encrypt(np.array([0.125 * float(np.mean(wx * wx)) + penalty_loss(opt, weights, False)]))
+                    share = encrypt_public(public, [0.125 * float(np.mean(wx * wx)) + penalty_loss(opt, weights, False)])
             with timer("transport"):
                 fed.remote({"u": forward, "loss": share}, f"{tag}.fwd", "guest")
             with timer("wait"):
-                d = _under_key(fed.get(f"{tag}.d", "guest"), public, "the guest's [[d]]")
+                d = accept(fed.get(f"{tag}.d", "guest"), public, "the guest's [[d]]", len(x), ARBITERS, summands)
             with timer("matvec"):
                 grad = paillier.matvec_t(scaled[k], d, frac_bits=fracs[k])
             with timer("encrypt"):

@@ -1,21 +1,27 @@
 """The flow's view of hetero LR: `hetero_lr` and `evaluation` components over ComponentContext.
 
-`hetero_lr` trains, stores each party's own slice of the model, then scores its
-training rows through the federation (as FATE's LR does) so an `evaluation` step
-downstream can report on them. `evaluation` reports AUC, KS, accuracy,
-precision/recall and the ROC curve on the guest, and the loss curve on the arbiter.
+`hetero_lr` picks the protocol from the job's role assignment: FATE's arbiter protocol
+(`hetero_lr`) only when the arbiter is a third party, and then a data party joins only if
+that arbiter is in its own `policy.trusted_arbiters`; with the arbiter on a data party's
+side (or no arbiter), the arbiter-free protocol (`hetero_lr_free`), which needs exactly one
+host. It trains, stores each party's own slice of the model, then scores its training rows
+through the federation (as FATE's LR does) so an `evaluation` step downstream can report
+on them. `evaluation` reports AUC, KS, accuracy, precision/recall and the ROC curve on the
+guest, and the loss curve where it was learnt (the arbiter, or the guest without one).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from fate.crypto.errors import CryptoError
+from fate.flow.policy import Policy
+from fate.ml import hetero_lr, hetero_lr_free
 from fate.ml.component import ComponentContext, ComponentError, ComponentResult, Table
 from fate.ml.evaluation import EvaluationError, evaluate_binary
-from fate.ml.hetero_lr import train_arbiter, train_guest, train_host
 from fate.ml.lr_model import MODEL_FORMAT
 from fate.ml.lr_params import parse_params
 from fate.ml.prediction import predict_guest, predict_host
@@ -32,17 +38,46 @@ def run_hetero_lr(ctx: ComponentContext) -> ComponentResult:
         raise ComponentError(f"hetero_lr ({ctx.role}): {err}") from None
 
 
+def arbiter_free(roles: Mapping[str, Sequence[int]], role: str, policy: Policy) -> bool:
+    """Which protocol this role assignment allows; a ComponentError when neither is safe for this party."""
+    hosts, arbiters = tuple(roles.get("host", ())), tuple(roles.get("arbiter", ()))
+    data_parties = set(roles.get("guest", ())) | set(hosts)
+    if not arbiters or data_parties & set(arbiters):
+        # An arbiter on a data party's side would decrypt what the other data parties encrypt.
+        if len(hosts) != 1:
+            raise ComponentError(
+                f"an independent arbiter is needed with {len(hosts)} hosts: the arbiter-free protocol runs between "
+                "one guest and one host, and an arbiter on a data party's side would read the others' values; "
+                "name a third party as arbiter"
+            )
+        return True
+    if len(arbiters) != 1:
+        raise ComponentError(f"hetero_lr takes one arbiter party, not {len(arbiters)}")
+    if role != "arbiter" and arbiters[0] not in policy.trusted_arbiters:
+        raise ComponentError(
+            f"the arbiter, party {arbiters[0]}, is not in this party's policy.trusted_arbiters; it would decrypt "
+            "every gradient of this party's data. Trust it in the flow config, or run without a third party "
+            "(no arbiter, or the arbiter on the guest's or the host's party)"
+        )
+    return False
+
+
 def _run_hetero_lr(ctx: ComponentContext) -> ComponentResult:
     params = parse_params(ctx.params)
-    fed, prefix = ctx.federation, ctx.component or "hetero_lr"
+    fed, prefix, policy = ctx.federation, ctx.component or "hetero_lr", ctx.policy
+    free = arbiter_free(ctx.roles, ctx.role, policy)
+    protocol: Any = hetero_lr_free if free else hetero_lr
     if ctx.role == "arbiter":
-        model = train_arbiter(fed, params, prefix, ctx.log)
+        if free:
+            ctx.log("hetero_lr: arbiter-free protocol (the arbiter role is on a data party); nothing to do here")
+            return ComponentResult()
+        model = hetero_lr.train_arbiter(fed, params, prefix, ctx.log, policy=policy)
         ctx.save_model(model.to_dict())
         ctx.log_metric("loss", list(model.loss))
         return ComponentResult(model=model.to_dict(), metrics={"loss": list(model.loss), "iterations": model.iterations})
     table = ctx.input_data()
     if ctx.role == "host":
-        model = train_host(fed, table.ids, table.header, table.features, params, prefix, ctx.log)
+        model = protocol.train_host(fed, table.ids, table.header, table.features, params, prefix, ctx.log, policy=policy)
         ctx.save_model(model.to_dict())
         predict_host(fed, model, table.ids, table.header, table.features, prefix)
         return ComponentResult(model=model.to_dict())
@@ -50,12 +85,16 @@ def _run_hetero_lr(ctx: ComponentContext) -> ComponentResult:
         raise ComponentError(f"hetero_lr has no role {ctx.role!r} (guest, host, arbiter)")
     if table.labels is None:
         raise ComponentError("the guest's table has no label column; hetero_lr needs labels on the guest")
-    model = train_guest(fed, table.ids, table.header, table.features, table.labels, params, prefix, ctx.log)
+    model = protocol.train_guest(fed, table.ids, table.header, table.features, table.labels, params, prefix, ctx.log,
+                                 policy=policy)
     ctx.save_model(model.to_dict())
+    if model.loss:
+        ctx.log_metric("loss", list(model.loss))
     scores = predict_guest(fed, model, table.ids, table.header, table.features, prefix)
     predicted = (scores >= params.threshold).astype(np.float64)
     scored = Table(table.ids, (SCORE, RESULT), np.column_stack([scores, predicted]), table.labels)
-    return ComponentResult(data=scored, model=model.to_dict(), metrics={"iterations": model.iterations})
+    metrics = {"iterations": model.iterations, **({"loss": list(model.loss)} if model.loss else {})}
+    return ComponentResult(data=scored, model=model.to_dict(), metrics=metrics)
 
 
 def _upstream_models(ctx: ComponentContext) -> list[dict[str, Any]]:
@@ -77,10 +116,19 @@ def run_evaluation(ctx: ComponentContext) -> ComponentResult:
         for name, value in report.summary().items():
             ctx.log_metric(name, value)
         ctx.log_metric("roc", report.as_dict()["roc"])
-        return ComponentResult(metrics=report.as_dict())
-    if ctx.role == "arbiter":
-        losses = [m.get("loss", []) for m in _upstream_models(ctx)]
-        if losses:
-            ctx.log_metric("loss_curve", losses[-1])
-            return ComponentResult(metrics={"loss": losses[-1]})
+        metrics = report.as_dict()
+        loss = _upstream_loss(ctx)
+        if loss:  # learnt by the guest itself in the arbiter-free protocol
+            ctx.log_metric("loss_curve", loss)
+            metrics["loss"] = loss
+        return ComponentResult(metrics=metrics)
+    loss = _upstream_loss(ctx) if ctx.role == "arbiter" else []
+    if loss:
+        ctx.log_metric("loss_curve", loss)
+        return ComponentResult(metrics={"loss": loss})
     return ComponentResult()
+
+
+def _upstream_loss(ctx: ComponentContext) -> list[float]:
+    losses = [m.get("loss", []) for m in _upstream_models(ctx)]
+    return list(losses[-1]) if losses else []

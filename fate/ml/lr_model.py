@@ -34,12 +34,14 @@ def init_weights(init: InitParams, n_features: int, with_intercept: bool) -> np.
     return rng.random(size)
 
 
-def batch_ranges(n_rows: int, batch_size: int) -> list[tuple[int, int]]:
-    """Consecutive [start, stop) row ranges; -1 or a size >= n_rows means one full batch."""
-    if n_rows <= 0:
-        raise ComponentError("hetero_lr needs at least one row")
-    size = n_rows if batch_size == -1 or batch_size >= n_rows else batch_size
-    return [(start, min(start + size, n_rows)) for start in range(0, n_rows, size)]
+def check_labels(labels: np.ndarray | None, n_rows: int) -> None:
+    """The guest's labels: one per row, two classes (0/1 or -1/+1)."""
+    if labels is None or len(labels) != n_rows:
+        raise ComponentError("the guest's table must carry a label for every row")
+    classes = np.unique(labels)
+    if not set(classes.tolist()) <= {0.0, 1.0, -1.0} or len(classes) != 2:
+        shown = ", ".join(f"{c:g}" for c in classes[:5])
+        raise ComponentError(f"hetero_lr is a binary classifier: labels must take two values, 0/1 or -1/+1 (found {shown})")
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:

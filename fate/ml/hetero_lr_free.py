@@ -1,0 +1,243 @@
+"""Hetero LR between one guest and one host without a third party: each holds its own Paillier key.
+
+FATE's protocol needs an arbiter that decrypts every gradient. Put on the guest's party (as
+FATE's examples do) it lets the guest read the host's forwards and updates, hence X_h; on the
+host's party, [[d]] and so the labels. Here no one holds a key over the other's values.
+Per batch, with d = 0.25 (X_g w_g + b) - 0.5 y + u_h and u_h = 0.25 X_h w_h:
+
+    host  -> guest  [[u_h]]_H, [[host's loss share]]_H            fresh, under the host's key
+    guest -> host   [[own]]_G, own = 0.25 (X_g w_g + b) - 0.5 y    fresh, under the guest's key
+    host:           [[d]]_G = [[own]]_G + u_h;  [[X_h^T d / N]]_G + r_h  -> guest decrypts -> host unmasks
+    guest:          [[X_g^T d / N, mean d]]_H (from [[u_h]]_H and own) + r_g  -> host decrypts -> guest unmasks
+    guest:          [[Taylor loss]]_H + r_l  -> host decrypts -> guest unmasks (the guest learns the loss)
+
+r is uniform mod n of the decryptor's key, so a decryptor sees only uniform residues
+(`fate.ml.masking`); each party runs its own optimizer on its own gradient, and its weights
+never leave it. Each party's decryption service is a `DecryptionOracle`: one vector per
+batch and purpose, of the length its peer declared once at the start. Ciphertexts under a
+key other than the expected one are refused when received, before anything derived from
+them is sent. The guest decides when to stop and tells the host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from fate.crypto import paillier
+from fate.crypto.encoding import multiplier_frac_bits
+from fate.federation.federation import Federation
+from fate.flow.policy import Policy
+from fate.ml.component import ComponentError
+from fate.ml.hetero_lr import FEATURE_BITS
+from fate.ml.joint_batches import agree_guest, agree_host
+from fate.ml.lr_floors import check_declared_length, read_peer_key, secure_params
+from fate.ml.lr_model import PartyModel, align_rows, check_labels, has_converged, init_weights, signed_labels
+from fate.ml.lr_params import HeteroLRParams
+from fate.ml.masking import (
+    DecryptionOracle,
+    accept,
+    encrypt_public,
+    in_public_range,
+    mask,
+    served_lengths,
+    unmask,
+)
+from fate.ml.optimizer import Optimizer, add_penalty_gradient, apply_update, penalty_loss
+from fate.ml.timing import PhaseTimer
+
+Log = Callable[[str], None]
+Keys = tuple[paillier.PublicKey, paillier.PrivateKey]
+GUESTS, HOSTS = "the guest's", "the host's"
+
+
+def _quiet(_msg: str) -> None:
+    return None
+
+
+def with_loss(params: HeteroLRParams) -> bool:
+    return params.early_stop != "weight_diff"
+
+
+def _handshake(fed: Federation, prefix: str, role: str, params: HeteroLRParams, columns: int,
+               batches: Sequence[np.ndarray], keys: Keys | None, timer: PhaseTimer) -> tuple[Keys, paillier.PublicKey, int]:
+    """Own key pair (at this party's floor), the peer's key (refused under it), the peer's declared gradient length."""
+    peer_role, whose = ("host", HOSTS) if role == "guest" else ("guest", GUESTS)
+    if len(fed.parties("host")) != 1:
+        raise ComponentError(f"the arbiter-free protocol runs between one guest and one host, "
+                             f"not {len(fed.parties('host'))} hosts")
+    with timer("keygen"):
+        own_keys = keys or paillier.generate_keypair(params.key_length, insecure=params.insecure_key)
+    with timer("transport"):
+        fed.remote({"pubkey": own_keys[0].to_json(), "columns": columns}, f"{prefix}.hello", peer_role)
+    with timer("wait"):
+        hello = fed.get(f"{prefix}.hello", peer_role)
+    if not isinstance(hello, dict):
+        raise ComponentError(f"{whose} key announcement is malformed")
+    peer = read_peer_key(hello.get("pubkey"), params, whose)
+    if peer == own_keys[0]:
+        raise ComponentError(f"{whose} Paillier key is this party's own; refusing")
+    return own_keys, peer, check_declared_length(hello.get("columns"), batches, whose[:-2])
+
+
+def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], features: np.ndarray, labels: np.ndarray,
+                params: HeteroLRParams, prefix: str = "hetero_lr", log: Log = _quiet, timer: PhaseTimer | None = None,
+                policy: Policy | None = None, keys: Keys | None = None) -> PartyModel:
+    """`keys` reuses a key pair (tests read what crossed the wire with it)."""
+    timer, policy = timer or PhaseTimer(), policy or Policy()
+    params = secure_params(params, policy, log)
+    check_labels(labels, len(ids))
+    fit_intercept, opt, loss_on = params.init.fit_intercept, params.optimizer, with_loss(params)
+    with timer("transport"):
+        batches = agree_guest(fed, prefix, ids, params.batch_size, policy)
+    columns = features.shape[1] + (1 if fit_intercept else 0)
+    (public, private), peer, host_columns = _handshake(fed, prefix, "guest", params, columns, batches, keys, timer)
+    oracle = DecryptionOracle(private, {"grad": host_columns}, "the host")
+    y = signed_labels(labels)
+    xs, ys = [features[rows] for rows in batches], [y[rows] for rows in batches]
+    scaled = [x / len(x) for x in xs]
+    fracs = [multiplier_frac_bits(x, FEATURE_BITS) for x in scaled]
+    weights = init_weights(params.init, features.shape[1], fit_intercept)
+    optimizer = Optimizer(opt)
+    losses: list[float] = []
+    epoch, stop = 0, False
+    timer.mark()
+    for epoch in range(params.max_iter):  # noqa: B007 - the last epoch is reported
+        batch_losses: list[float] = []
+        delta = np.zeros(0)
+        for k, (x, yb) in enumerate(zip(xs, ys, strict=True)):
+            tag, n = f"{prefix}.{epoch}.{k}", len(x)
+            with timer("plaintext"):
+                wx = x @ weights[: x.shape[1]] + (weights[-1] if fit_intercept else 0.0)
+                own = in_public_range(0.25 * wx - 0.5 * yb)
+            with timer("encrypt"):
+                sent = encrypt_public(public, own)
+            with timer("transport"):
+                fed.remote(sent, f"{tag}.own", "host")
+            with timer("wait"):
+                forward = fed.get(f"{tag}.fwd", "host")
+            if not isinstance(forward, dict):
+                raise ComponentError("the host's forward is malformed")
+            u = accept(forward.get("u"), peer, "the host's forward", n, HOSTS)
+            share = accept(forward.get("loss"), peer, "the host's loss share", 1, HOSTS) if loss_on else None
+            with timer("matvec"):
+                # X_g^T d = X_g^T [[u_h]] + X_g^T own: the host's part under its key, ours in plaintext.
+                grad = paillier.matvec_t(scaled[k], u, frac_bits=fracs[k]) + (scaled[k].T @ own)
+                if fit_intercept:
+                    grad = paillier.EncryptedArray.concatenate([grad, (u.sum() * (1.0 / n) + own.mean()).reshape(1)])
+                masked, grad_mask = mask(grad)
+            with timer("transport"):
+                fed.remote(masked, f"{tag}.grad", "host")
+            loss_mask = None
+            if share is not None:
+                with timer("matvec"):
+                    # Taylor loss: as in hetero_lr, mean((wx_g - 2y) u) on [[u]], the host's share, the rest ours.
+                    column = ((wx - 2.0 * yb) / n)[:, None]
+                    plain = np.log(2.0) + float(np.mean(-0.5 * yb * wx + 0.125 * wx * wx))
+                    plain += penalty_loss(opt, weights, fit_intercept)
+                    loss = paillier.matvec_t(column, u, multiplier_frac_bits(column, FEATURE_BITS)) + share + plain
+                    masked_loss, loss_mask = mask(loss)
+                with timer("transport"):
+                    fed.remote(masked_loss, f"{tag}.loss", "host")
+            with timer("wait"):
+                request = fed.get(f"{tag}.hgrad", "host")
+            with timer("decrypt"):
+                answer = oracle.serve((epoch, k), "grad", request)
+            with timer("transport"):
+                fed.remote(answer, f"{tag}.hgrad_plain", "host")
+            with timer("wait"):
+                gradient = unmask(fed.get(f"{tag}.grad_plain", "host"), grad_mask, HOSTS)
+                if loss_mask is not None:
+                    batch_losses.append(float(unmask(fed.get(f"{tag}.loss_plain", "host"), loss_mask, HOSTS)[0]))
+            with timer("plaintext"):
+                delta = optimizer.step(add_penalty_gradient(opt, gradient, weights, fit_intercept), epoch)
+                weights = apply_update(opt, weights, delta, fit_intercept, epoch)
+        if batch_losses:
+            losses.append(float(np.mean(batch_losses)))
+            log(f"epoch {epoch}: loss {losses[-1]:.6f}")
+        else:
+            # weight_diff: the norm of the whole last update; the host tells us the size of its part only.
+            with timer("wait"):
+                host_norm = fed.get(f"{prefix}.{epoch}.dnorm", "host")
+            if isinstance(host_norm, bool) or not isinstance(host_norm, float | int) or not host_norm >= 0:
+                raise ComponentError("the host's update norm is malformed")
+            delta = np.array([np.hypot(np.linalg.norm(delta), float(host_norm))])
+        stop = has_converged(params.early_stop, params.tol, losses, delta)
+        with timer("transport"):
+            fed.remote(stop, f"{prefix}.{epoch}.stop", "host")
+        timer.mark()
+        if stop:
+            break
+    log(f"guest trained {epoch + 1} epochs without an arbiter")
+    coef = weights[:-1] if fit_intercept else weights
+    intercept = float(weights[-1]) if fit_intercept else None
+    return PartyModel("guest", fed.party_id, tuple(header), coef, intercept, params, epoch + 1, stop, tuple(losses))
+
+
+def train_host(fed: Federation, ids: Sequence[str], header: Sequence[str], features: np.ndarray,
+               params: HeteroLRParams, prefix: str = "hetero_lr", log: Log = _quiet, timer: PhaseTimer | None = None,
+               policy: Policy | None = None, keys: Keys | None = None) -> PartyModel:
+    timer, policy = timer or PhaseTimer(), policy or Policy()
+    params = secure_params(params, policy, log)
+    opt, loss_on = params.optimizer, with_loss(params)
+    with timer("wait"):
+        order, batches = agree_host(fed, prefix, params.batch_size, policy)
+    x_all = align_rows(ids, features, order)
+    (public, private), peer, guest_columns = _handshake(fed, prefix, "host", params, x_all.shape[1], batches, keys,
+                                                        timer)
+    oracle = DecryptionOracle(private, served_lengths(guest_columns, loss_on), "the guest")
+    xs = [x_all[rows] for rows in batches]
+    scaled = [x / len(x) for x in xs]
+    fracs = [multiplier_frac_bits(x, FEATURE_BITS) for x in scaled]
+    weights = init_weights(params.init, x_all.shape[1], False)
+    optimizer = Optimizer(opt)
+    epoch, stop = 0, False
+    for epoch in range(params.max_iter):  # noqa: B007 - the last epoch is reported
+        delta = np.zeros(0)
+        for k, x in enumerate(xs):
+            tag = f"{prefix}.{epoch}.{k}"
+            with timer("plaintext"):
+                wx = x @ weights
+            with timer("encrypt"):
+                forward = encrypt_public(public, 0.25 * wx)
+                share = None
+                if loss_on:
+                    share = encrypt_public(public, [0.125 * float(np.mean(wx * wx)) + penalty_loss(opt, weights, False)])
+            with timer("transport"):
+                fed.remote({"u": forward, "loss": share}, f"{tag}.fwd", "guest")
+            with timer("wait"):
+                own = accept(fed.get(f"{tag}.own", "guest"), peer, "the guest's [[own]]", len(x), GUESTS)
+            with timer("matvec"):
+                # [[d]]_G = [[own]]_G + u_h: a plaintext addition, so [[d]] stays under the guest's key only.
+                grad = paillier.matvec_t(scaled[k], own + 0.25 * wx, frac_bits=fracs[k])
+                masked, grad_mask = mask(grad)
+            with timer("transport"):
+                fed.remote(masked, f"{tag}.hgrad", "guest")
+            with timer("wait"):
+                request = fed.get(f"{tag}.grad", "guest")
+            with timer("decrypt"):
+                answer = oracle.serve((epoch, k), "grad", request)
+            with timer("transport"):
+                fed.remote(answer, f"{tag}.grad_plain", "guest")
+            if loss_on:
+                with timer("wait"):
+                    request = fed.get(f"{tag}.loss", "guest")
+                with timer("decrypt"):
+                    answer = oracle.serve((epoch, k), "loss", request)
+                with timer("transport"):
+                    fed.remote(answer, f"{tag}.loss_plain", "guest")
+            with timer("wait"):
+                gradient = unmask(fed.get(f"{tag}.hgrad_plain", "guest"), grad_mask, GUESTS)
+            with timer("plaintext"):
+                delta = optimizer.step(add_penalty_gradient(opt, gradient, weights, False), epoch)
+                weights = apply_update(opt, weights, delta, False, epoch)
+        if not loss_on:
+            with timer("transport"):
+                fed.remote(float(np.linalg.norm(delta)), f"{prefix}.{epoch}.dnorm", "guest")
+        with timer("wait"):
+            stop = bool(fed.get(f"{prefix}.{epoch}.stop", "guest"))
+        if stop:
+            break
+    log(f"host trained {epoch + 1} epochs without an arbiter")
+    return PartyModel("host", fed.party_id, tuple(header), weights, None, params, epoch + 1, stop)

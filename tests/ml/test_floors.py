@@ -1,0 +1,163 @@
+"""A party's own security floors and the joint batch seed: no peer's word sets what protects our data.
+
+Keys: max(job, policy.min_key_bits), insecure only where the party's policy allows; a peer's key
+under that floor is refused. Batches: none under policy.min_batch_size, and their rows come from
+a seed both sides contribute to, so a guest can neither ask for one-row batches nor pick rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from fate.federation.memory import MemoryHub
+from fate.flow.policy import Policy
+from fate.ml.component import ComponentError
+from fate.ml.joint_batches import SEED_BYTES, agree_guest, agree_host, batch_order, commitment, joint_seed
+from fate.ml.lr_floors import batch_sizes, secure_params
+from fate.ml.lr_params import parse_params
+from tests.ml.conftest import Breast
+from tests.ml.federated import HOSTS, LAB, federations, run_threads, train_and_predict
+from tests.ml.test_plain_lr import FLOW_TEST
+from tests.ml.test_wire_privacy import capture
+
+HOST = HOSTS[0]
+
+
+def _params(bits: int = 512, **extra: Any) -> Any:
+    return parse_params({**FLOW_TEST, "max_iter": 1, "encrypt_param": {"key_length": bits}, "insecure_key": True,
+                         **extra})
+
+
+def test_the_job_cannot_lower_a_partys_key_floor() -> None:
+    asked = _params(bits=256)
+    secure = secure_params(asked, Policy())
+    assert (secure.key_length, secure.insecure_key) == (2048, False)
+    assert secure_params(asked, LAB) == asked  # a test lab's policy allows it
+    assert secure_params(_params(bits=2048), Policy(min_key_bits=2500)).key_length == 3072
+    assert secure_params(_params(bits=256), Policy(min_key_bits=1000, allow_insecure_keys=True)).key_length == 1024
+
+
+@pytest.mark.parametrize("free", [False, True], ids=["arbiter", "arbiter-free"])
+def test_a_key_under_my_floor_is_refused(breast: Breast, free: bool) -> None:
+    """The job asks for 512 bits; the host's policy says 1024: it will not encrypt under a 512-bit key."""
+    strict = Policy(min_key_bits=1024, allow_insecure_keys=True)
+    whose = "the guest's" if free else "the arbiter's"
+    with pytest.raises(AssertionError, match=f"{whose} Paillier public key has 512 bits, under this party's floor "
+                                             "of 1024"):
+        train_and_predict(breast.ids, [breast.guest, breast.host], breast.labels, _params(), free=free,
+                          policies={"host0": strict}, timeout=20)
+
+
+def test_a_peers_insecure_key_request_does_not_bind_a_secure_party(breast: Breast) -> None:
+    """A job file asking for insecure_key with 256 bits: the host keeps its 2048-bit floor and refuses the guest's key."""
+    with pytest.raises(AssertionError, match="the guest's Paillier public key is refused: a 256-bit Paillier key is "
+                                             "insecure"):
+        train_and_predict(breast.ids, [breast.guest, breast.host], breast.labels, _params(bits=256), free=True,
+                          policies={"host0": Policy()}, timeout=30)
+
+
+def test_tails_join_the_last_batch() -> None:
+    assert batch_sizes(569, 200) == [200, 369]
+    assert batch_sizes(569, 568) == [569]  # not [568, 1]: N - 1 cannot make a one-row batch
+    assert batch_sizes(569, -1) == batch_sizes(569, 5000) == [569]
+    assert batch_sizes(64, 32) == [32, 32]
+
+
+@pytest.mark.parametrize("free", [False, True], ids=["arbiter", "arbiter-free"])
+@pytest.mark.parametrize("batch_size", [1, 31])
+def test_host_refuses_batches_under_its_floor_before_sending_anything(breast: Breast, free: bool,
+                                                                       batch_size: int) -> None:
+    """The guest lowers its own floor and asks for small batches; the host's floor of 32 holds."""
+    seen, record = capture()
+    careless = Policy(min_key_bits=256, allow_insecure_keys=True, min_batch_size=1, trusted_arbiters=LAB.trusted_arbiters)
+    with pytest.raises(AssertionError, match=f"batches of {batch_size} rows is under this party's floor of 32"):
+        train_and_predict(breast.ids, [breast.guest, breast.host], breast.labels, _params(batch_size=batch_size),
+                          on_wire=record, free=free, policies={"guest": careless, "arbiter": careless}, timeout=20)
+    assert not [m for m in seen if m.src == HOST]
+
+
+def test_a_full_batch_under_the_floor_is_refused_too(breast: Breast) -> None:
+    ids = breast.ids[:20]
+    with pytest.raises(AssertionError, match="the full batch is under this party's floor of 32"):
+        train_and_predict(ids, [breast.guest[:20], breast.host[:20]], breast.labels[:20], _params(), free=True,
+                          timeout=20)
+
+
+def _host_agreement(ids: list[str], guest_seed: bytes, reveal: bytes | None = None) -> tuple[bytes, Any]:
+    """A scripted guest against a real host: commit to guest_seed, reveal `reveal` (default: the same)."""
+    feds = federations(MemoryHub(), 1, timeout=20)
+    guest = feds["guest"]
+    guest.remote({"ids": ids, "commit": commitment(guest_seed)}, "lr.rows", "host")
+
+    def script() -> bytes:
+        host_seed: bytes = guest.get("lr.seed", "host")
+        guest.remote({"guest": guest_seed if reveal is None else reveal, "hosts": [host_seed]}, "lr.seed_reveal",
+                     "host")
+        return host_seed
+
+    out = run_threads({"guest": script, "host": lambda: agree_host(feds["host0"], "lr", 32, LAB)})
+    return out["guest"], out["host"]
+
+
+def test_the_guest_cannot_pick_the_rows_of_a_batch(breast: Breast) -> None:
+    ids = list(breast.ids)
+    seed = b"\x07" * SEED_BYTES
+    # The same guest seed twice: the host's fresh seed decides the order as much as the guest's.
+    (h1, (_, b1)), (h2, (_, b2)) = _host_agreement(ids, seed), _host_agreement(ids, seed)
+    assert h1 != h2 and not np.array_equal(b1[0], b2[0])
+    # The host computed the batches itself, from both seeds.
+    for host_seed, batches in ((h1, b1), (h2, b2)):
+        expected = batch_order(ids, joint_seed([seed, host_seed]), 32)
+        assert all(np.array_equal(a, b) for a, b in zip(batches, expected, strict=True))
+    # A guest that sees the host's seed and then reveals another seed of its choice is caught.
+    with pytest.raises(AssertionError, match="does not match its commitment"):
+        _host_agreement(ids, seed, reveal=b"\x08" * SEED_BYTES)
+
+
+def test_repeated_ids_cannot_pad_a_batch_with_one_row(breast: Breast) -> None:
+    feds = federations(MemoryHub(), 1, timeout=5)
+    feds["guest"].remote({"ids": [breast.ids[0]] * 32, "commit": commitment(b"\x00" * SEED_BYTES)}, "lr.rows", "host")
+    with pytest.raises(ComponentError, match="repeat an id"):
+        agree_host(feds["host0"], "lr", -1, LAB)
+
+
+def test_the_order_depends_on_the_ids_and_seeds_only() -> None:
+    ids = [f"id{i}" for i in range(100)]
+    joint = joint_seed([b"\x01" * SEED_BYTES, b"\x02" * SEED_BYTES])
+    forward = batch_order(ids, joint, 32)
+    backward = batch_order(ids[::-1], joint, 32)
+    assert [[ids[i] for i in b] for b in forward] == [[ids[::-1][i] for i in b] for b in backward]
+    assert [len(b) for b in forward] == [32, 32, 36]
+
+
+def test_several_hosts_commit_first_and_agree_on_one_order(breast: Breast) -> None:
+    """With two hosts each commits before any seed is revealed, so a host colluding with the guest cannot
+    choose its seed after seeing the other's; every party computes the same batches."""
+    seen, record = capture()
+    feds = federations(MemoryHub(), 2, on_wire=record, timeout=20)
+    jobs = {"guest": lambda: agree_guest(feds["guest"], "lr", breast.ids, 100, LAB)}
+    jobs.update({f"host{i}": (lambda fed=feds[f"host{i}"]: agree_host(fed, "lr", 100, LAB)[1]) for i in range(2)})
+    out = run_threads(jobs)  # type: ignore[arg-type]
+    for host in ("host0", "host1"):
+        assert all(np.array_equal(a, b) for a, b in zip(out["guest"], out[host], strict=True))
+    kinds = [m.tag.split("|")[0].rsplit(".", 1)[-1] for m in seen]
+    # Every host commitment is sent before any host seed.
+    assert max(i for i, k in enumerate(kinds) if k == "seed_commit") < min(i for i, k in enumerate(kinds) if k == "seed")
+
+
+def test_a_host_refuses_a_guest_that_swaps_its_commitment(breast: Breast) -> None:
+    feds = federations(MemoryHub(), 2, timeout=20)
+    guest = feds["guest"]
+    guest.remote({"ids": list(breast.ids), "commit": commitment(b"\x00" * SEED_BYTES)}, "lr.rows", "host")
+
+    def script() -> None:
+        guest.get("lr.seed_commit", "host", HOSTS[0])
+        # Host 0 is shown a commitment other than its own (e.g. to a seed its colluder picked later).
+        fake = [commitment(b"\x09" * SEED_BYTES), commitment(b"\x0a" * SEED_BYTES)]
+        guest.remote(fake, "lr.seed_commits", "host", [HOSTS[0]])
+
+    with pytest.raises(AssertionError, match="altered this party's seed commitment"):
+        run_threads({"guest": script, "host": lambda: agree_host(feds["host0"], "lr", -1, LAB)})
