@@ -20,7 +20,7 @@ from fatectl.cli.jobs import data, job
 from fatectl.cli.lab import down, logs, status, up
 from fatectl.cli.render import render
 from fatectl.cli.spec import validate
-from fatectl.errors import FatectlError
+from fatectl.errors import USAGE_ERROR, FatectlError
 
 
 def _fail(err: FatectlError) -> NoReturn:
@@ -29,6 +29,26 @@ def _fail(err: FatectlError) -> NoReturn:
 
 
 class _Main(OrderedGroup):
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Click's own handling, except that a usage error exits 1 (bad input), not 2.
+
+        2 belongs to `diff` alone ("changes pending"), so a script never mistakes a typo for it.
+        """
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as err:
+            err.show()
+            sys.exit(USAGE_ERROR)
+        except click.ClickException as err:
+            err.show()
+            sys.exit(err.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
