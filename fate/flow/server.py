@@ -59,7 +59,25 @@ class FlowService:
             config.party_id, config.router_host, config.router_port, config.tls, deadline=CONTROL_DEADLINE
         )
         self.scheduler = Scheduler(config, self.store, self.transport, config_path)
+        self.config_path = config_path
         self.delay = 0.0
+
+    def reload(self) -> None:
+        """SIGHUP: listen to the peers flow.yaml names now (a party joined) and reread TLS files."""
+        try:
+            fresh = load_flow_config(self.config_path)
+        except ConfigError as err:
+            log.warning("reload refused, keeping the running config: %s", err)
+            return
+        self.scheduler.listen(set(fresh.peers), delay=self.delay)
+        self._reload_tls()
+        log.info("reloaded: peers %s", sorted(fresh.peers))
+
+    def _reload_tls(self) -> None:
+        try:
+            self.transport.reload_tls()
+        except TransportError as err:
+            log.warning("TLS files changed but cannot be loaded; keeping the previous ones: %s", err)
 
     # ---- middleware ----
     @web.middleware
@@ -219,6 +237,7 @@ class FlowService:
             except (TransportError, ValueError):
                 found = set()
             self.scheduler.listen(found, delay=self.delay)
+            self._reload_tls()  # rotated certificates reach the flow's own client too
             if self.scheduler.closed.wait(DISCOVERY_SECONDS):
                 return
 
@@ -251,6 +270,7 @@ async def _serve(service: FlowService) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, service.reload)
     try:
         await stop.wait()
     finally:
@@ -263,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # every control-channel long-poll would be a line
+    # A reload (SIGHUP) sent while we still start must not kill us; _serve installs the real handler.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
         config = load_flow_config(args.config)
         service = FlowService(config, Path(args.config).resolve())

@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from fatectl.plan.model import FileChange
+from fatectl.plan.model import Change, FileChange
 
 # Content not known before the command runs (a secret it would create): always a change.
 PENDING = b"\x00pending"
@@ -36,7 +36,7 @@ def compare(
         if current is not None and current == data:
             continue
         is_secret = secret(rel)
-        change = "added" if current is None else "changed"
+        change: Change = "added" if current is None else "changed"
         diff = "" if is_secret or current is None or data == PENDING else unified(rel, current, data)
         changes.append(FileChange(rel, change, is_secret, diff))
     changes += [FileChange(rel, "removed", secret(rel), note=stale_note) for rel in sorted(stale)]
