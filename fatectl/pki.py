@@ -166,6 +166,32 @@ def ensure_secrets(fed: Federation, directory: Path, only: int | None = None) ->
     return layout
 
 
+def pending_secrets(fed: Federation, directory: Path, only: int | None = None) -> list[tuple[Path, str]]:
+    """(file, "added" | "changed") for what ensure_secrets would write now; writes nothing."""
+    layout = layout_of(fed, directory)
+    out: list[tuple[Path, str]] = []
+    has_ca = layout.ca_file.exists()
+    if not has_ca and not layout.ca_key_file.exists():
+        out += [(layout.ca_key_file, "added"), (layout.ca_file, "added")]
+    bundle = trust_bundle(layout.directory) if has_ca else None
+    for subject in _subjects(fed):
+        if only is not None and subject.party_id != only:
+            continue
+        paths = layout.party(subject.party_id)
+        if not paths.ca_file.exists():
+            out.append((paths.ca_file, "added"))
+        elif bundle is not None and paths.ca_file.read_bytes() != bundle:
+            out.append((paths.ca_file, "changed"))
+        if not paths.cert_file.exists():
+            out += [(paths.key_file, "added"), (paths.cert_file, "added")]
+        if paths.external:
+            continue
+        for credential in (paths.token_file, paths.reader_token_file, paths.board_password_file):
+            if credential is not None and not credential.exists():
+                out.append((credential, "added"))
+    return out
+
+
 def _refuse_pending(paths: PartySecrets) -> None:
     if paths.key_file.exists() and not paths.cert_file.exists():
         if (paths.directory / CSR_FILE).exists():

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from fatectl.certs.authority import trust_bundle
 from fatectl.files import ensure_directory, write_tree
 from fatectl.lab.compose import ComposeLab
-from fatectl.certs.authority import trust_bundle
 from fatectl.pki import SecretsLayout, ensure_secrets, layout_of
 from fatectl.render.compose import render_compose
 from fatectl.render.helm import render_helm
@@ -92,10 +92,14 @@ def _keep_secrets_private(out: Path, secrets_root: Path, patterns: list[str]) ->
     keeps secret files out of a repository the operator commits the render into.
     """
     secrets_root.chmod(0o700)
+    write_tree(out, {".gitignore": gitignore_text(out, secrets_root, patterns)})
+
+
+def gitignore_text(out: Path, secrets_root: Path, patterns: list[str]) -> str:
     ignored = list(patterns)
     if secrets_root.resolve().parent == out.resolve():
         ignored.insert(0, f"/{secrets_root.name}/")
-    write_tree(out, {".gitignore": "# written by fatectl: keys and tokens never go into git\n" + "\n".join(ignored) + "\n"})
+    return "# written by fatectl: keys and tokens never go into git\n" + "\n".join(ignored) + "\n"
 
 
 def secret_values(layout: SecretsLayout, party_id: int) -> str:

@@ -7,6 +7,7 @@ users never see a traceback for bad input. Only modules under fatectl/cli import
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import click
@@ -18,6 +19,7 @@ from fatectl.cli.common import OrderedGroup
 from fatectl.cli.images import images
 from fatectl.cli.jobs import data, job
 from fatectl.cli.lab import down, logs, status, up
+from fatectl.cli.plan import diff
 from fatectl.cli.render import render
 from fatectl.cli.spec import validate
 from fatectl.errors import USAGE_ERROR, FatectlError
@@ -29,15 +31,22 @@ def _fail(err: FatectlError) -> NoReturn:
 
 
 class _Main(OrderedGroup):
-    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
         """Click's own handling, except that a usage error exits 1 (bad input), not 2.
 
         2 belongs to `diff` alone ("changes pending"), so a script never mistakes a typo for it.
         """
         if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(args, prog_name, complete_var, False, **extra)
         try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
+            code = super().main(args, prog_name, complete_var, False, **extra)
         except click.UsageError as err:
             err.show()
             sys.exit(USAGE_ERROR)
@@ -65,6 +74,6 @@ def main() -> None:
     """Deploy and run a FATE-style federation from one validated spec."""
 
 
-# The journey: spec -> render -> lab -> data and jobs -> bundles -> certificates.
-for command in (validate, render, images, up, down, status, logs, data, job, bundle, certs):
+# The journey: spec -> render (diff first) -> lab -> data and jobs -> bundles -> certificates.
+for command in (validate, diff, render, images, up, down, status, logs, data, job, bundle, certs):
     main.add_command(command)

@@ -24,8 +24,8 @@ from fatectl.lab.containers import Container, crashed, log_tail, published_ports
 from fatectl.lab.contract import LabStatus, Progress, Service, no_progress
 from fatectl.lab.paths import LabKind, LabPaths, lab_paths
 from fatectl.lab.readiness import Readiness, port_free, probe_federation, wait_ready
-from fatectl.pki import ensure_secrets
-from fatectl.render.compose import render_compose, secret_files
+from fatectl.pki import ensure_secrets, pending_secrets
+from fatectl.render.compose import render_compose, secret_files, service_files
 from fatectl.spec.model import Federation, Party
 
 COMPOSE_ENV = "FATECTL_COMPOSE"
@@ -57,6 +57,12 @@ def _engine_user() -> tuple[int, int]:
     if os.geteuid() == 0:
         return ENGINE_UID, ENGINE_UID
     return os.getuid(), os.getgid()
+
+
+def env_text() -> str:
+    """The project's .env: which user the containers run as."""
+    uid, gid = _engine_user()
+    return f"FATECTL_UID={uid}\nFATECTL_GID={gid}\n"
 
 
 def host_ports(fed: Federation) -> dict[int, str]:
@@ -142,7 +148,7 @@ class ComposeLab:
                 path = self.secrets_dir / rel
                 if path.stat().st_uid != uid and os.geteuid() == 0:
                     os.chown(path, uid, gid)
-        if write_file(self.directory / ".env", f"FATECTL_UID={uid}\nFATECTL_GID={gid}\n"):
+        if write_file(self.directory / ".env", env_text()):
             changed.append(self.directory / ".env")
         return changed
 
@@ -158,17 +164,29 @@ class ComposeLab:
             raise EnvironmentProblem(f"lab {self.project} cannot publish its ports; change them in the spec", taken)
 
     def up(self, timeout: float = 300.0, progress: Progress = no_progress) -> LabStatus:
-        """Start (or converge) the lab and return once the whole federation is ready."""
+        """Start (or converge) the lab and return once the whole federation is ready.
+
+        Compose recreates a service whose definition changed; a service whose mounted config or
+        secret file changed is recreated here, and only that one: other parties' containers
+        keep running untouched.
+        """
         started = time.monotonic()
         client = docker_client()
         _require_image(client, self.fed)
         self.check_ports(client)
-        changed = self.prepare()
+        secrets_before = {path for path, _ in pending_secrets(self.fed, self.secrets_dir)}
+        changed = {*self.prepare(), *secrets_before}
+        existing = set(states(client, self.project))
+        stale = sorted(
+            service for service, files in service_files(self.fed).items()
+            if service in existing and any(self.directory / f in changed for f in files)
+        )
         progress(f"starting compose project {self.project} from {self.compose_file}")
-        # Config files are bind-mounted and replaced by rename, so a running container would keep
-        # the old file: recreate when any project file changed.
-        recreate = ["--force-recreate"] if changed else []
-        self._compose_up(client, recreate, started + timeout, progress)
+        self._compose_up(client, [], started + timeout, progress)
+        if stale:
+            # Files are bind-mounted one by one and replaced by rename: only a new container sees them.
+            progress(f"recreating {', '.join(stale)} (mounted files changed)")
+            self._run_compose(["up", "--detach", "--no-deps", "--force-recreate", *stale])
         readiness = self.wait_ready(max(1.0, started + timeout - time.monotonic()), progress)
         return LabStatus("compose", self.directory, self._services(client), readiness, time.monotonic() - started)
 

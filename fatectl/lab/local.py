@@ -93,7 +93,7 @@ class LocalLab:
     def state_file(self) -> Path:
         return self.paths.state_file
 
-    def _configs(self) -> dict[str, dict[str, Any]]:
+    def configs(self) -> dict[str, dict[str, Any]]:
         return engine_configs(self.fed, Layout.local(str(self.paths.secrets_dir), str(self.paths.data_dir)))
 
     def _read_state(self) -> State:
@@ -132,7 +132,7 @@ class LocalLab:
             ) from None
         os.chmod(self.directory, 0o700)  # every party's tables, models and job logs live below
         ensure_secrets(self.fed, self.secrets_dir)
-        configs = self._configs()
+        configs = self.configs()
         state = self._read_state()
         changes = self.changes(configs, state)
         starting = {c.process for c in changes if c.action == "start"}
@@ -178,7 +178,7 @@ class LocalLab:
         self, configs: dict[str, dict[str, Any]] | None = None, state: State | None = None
     ) -> list[ProcessChange]:
         """What `up` would do to each process: start, reload (SIGHUP), restart or stop."""
-        configs = self._configs() if configs is None else configs
+        configs = self.configs() if configs is None else configs
         state = self._read_state() if state is None else state
         wanted = {name.removesuffix(".yaml"): cfg for name, cfg in configs.items()}
         current = {process: self._current_config(process) for process in set(wanted) | set(state)}
@@ -233,7 +233,7 @@ class LocalLab:
 
     def status(self) -> LabStatus:
         state = self._read_state()
-        services = self._services(self._configs(), state) if self.state_file.exists() else ()
+        services = self._services(self.configs(), state) if self.state_file.exists() else ()
         return LabStatus("local", self.directory, services, probe_federation(self.fed, self.secrets_dir))
 
     def down(self, volumes: bool = False, grace: float = 10.0) -> tuple[str, ...]:

@@ -47,6 +47,21 @@ def secret_files(fed: Federation) -> dict[str, list[str]]:
     return needs
 
 
+def service_files(fed: Federation) -> dict[str, list[str]]:
+    """Files each compose service mounts, relative to the project directory.
+
+    Compose bind-mounts them file by file, so a container sees a rewritten file only once
+    it is recreated: `up compose` and `fatectl diff --lab compose` recreate exactly these.
+    """
+    needs = secret_files(fed)
+    out: dict[str, list[str]] = {}
+    for node in fed.nodes():
+        for module in node.module_names:
+            service = f"{node.name}-{module}"
+            out[service] = [f"config/{node.name}/{module}.yaml", *(f"secrets/{f}" for f in needs.get(service, []))]
+    return out
+
+
 def render_compose(fed: Federation) -> dict[str, str]:
     """`compose.yaml` plus `config/<name>/<process>.yaml` for every process."""
     configs = engine_configs(fed, Layout.compose())
