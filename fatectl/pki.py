@@ -26,7 +26,15 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from fatectl.certs.authority import CA_CERT, CA_KEY, Authority, load_authority, trust_bundle, trusted_cas
+from fatectl.certs.authority import (
+    CA_CERT,
+    CA_KEY,
+    Authority,
+    load_authority,
+    record_issued,
+    trust_bundle,
+    trusted_cas,
+)
 from fatectl.certs.issue import (
     CA_DAYS,
     LEAF_DAYS,
@@ -193,12 +201,12 @@ def pending_secrets(fed: Federation, directory: Path, only: int | None = None) -
 
 
 def _refuse_pending(paths: PartySecrets) -> None:
+    if (paths.directory / CSR_FILE).exists() and not paths.cert_file.exists():
+        raise SecretsError(
+            f"{paths.directory} holds a certificate request ({CSR_FILE}) that is not signed yet: "
+            f"have the federation CA run `fatectl certs sign`, then `fatectl certs import` it here"
+        )
     if paths.key_file.exists() and not paths.cert_file.exists():
-        if (paths.directory / CSR_FILE).exists():
-            raise SecretsError(
-                f"{paths.directory} holds a key whose certificate request ({CSR_FILE}) is not signed yet: "
-                f"have the federation CA run `fatectl certs sign`, then `fatectl certs import`"
-            )
         raise SecretsError(
             f"{paths.directory} has only one of tls.crt / tls.key; delete the other to have both regenerated"
         )
@@ -224,6 +232,7 @@ def _ensure_party(
         key, cert = issue_certificate(ca.key, ca.cert, subject.party_id, subject.hosts)
         create_file(paths.key_file, key_pem(key), 0o600)
         create_file(paths.cert_file, cert_pem(cert), 0o644)
+        record_issued(paths.directory.parent, cert, subject.party_id, subject.name)
     if paths.external:
         return  # the party's flow tokens are the party's own, made where its key is
     for credential in (paths.token_file, paths.reader_token_file, paths.board_password_file):

@@ -30,7 +30,7 @@ from fatectl.files import write_file
 
 CA_CERT, CA_KEY = "ca.crt", "ca.key"
 PREVIOUS_CERT, PREVIOUS_KEY, PREVIOUS_META = "ca-previous.crt", "ca-previous.key", "ca-previous.json"
-REVOKED, CRL = "revoked.json", "crl.pem"
+REVOKED, CRL, ISSUED = "revoked.json", "crl.pem", "issued.json"
 _PEM = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----.*?-----END \1-----\n?", re.DOTALL)
 
 
@@ -158,6 +158,24 @@ def _crl(authority: Authority, entries: list[dict[str, Any]]) -> x509.Certificat
             .revocation_date(min(revoked_at, start)).build()
         )
     return builder.sign(authority.key, hashes.SHA256())
+
+
+def issued_entries(directory: Path) -> list[dict[str, Any]]:
+    """Every leaf this CA issued (serial, party, expiry): what `revoke` revokes, beyond the current one."""
+    try:
+        entries = json.loads((directory / ISSUED).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as err:
+        raise SecretsError(f"{directory / ISSUED} is unreadable: {err}") from None
+    return [e for e in entries if isinstance(e, dict) and "serial" in e]
+
+
+def record_issued(directory: Path, cert: x509.Certificate, party_id: int, name: str) -> None:
+    entries = issued_entries(directory)
+    entries.append({"serial": f"{cert.serial_number:x}", "party_id": party_id, "name": name,
+                    "not_after": cert.not_valid_after_utc.isoformat()})
+    write_file(directory / ISSUED, json.dumps(entries, indent=2, sort_keys=True) + "\n", 0o644)
 
 
 def revoked_serials(directory: Path) -> set[int]:

@@ -66,7 +66,11 @@ def status(fed: Federation, output_format: str) -> None:
     """Each party's services, flow health and router links, in whichever lab SPEC runs as."""
     from fatectl.lab.kinds import current_lab
 
-    print_rows(current_lab(fed).status().rows(), ["party", "name", "process", "state", "detail"], output_format)
+    state = current_lab(fed).status()
+    print_rows(state.rows(), ["party", "name", "process", "state", "detail"], output_format)
+    for cert in state.certificates:
+        if cert.warning and output_format == "table":
+            click.echo(f"warning: certificate of {cert.name}: {cert.state}: {cert.detail}", err=True)
 
 
 @click.command("logs")

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from fatectl.certs.expiry import certificate_states
 from fatectl.docker.client import DockerClient, docker_client, has_image
 from fatectl.errors import EnvironmentProblem, Problem, SpecError
 from fatectl.files import write_file, write_tree
@@ -208,6 +209,22 @@ class ComposeLab:
                 extra = []  # recreating again would restart the containers that are coming up
                 time.sleep(5)
 
+    def recreate(self) -> tuple[str, ...]:
+        """Hand rewritten secret files (rotated certificates, a new CA bundle or CRL) to a running lab.
+
+        Compose bind-mounts them file by file, so only new containers see them: every running
+        router and flow is recreated. Returns the services recreated (none when nothing runs).
+        """
+        if not self.compose_file.is_file():
+            return ()
+        client = docker_client()
+        self.prepare()  # new secret files get the containers' owner, like at `up`
+        running = sorted(s for s, c in states(client, self.project).items()
+                         if c.state == "running" and s.endswith(("-router", "-flow")))
+        if running:
+            self._run_compose(["up", "--detach", "--no-deps", "--force-recreate", *running])
+        return tuple(running)
+
     def wait_ready(self, timeout: float, progress: Progress = no_progress) -> Readiness:
         """Wait for federation-level readiness of a running lab; failures carry container log lines."""
         client = docker_client()
@@ -260,4 +277,5 @@ class ComposeLab:
     def status(self) -> LabStatus:
         """Containers, flow health and link states of every party (and the exchange) of the lab."""
         services = self._services(docker_client())
-        return LabStatus("compose", self.directory, services, probe_federation(self.fed, self.secrets_dir))
+        return LabStatus("compose", self.directory, services, probe_federation(self.fed, self.secrets_dir),
+                         certificates=certificate_states(self.fed, self.secrets_dir))

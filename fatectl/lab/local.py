@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fatectl.certs.expiry import certificate_states
 from fatectl.errors import EnvironmentProblem, Problem, SpecError
 from fatectl.files import write_file
 from fatectl.lab.changes import ProcessChange, process_changes
@@ -234,7 +235,8 @@ class LocalLab:
     def status(self) -> LabStatus:
         state = self._read_state()
         services = self._services(self.configs(), state) if self.state_file.exists() else ()
-        return LabStatus("local", self.directory, services, probe_federation(self.fed, self.secrets_dir))
+        return LabStatus("local", self.directory, services, probe_federation(self.fed, self.secrets_dir),
+                         certificates=certificate_states(self.fed, self.secrets_dir))
 
     def down(self, volumes: bool = False, grace: float = 10.0) -> tuple[str, ...]:
         """Stop every process of the lab, keeping secrets (and data unless `volumes`).
@@ -251,6 +253,23 @@ class LocalLab:
         if volumes:
             shutil.rmtree(self.paths.data_dir, ignore_errors=True)
         return tuple(sorted(running))
+
+    def reload(self, settle: float = 1.0) -> tuple[str, ...]:
+        """SIGHUP every running router and flow (new routes, peers, certificates, trust); return them.
+
+        Sent to each process alone, never its group: a flow's job workers must not see it.
+        `settle` gives the event loops a moment to act on it before the caller goes on.
+        """
+        state = self._read_state()
+        signalled = []
+        for process, entry in sorted(state.items()):
+            if process.endswith(("/router", "/flow")) and _alive(entry):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(entry["pid"], signal.SIGHUP)
+                    signalled.append(process)
+        if signalled:
+            time.sleep(settle)
+        return tuple(signalled)
 
     def restart_process(self, process: str) -> None:
         """Stop and start one process (e.g. "bank-a/flow"); tests use it to prove state survives."""
