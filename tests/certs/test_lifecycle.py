@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
+from fate.federation.reload import revoked_serials
 from fatectl.certs.authority import pem_blocks, trust_bundle, trusted_cas
 from fatectl.certs.expiry import certificate_states
 from fatectl.certs.revoke import revoke_party
 from fatectl.certs.rotate import rotate_certificates
 from fatectl.errors import FatectlError, SpecError
 from fatectl.pki import ensure_secrets
-from fate.federation.reload import revoked_serials
 from tests.federation.specs import federation
 
 
