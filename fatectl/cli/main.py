@@ -19,6 +19,7 @@ from fatectl.cli.common import OrderedGroup
 from fatectl.cli.images import images
 from fatectl.cli.jobs import data, job
 from fatectl.cli.lab import down, logs, status, up
+from fatectl.cli.party import party
 from fatectl.cli.plan import diff
 from fatectl.cli.render import render
 from fatectl.cli.spec import validate
@@ -75,5 +76,5 @@ def main() -> None:
 
 
 # The journey: spec -> render (diff first) -> lab -> data and jobs -> bundles -> certificates.
-for command in (validate, diff, render, images, up, down, status, logs, data, job, bundle, certs):
+for command in (validate, diff, render, images, up, down, status, logs, party, data, job, bundle, certs):
     main.add_command(command)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fatectl.errors import Problem, SpecError
 from fatectl.spec.builder import build_federation
-from fatectl.spec.document import read_document
+from fatectl.spec.document import Document, parse_document, read_document
 from fatectl.spec.model import Federation
 from fatectl.spec.rules import rule_problems
 from fatectl.spec.validation import schema_problems, with_defaults
@@ -18,7 +18,15 @@ from fatectl.spec.validation import schema_problems, with_defaults
 
 def load_federation(path: str | Path) -> Federation:
     """The validated Federation in the spec file at path; SpecError listing every problem otherwise."""
-    doc = read_document(path)
+    return _validated(read_document(path))
+
+
+def load_federation_text(text: str, source: str) -> Federation:
+    """The same for spec text not written yet (an edit is checked before it replaces the file)."""
+    return _validated(parse_document(text, source))
+
+
+def _validated(doc: Document) -> Federation:
     data = with_defaults(doc.data)
     problems = _dedupe([*schema_problems(doc, data), *rule_problems(doc, data)])
     if problems:
