@@ -17,6 +17,7 @@ from fatectl.cli.bundle import bundle
 from fatectl.cli.certs import certs
 from fatectl.cli.common import OrderedGroup
 from fatectl.cli.images import images
+from fatectl.cli.imports import import_
 from fatectl.cli.jobs import data, job
 from fatectl.cli.lab import down, logs, status, up
 from fatectl.cli.party import party
@@ -75,6 +76,6 @@ def main() -> None:
     """Deploy and run a FATE-style federation from one validated spec."""
 
 
-# The journey: spec -> render (diff first) -> lab -> data and jobs -> bundles -> certificates.
-for command in (validate, diff, render, images, up, down, status, logs, party, data, job, bundle, certs):
+# The journey: (import) spec -> render (diff first) -> lab -> data and jobs -> bundles -> certificates.
+for command in (import_, validate, diff, render, images, up, down, status, logs, party, data, job, bundle, certs):
     main.add_command(command)
