@@ -23,7 +23,7 @@ from fatectl.cli.lab import down, logs, status, up
 from fatectl.cli.party import party
 from fatectl.cli.plan import diff
 from fatectl.cli.render import render
-from fatectl.cli.spec import validate
+from fatectl.cli.spec import migrate, validate
 from fatectl.errors import USAGE_ERROR, FatectlError
 
 
@@ -77,5 +77,5 @@ def main() -> None:
 
 
 # The journey: (import) spec -> render (diff first) -> lab -> data and jobs -> bundles -> certificates.
-for command in (import_, validate, diff, render, images, up, down, status, logs, party, data, job, bundle, certs):
+for command in (import_, validate, migrate, diff, render, images, up, down, status, logs, party, data, job, bundle, certs):
     main.add_command(command)

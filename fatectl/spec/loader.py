@@ -13,6 +13,7 @@ from fatectl.spec.builder import build_federation
 from fatectl.spec.document import Document, parse_document, read_document
 from fatectl.spec.model import Federation
 from fatectl.spec.rules import rule_problems
+from fatectl.spec.schema import API_VERSION
 from fatectl.spec.validation import schema_problems, with_defaults
 
 
@@ -31,7 +32,10 @@ def _validated(doc: Document) -> Federation:
     problems = _dedupe([*schema_problems(doc, data), *rule_problems(doc, data)])
     if problems:
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-        raise SpecError(f"{doc.file}: invalid spec ({count})", problems)
+        version = doc.data.get("apiVersion")
+        hint = (f"; apiVersion {version!r} is not {API_VERSION!r}: `fatectl migrate {doc.file}` migrates older specs"
+                if isinstance(version, str) and version != API_VERSION else "")
+        raise SpecError(f"{doc.file}: invalid spec ({count}){hint}", problems)
     return build_federation(data, source=doc.file)
 
 
