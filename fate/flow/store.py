@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from fate.flow.errors import NotFound
+from fate.flow.migrations import Migrations, migrate_store
 from fate.flow.tables import describe, read_table, write_table
 from fate.ml.component import Table
 
@@ -35,6 +36,8 @@ CREATE TABLE IF NOT EXISTS outputs (
     name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (job_id, component, role, kind, name));
 CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+# Schema versions (fate.flow.migrations); an engine that changes the schema appends a step.
+MIGRATIONS: Migrations = ((1, SCHEMA),)
 
 
 class JobRecord(TypedDict):
@@ -69,7 +72,7 @@ class Store:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.path = _sqlite_path(self.data_dir, database_url)
         self._local = threading.local()
-        self._conn().executescript(SCHEMA)  # executescript manages its own transaction
+        migrate_store(self._conn(), self.path, MIGRATIONS)
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
