@@ -19,7 +19,7 @@ from fatectl.cli.common import OrderedGroup
 from fatectl.cli.images import images
 from fatectl.cli.imports import import_
 from fatectl.cli.jobs import data, job
-from fatectl.cli.lab import down, logs, status, up
+from fatectl.cli.lab import down, logs, status, up, upgrade
 from fatectl.cli.party import party
 from fatectl.cli.plan import diff
 from fatectl.cli.render import render
@@ -77,5 +77,5 @@ def main() -> None:
 
 
 # The journey: (import) spec -> render (diff first) -> lab -> data and jobs -> bundles -> certificates.
-for command in (import_, validate, migrate, diff, render, images, up, down, status, logs, party, data, job, bundle, certs):
+for command in (import_, validate, migrate, diff, render, images, up, down, status, logs, upgrade, party, data, job, bundle, certs):
     main.add_command(command)

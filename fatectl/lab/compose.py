@@ -225,6 +225,10 @@ class ComposeLab:
             self._run_compose(["up", "--detach", "--no-deps", "--force-recreate", *running])
         return tuple(running)
 
+    def recreate_services(self, services: list[str]) -> None:
+        """New containers for these services only (a new image or files); the others keep running."""
+        self._run_compose(["up", "--detach", "--no-deps", "--force-recreate", *services])
+
     def wait_ready(self, timeout: float, progress: Progress = no_progress) -> Readiness:
         """Wait for federation-level readiness of a running lab; failures carry container log lines."""
         client = docker_client()
