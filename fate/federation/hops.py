@@ -195,7 +195,8 @@ class Hops:
 
     async def probe(self, key: str, hop: Endpoint) -> LinkStatus:
         assert self._session is not None
-        link = self.links[key]
+        # A reload (SIGHUP) may have dropped this route since the round began: measure it, keep nothing.
+        link = self.links.get(key) or LinkStatus(hop.host, hop.port, identity=hop.party_id)
         started = time.perf_counter()
         try:
             async with self._session.get(

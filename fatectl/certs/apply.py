@@ -31,7 +31,12 @@ def target(fed: Federation, secrets_dir: Path | None, lab: LabName | None) -> tu
         return local.secrets_dir, local.reload
     if lab == "compose":
         compose = ComposeLab.of(fed)
-        return compose.secrets_dir, compose.recreate
+
+        def recreate() -> None:
+            if compose.recreate():
+                compose.wait_ready(300.0)  # the next step (leaves after trust) needs everyone back
+
+        return compose.secrets_dir, recreate
     assert secrets_dir is not None
     return secrets_dir, lambda: None
 
