@@ -21,6 +21,7 @@ from fatectl.certs.expiry import certificate_states
 from fatectl.docker.client import DockerClient, docker_client, has_image
 from fatectl.errors import EnvironmentProblem, Problem, SpecError
 from fatectl.files import write_file, write_tree
+from fatectl.lab.changes import compose_services, container_actions, read_yaml
 from fatectl.lab.containers import Container, crashed, log_tail, published_ports, states, unhealthy_logs
 from fatectl.lab.contract import LabStatus, Progress, Service, no_progress
 from fatectl.lab.paths import LabKind, LabPaths, lab_paths
@@ -167,27 +168,35 @@ class ComposeLab:
     def up(self, timeout: float = 300.0, progress: Progress = no_progress) -> LabStatus:
         """Start (or converge) the lab and return once the whole federation is ready.
 
-        Compose recreates a service whose definition changed; a service whose mounted config or
-        secret file changed is recreated here, and only that one: other parties' containers
-        keep running untouched.
+        Compose recreates a service whose definition changed; here a service whose secret files
+        changed is recreated, one whose config changed only in routes or peers gets a SIGHUP,
+        and every other container keeps running untouched (fatectl.lab.changes).
         """
         started = time.monotonic()
         client = docker_client()
         _require_image(client, self.fed)
         self.check_ports(client)
+        files = service_files(self.fed)
+        old_defs = compose_services(self.compose_file)
+        old_configs = {svc: read_yaml(self.directory / paths[0]) for svc, paths in files.items()}
         secrets_before = {path for path, _ in pending_secrets(self.fed, self.secrets_dir)}
-        changed = {*self.prepare(), *secrets_before}
-        existing = set(states(client, self.project))
-        stale = sorted(
-            service for service, files in service_files(self.fed).items()
-            if service in existing and any(self.directory / f in changed for f in files)
-        )
+        changed = {str(p.relative_to(self.directory)) for p in {*self.prepare(), *secrets_before}
+                   if p.is_relative_to(self.directory)}
+        running = {svc for svc, c in states(client, self.project).items() if c.state == "running"}
+        actions = container_actions(files, changed, old_configs,
+                                    {svc: read_yaml(self.directory / paths[0]) for svc, paths in files.items()},
+                                    old_defs, compose_services(self.compose_file), running)
         progress(f"starting compose project {self.project} from {self.compose_file}")
         self._compose_up(client, [], started + timeout, progress)
+        # Recreated already by compose when the definition changed; mounted secrets need it from us.
+        stale = [a.process for a in actions if a.action == "recreate" and "definition" not in a.reason]
         if stale:
-            # Files are bind-mounted one by one and replaced by rename: only a new container sees them.
             progress(f"recreating {', '.join(stale)} (mounted files changed)")
-            self._run_compose(["up", "--detach", "--no-deps", "--force-recreate", *stale])
+            self.recreate_services(stale)
+        reload = [a.process for a in actions if a.action == "reload"]
+        if reload:
+            progress(f"reloading {', '.join(reload)} (SIGHUP: routes or peers changed)")
+            self._run_compose(["kill", "--signal", "SIGHUP", *reload])
         readiness = self.wait_ready(max(1.0, started + timeout - time.monotonic()), progress)
         return LabStatus("compose", self.directory, self._services(client), readiness, time.monotonic() - started)
 

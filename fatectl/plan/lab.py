@@ -7,14 +7,13 @@ render.compose.service_files for containers), so the plan is what `up` then does
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
 from fatectl.errors import EnvironmentProblem
+from fatectl.lab.changes import compose_services, container_actions, read_yaml
 from fatectl.lab.compose import ComposeLab
 from fatectl.lab.local import LocalLab
 from fatectl.plan.files import compare, files_under
@@ -55,33 +54,23 @@ def _owner(fed: Federation) -> Any:
     return owner
 
 
-def _services(text: str | None) -> dict[str, Any]:
-    if text is None:
-        return {}
-    try:
-        model = YAML(typ="safe", pure=True).load(text)
-    except YAMLError:
-        return {}
-    services = model.get("services") if isinstance(model, dict) else None
-    return services if isinstance(services, dict) else {}
-
-
 def plan_compose_lab(fed: Federation, root: Path | None = None) -> Plan:
     lab = ComposeLab.of(fed, root)
     files_plan = plan_compose(fed, lab.directory, lab=True)
     changed = {f.path for p in files_plan.parties for f in p.files}
-    old = _services(lab.compose_file.read_text("utf-8") if lab.compose_file.is_file() else None)
-    new = _services(render_compose(fed)["compose.yaml"])
     notes = list(files_plan.notes)
-    running = _containers(lab, notes)
-    actions: dict[str, list[ServiceAction]] = {}
-    mounts = service_files(fed)
+    files = service_files(fed)
+    rendered = render_compose(fed)
+    new_model = YAML(typ="safe", pure=True).load(rendered["compose.yaml"])
+    new_configs = {svc: YAML(typ="safe", pure=True).load(rendered[paths[0]]) for svc, paths in files.items()}
+    changes = container_actions(
+        files, changed, {svc: read_yaml(lab.directory / paths[0]) for svc, paths in files.items()}, new_configs,
+        compose_services(lab.compose_file), new_model["services"], _containers(lab, notes))
     owners = {f"{n.name}-{m}": n.name for n in fed.nodes() for m in n.module_names}
-    for service in sorted(set(old) | set(new)):
-        action = _action(service, old, new, mounts, changed, running)
-        if action is not None:
-            party = owners.get(service, service.rsplit("-", 1)[0])
-            actions.setdefault(party, []).append(action)
+    actions: dict[str, list[ServiceAction]] = {}
+    for change in changes:
+        party = owners.get(change.process, change.process.rsplit("-", 1)[0])
+        actions.setdefault(party, []).append(ServiceAction(change.process, change.action, change.reason))
     all_files = [f for p in files_plan.parties for f in p.files]
     return Plan(f"compose lab {lab.directory}", group(fed, all_files, {}, actions, _owner(fed)), tuple(notes))
 
@@ -96,25 +85,3 @@ def _containers(lab: ComposeLab, notes: list[str]) -> set[str] | None:
     except EnvironmentProblem:
         notes.append("container states unknown: no Docker engine answers")
         return None
-
-
-def _action(
-    service: str,
-    old: Mapping[str, Any],
-    new: Mapping[str, Any],
-    mounts: Mapping[str, list[str]],
-    changed: set[str],
-    running: set[str] | None,
-) -> ServiceAction | None:
-    if service not in new:
-        return ServiceAction(service, "remove", "no longer in the spec")
-    if running is not None and service not in running:
-        return ServiceAction(service, "create", "no container yet")
-    if service not in old:
-        return ServiceAction(service, "create", "new service")
-    if old[service] != new[service]:
-        return ServiceAction(service, "recreate", "its compose definition changed")
-    touched = [f for f in mounts.get(service, []) if f in changed]
-    if touched:
-        return ServiceAction(service, "recreate", f"mounted {', '.join(touched)} changed")
-    return None

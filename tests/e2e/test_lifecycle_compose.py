@@ -1,4 +1,5 @@
-"""The lifecycle on a real compose lab: diff against it, rotate a certificate, add a party.
+"""The lifecycle on a real compose lab: diff against it, rotate a certificate, add a party
+while the first two parties' containers keep running (their ids do not change).
 
 Its own image tag (fate-engine:lifecycle-e2e), so it never races another build of 0.1.0.
 """
@@ -59,10 +60,13 @@ def test_diff_rotate_and_grow_a_compose_lab(cli: Cli, spec: Path) -> None:
     assert certs == {"federation CA": "valid", "party-9999": "valid", "party-10000": "valid"}
     assert _ids("e2e-life") != before  # bind-mounted files: the routers and flows were recreated
 
+    kept = _ids("e2e-life")
     router, flow = _free_port(), _free_port()
     added = cli.run("party", "add", arg, "--id", "10001", "--name", "party-10001", "--address", "party-10001.example",
                     "--host-port", f"router={router}", "--host-port", f"flow={flow}", "--lab", "compose")
     assert "compose lab ready: 3 parties" in added.stdout, added.stdout
-    assert {"party-10001-router", "party-10001-flow"} <= set(_ids("e2e-life"))
+    grown = _ids("e2e-life")
+    assert {"party-10001-router", "party-10001-flow"} <= set(grown)
+    assert {svc: grown[svc] for svc in kept} == kept  # routes and peers reloaded (SIGHUP), no new container
     again = cli.run("diff", arg, "--lab", "compose", check=False)
     assert again.returncode == 0, again.stdout
