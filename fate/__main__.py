@@ -20,7 +20,10 @@ USAGE = "usage: python -m fate {router|flow|board|check} [options]"
 def _router(argv: list[str]) -> int:
     from fate.federation.config import load_router_config
     from fate.federation.router import start_router
+    from fate.federation.transport import TransportError
 
+    # A reload (SIGHUP) sent while we still start must not kill us; the real handler comes below.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     parser = argparse.ArgumentParser(prog="python -m fate router")
     parser.add_argument("--config", required=True, help="router.yaml")
     args = parser.parse_args(argv)
@@ -32,6 +35,18 @@ def _router(argv: list[str]) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         running = await start_router(config)
+
+        def reload() -> None:
+            # SIGHUP: new routes (party added or removed) and TLS files, without a restart.
+            try:
+                fresh = load_router_config(args.config)
+            except TransportError as err:
+                logging.getLogger("fate.router").warning("reload refused, keeping the running config: %s", err)
+                running.router.tls_state.refresh(force=True)
+                return
+            running.router.reload(fresh)
+
+        loop.add_signal_handler(signal.SIGHUP, reload)
         try:
             await stop.wait()
         finally:

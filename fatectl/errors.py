@@ -1,4 +1,10 @@
-"""The one error root. The CLI turns any FatectlError into a message and an exit code."""
+"""The one error root. The CLI turns any FatectlError into a message and an exit code.
+
+Exit codes (README "exit codes"): 0 success (for `diff`: nothing would change), 1 bad input
+(spec, files, command-line usage), 2 changes pending (`diff` only: a script can tell "would
+change" from any error), 3 environment, 4 remote service, 5 bundle verification, 6 timeout,
+7 failed job, 8 render/write.
+"""
 
 from __future__ import annotations
 
@@ -49,8 +55,16 @@ class SpecError(FatectlError):
     exit_code = 1
 
 
+# `fatectl diff`'s "something would change"; no error uses it, so scripts can branch on it.
+CHANGES_PENDING = 2
+# Click's usage errors (an unknown option, a bad --timeout) are bad input like any other.
+USAGE_ERROR = 1
+
+
 class RenderError(FatectlError):
-    exit_code = 2
+    """Rendering or writing the output failed (exit 8; 2 is reserved for `diff`'s pending changes)."""
+
+    exit_code = 8
 
 
 class EnvironmentProblem(FatectlError):
@@ -78,4 +92,4 @@ class Timeout(FatectlError):
 class AuditError(FatectlError):
     """A party's audit log failed verification: a record was edited, dropped or rewritten."""
 
-    exit_code = 8
+    exit_code = 9

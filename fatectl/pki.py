@@ -1,48 +1,63 @@
 """Federation secrets: one CA, a certificate + key per party (and exchange), flow tokens.
 
 Created only when absent and never overwritten, so re-running is safe and a
-rotated file is always a deliberate act (delete it, run again). Private keys
+rotated file is always a deliberate act (`fatectl certs rotate`). Private keys
 and tokens are written 0600 in 0700 directories, at creation, never chmod-ed
-afterwards, so they are never readable by others even for an instant.
+afterwards, so they are never readable by others even for an instant. The one
+file kept up to date is each party's `ca.crt`, its trust bundle (CA certificates
+and CRLs, fatectl.certs.authority): public, and rewritten when the CA state moves.
 
-A certificate's identity is `party-<id>`, both as subject CN and as a DNS SAN:
-routers authenticate peers by it, and clients verify a router by asking TLS to
-check the hostname `party-<id>`.
+A party may hold its own key (`fatectl certs request|sign|import`): the CA's
+directory then keeps only that party's certificate and an `external` marker, and
+never makes a key or token for it.
+
+X.509 building blocks live in fatectl.certs.issue; the names below are re-exported.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from fatectl.errors import FatectlError
-from fatectl.files import create_file, make_private_dir
+from fatectl.certs.authority import (
+    CA_CERT,
+    CA_KEY,
+    Authority,
+    load_authority,
+    record_issued,
+    trust_bundle,
+    trusted_cas,
+)
+from fatectl.certs.issue import (
+    CA_DAYS,
+    LEAF_DAYS,
+    SecretsError,
+    cert_pem,
+    create_ca,
+    identity,
+    issue_certificate,
+    key_pem,
+    owner_of,
+    read_cert,
+    read_key,
+)
+from fatectl.files import create_file, make_private_dir, write_file
 from fatectl.spec.model import Federation
 
-CA_DAYS = 3650
-LEAF_DAYS = 365
-# Tolerate clocks of peers that run a little behind ours.
-_BACKDATE = dt.timedelta(minutes=5)
-
-
-class SecretsError(FatectlError):
-    """Existing secret files are unusable (unreadable, or from another CA or party)."""
-
-
-def identity(party_id: int) -> str:
-    """The certificate identity of a party (or exchange): subject CN and DNS SAN."""
-    return f"party-{party_id}"
+__all__ = [
+    "CA_DAYS", "LEAF_DAYS", "PartySecrets", "SecretsError", "SecretsLayout", "create_ca", "ensure_secrets",
+    "identity", "issue_certificate", "layout_of", "party_hosts", "write_pem_pair",
+]
+# In a party's directory of the CA's secrets: the party made its own key (certs sign wrote the cert).
+EXTERNAL_MARKER = "external"
+CSR_FILE = "tls.csr"
 
 
 @dataclass(frozen=True)
@@ -58,6 +73,11 @@ class PartySecrets:
     reader_token_file: Path | None = None
     # The board's own login password; never the flow token.
     board_password_file: Path | None = None
+
+    @property
+    def external(self) -> bool:
+        """The party holds its own key elsewhere; this directory has only its certificate."""
+        return (self.directory / EXTERNAL_MARKER).is_file()
 
 
 @dataclass(frozen=True)
@@ -94,115 +114,24 @@ def _subjects(fed: Federation) -> list[_Subject]:
     return subjects
 
 
-def create_ca(common_name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _BACKDATE)
-        .not_valid_after(now + dt.timedelta(days=CA_DAYS))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_key_usage(cert_sign=True), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert
-
-
-def issue_certificate(
-    ca_key: ec.EllipticCurvePrivateKey,
-    ca_cert: x509.Certificate,
-    party_id: int,
-    hosts: Iterable[str] = (),
-    days: int = LEAF_DAYS,
-) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    """A server+client certificate for `party-<id>`, also valid for the given host names / IPs."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, identity(party_id))]))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _BACKDATE)
-        .not_valid_after(now + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_key_usage(cert_sign=False), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
-            critical=False,
-        )
-        .add_extension(x509.SubjectAlternativeName(_alt_names(party_id, hosts)), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    return key, cert
-
-
-def _key_usage(cert_sign: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=not cert_sign,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=cert_sign,
-        crl_sign=cert_sign,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
-def _alt_names(party_id: int, hosts: Iterable[str]) -> list[x509.GeneralName]:
-    # Loopback names let the local lab and in-pod probes verify the router too.
-    names: list[x509.GeneralName] = [x509.DNSName(identity(party_id)), x509.DNSName("localhost")]
-    ips: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    for host in dict.fromkeys(h for h in hosts if h):
-        try:
-            ips.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            names.append(x509.DNSName(host))
-    unique_ips = list({str(n.value): n for n in ips}.values())
-    unique_names = list({str(n.value): n for n in names}.values())
-    return unique_names + unique_ips
-
-
-def ensure_secrets(fed: Federation, directory: Path) -> SecretsLayout:
-    """Create whatever secret files of `fed` are missing under `directory`; return their paths."""
-    directory = Path(directory)
-    _make_private_dir(directory)
-    ca_file, ca_key_file = directory / "ca.crt", directory / "ca.key"
-    ca: tuple[ec.EllipticCurvePrivateKey, x509.Certificate] | None = None
-    if ca_file.exists() or ca_key_file.exists():
-        ca = _load_ca(ca_file, ca_key_file)
-    else:
-        ca = create_ca(f"{fed.name} federation CA")
-        create_file(ca_key_file, _key_pem(ca[0]), 0o600)
-        create_file(ca_file, _cert_pem(ca[1]), 0o644)
-    ca_pem = ca_file.read_bytes()
-    parties: dict[int, PartySecrets] = {}
+def party_hosts(fed: Federation, party_id: int) -> tuple[str, ...]:
+    """The host names a party's certificate is valid for (besides party-<id> and loopback)."""
     for subject in _subjects(fed):
-        parties[subject.party_id] = _ensure_party(subject, directory / subject.name, ca, ca_pem)
-    return SecretsLayout(directory, ca_file, ca_key_file, MappingProxyType(parties))
+        if subject.party_id == party_id:
+            return subject.hosts
+    fed.node(party_id)  # raises the error naming the parties
+    raise AssertionError("unreachable")
 
 
-def _ensure_party(
-    subject: _Subject,
-    directory: Path,
-    ca: tuple[ec.EllipticCurvePrivateKey, x509.Certificate],
-    ca_pem: bytes,
-) -> PartySecrets:
-    _make_private_dir(directory)
-    paths = PartySecrets(
+def layout_of(fed: Federation, directory: Path) -> SecretsLayout:
+    """Where every secret of fed lives under directory; reads and creates nothing."""
+    directory = Path(directory)
+    parties = {s.party_id: _paths(s, directory / s.name) for s in _subjects(fed)}
+    return SecretsLayout(directory, directory / CA_CERT, directory / CA_KEY, MappingProxyType(parties))
+
+
+def _paths(subject: _Subject, directory: Path) -> PartySecrets:
+    return PartySecrets(
         name=subject.name,
         party_id=subject.party_id,
         directory=directory,
@@ -213,69 +142,126 @@ def _ensure_party(
         reader_token_file=directory / "flow_reader_token" if subject.has_flow else None,
         board_password_file=directory / "board_password" if subject.has_board else None,
     )
-    if not paths.ca_file.exists():
-        create_file(paths.ca_file, ca_pem, 0o644)
-    if paths.cert_file.exists() != paths.key_file.exists():
+
+
+def ensure_secrets(fed: Federation, directory: Path, only: int | None = None) -> SecretsLayout:
+    """Create whatever secret files of `fed` (or of party `only`) are missing under `directory`.
+
+    A directory with `ca.crt` but no `ca.key` is a party's own: it can be completed (tokens,
+    trust bundle) but issues nothing.
+    """
+    layout = layout_of(fed, directory)
+    _make_private_dir(layout.directory)
+    subjects = [s for s in _subjects(fed) if only is None or s.party_id == only]
+    for subject in subjects:  # before a CA could be made next to a key that waits for its certificate
+        _refuse_pending(layout.party(subject.party_id))
+    if not layout.ca_file.exists() and not layout.ca_key_file.exists():
+        key, cert = create_ca(f"{fed.name} federation CA")
+        create_file(layout.ca_key_file, key_pem(key), 0o600)
+        create_file(layout.ca_file, cert_pem(cert), 0o644)
+    elif not layout.ca_file.exists():
+        raise SecretsError(f"found only one of {CA_CERT} / {CA_KEY} in {layout.directory}")
+    bundle, issuers = trust_bundle(layout.directory), trusted_cas(layout.directory)
+    authorities: list[Authority] = []
+
+    def authority() -> Authority:
+        if not authorities:
+            authorities.append(load_authority(layout.directory))
+        return authorities[0]
+
+    for subject in subjects:
+        _ensure_party(subject, layout.party(subject.party_id), bundle, issuers, authority)
+    return layout
+
+
+def pending_secrets(fed: Federation, directory: Path, only: int | None = None) -> list[tuple[Path, str]]:
+    """(file, "added" | "changed") for what ensure_secrets would write now; writes nothing."""
+    layout = layout_of(fed, directory)
+    out: list[tuple[Path, str]] = []
+    has_ca = layout.ca_file.exists()
+    if not has_ca and not layout.ca_key_file.exists():
+        out += [(layout.ca_key_file, "added"), (layout.ca_file, "added")]
+    bundle = trust_bundle(layout.directory) if has_ca else None
+    for subject in _subjects(fed):
+        if only is not None and subject.party_id != only:
+            continue
+        paths = layout.party(subject.party_id)
+        if not paths.ca_file.exists():
+            out.append((paths.ca_file, "added"))
+        elif bundle is not None and paths.ca_file.read_bytes() != bundle:
+            out.append((paths.ca_file, "changed"))
+        if not paths.cert_file.exists():
+            out += [(paths.key_file, "added"), (paths.cert_file, "added")]
+        if paths.external:
+            continue
+        for credential in (paths.token_file, paths.reader_token_file, paths.board_password_file):
+            if credential is not None and not credential.exists():
+                out.append((credential, "added"))
+    return out
+
+
+def _refuse_pending(paths: PartySecrets) -> None:
+    if (paths.directory / CSR_FILE).exists() and not paths.cert_file.exists():
         raise SecretsError(
-            f"{directory} has only one of tls.crt / tls.key; delete the other to have both regenerated"
+            f"{paths.directory} holds a certificate request ({CSR_FILE}) that is not signed yet: "
+            f"have the federation CA run `fatectl certs sign`, then `fatectl certs import` it here"
         )
+    if paths.key_file.exists() and not paths.cert_file.exists():
+        raise SecretsError(
+            f"{paths.directory} has only one of tls.crt / tls.key; delete the other to have both regenerated"
+        )
+
+
+def _ensure_party(
+    subject: _Subject,
+    paths: PartySecrets,
+    bundle: bytes,
+    issuers: list[x509.Certificate],
+    authority: Callable[[], Authority],
+) -> None:
+    _make_private_dir(paths.directory)
+    write_file(paths.ca_file, bundle, 0o644)  # the trust file follows the CA: rotations, CRLs
     if paths.cert_file.exists():
-        _check_party_cert(paths, ca[1])
+        if not paths.key_file.exists() and not paths.external:
+            raise SecretsError(
+                f"{paths.directory} has only one of tls.crt / tls.key; delete the other to have both regenerated"
+            )
+        _check_party_cert(paths, issuers)
     else:
-        key, cert = issue_certificate(ca[0], ca[1], subject.party_id, subject.hosts)
-        create_file(paths.key_file, _key_pem(key), 0o600)
-        create_file(paths.cert_file, _cert_pem(cert), 0o644)
+        ca = authority()
+        key, cert = issue_certificate(ca.key, ca.cert, subject.party_id, subject.hosts)
+        create_file(paths.key_file, key_pem(key), 0o600)
+        create_file(paths.cert_file, cert_pem(cert), 0o644)
+        record_issued(paths.directory.parent, cert, subject.party_id, subject.name)
+    if paths.external:
+        return  # the party's flow tokens are the party's own, made where its key is
     for credential in (paths.token_file, paths.reader_token_file, paths.board_password_file):
         if credential is not None and not credential.exists():
             create_file(credential, (secrets.token_urlsafe(32) + "\n").encode(), 0o600)
-    return paths
 
 
-def _check_party_cert(paths: PartySecrets, ca_cert: x509.Certificate) -> None:
-    cert = _read_cert(paths.cert_file)
-    try:
-        cert.verify_directly_issued_by(ca_cert)
-    except (ValueError, TypeError, InvalidSignature):
+def _check_party_cert(paths: PartySecrets, issuers: list[x509.Certificate]) -> None:
+    cert = read_cert(paths.cert_file)
+    if not any(_issued_by(cert, ca) for ca in issuers):
         raise SecretsError(
             f"{paths.cert_file} was not issued by this federation's CA; delete it and its key to reissue"
-        ) from None
-    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    owner = str(names[0].value) if names else "nobody"
+        )
+    owner = owner_of(cert)
     if owner != identity(paths.party_id):
         raise SecretsError(
             f"{paths.cert_file} belongs to {owner}, "
             f"not {identity(paths.party_id)}; delete it and its key to reissue"
         )
+    if paths.key_file.exists() and read_key(paths.key_file).public_key() != cert.public_key():
+        raise SecretsError(f"{paths.key_file} does not belong to {paths.cert_file}; delete both to reissue")
 
 
-def _load_ca(cert_file: Path, key_file: Path) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    if not (cert_file.exists() and key_file.exists()):
-        raise SecretsError(f"found only one of {cert_file.name} / {key_file.name} in {cert_file.parent}")
-    cert = _read_cert(cert_file)
+def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
     try:
-        key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
-    except (ValueError, TypeError) as err:
-        raise SecretsError(f"{key_file}: not a usable private key ({err})") from None
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.public_key() != cert.public_key():
-        raise SecretsError(f"{key_file} does not belong to {cert_file}")
-    return key, cert
-
-
-def _read_cert(path: Path) -> x509.Certificate:
-    try:
-        return x509.load_pem_x509_certificate(path.read_bytes())
-    except ValueError as err:
-        raise SecretsError(f"{path}: not a PEM certificate ({err})") from None
-
-
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
-def _cert_pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
 
 
 def _make_private_dir(path: Path) -> None:
@@ -291,6 +277,6 @@ def write_pem_pair(
     """Write `<stem>.crt` and `<stem>.key` (0600) into directory; for tools and tests."""
     _make_private_dir(directory)
     cert_file, key_file = directory / f"{stem}.crt", directory / f"{stem}.key"
-    create_file(key_file, _key_pem(key), 0o600)
-    create_file(cert_file, _cert_pem(cert), 0o644)
+    create_file(key_file, key_pem(key), 0o600)
+    create_file(cert_file, cert_pem(cert), 0o644)
     return cert_file, key_file

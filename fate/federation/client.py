@@ -8,8 +8,10 @@ receives long-poll the router's mailbox until the caller's timeout.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -51,14 +53,44 @@ class RouterTransport(Transport):
         self.max_backoff = max_backoff
         scheme = "https" if self.tls.enabled else "http"
         self.base_url = f"{scheme}://{router_host}:{router_port}"
+        self._stamp = self._tls_stamp()
+        self._client = self._new_client()
+        self._extensions = {"sni_hostname": identity(self.party_id)} if self.tls.enabled else {}
+
+    def _new_client(self) -> httpx.Client:
         verify: Any = client_context(self.tls) if self.tls.enabled else False
-        self._client = httpx.Client(
+        return httpx.Client(
             base_url=self.base_url,
             verify=verify,
             timeout=httpx.Timeout(60.0, connect=10.0),
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=8),
         )
-        self._extensions = {"sni_hostname": identity(self.party_id)} if self.tls.enabled else {}
+
+    def _tls_stamp(self) -> tuple[int, ...]:
+        files = (self.tls.ca_file, self.tls.cert_file, self.tls.key_file) if self.tls.enabled else ()
+        stamps = []
+        for name in files:
+            try:
+                stamps.append(Path(name).stat().st_mtime_ns)
+            except OSError:
+                stamps.append(0)
+        return tuple(stamps)
+
+    def reload_tls(self, force: bool = False) -> bool:
+        """Use rotated certificates or trust for new requests once the TLS files changed.
+
+        Requests in flight (long-polls of other threads) finish on the old client, closed
+        only after they had time to end, so a rotation drops no message.
+        """
+        stamp = self._tls_stamp()
+        if not self.tls.enabled or (stamp == self._stamp and not force):
+            return False
+        fresh = self._new_client()  # raises on unreadable files; the old client stays in use
+        old, self._client, self._stamp = self._client, fresh, stamp
+        timer = threading.Timer(3 * ROUTER_DEADLINE, old.close)
+        timer.daemon = True
+        timer.start()
+        return True
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return self._client.request(method, path, extensions=self._extensions, **kwargs)

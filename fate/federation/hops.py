@@ -89,6 +89,30 @@ class Hops:
             key = str(ep.party_id) if ep.party_id is not None else "default"
             self.links.setdefault(key, LinkStatus(ep.host, ep.port, identity=ep.party_id))
 
+    def use_tls(self, verify_id: ssl.SSLContext | None, verify_ca: ssl.SSLContext | None) -> None:
+        """New connections use these contexts (rotated certificates, new trust); see reload.py.
+
+        aiohttp pools connections per SSL context, so requests already on the old contexts'
+        connections finish there and new ones handshake afresh.
+        """
+        self._verify_id, self._verify_ca = verify_id, verify_ca
+
+    def use_routes(self, config: RouterConfig) -> None:
+        """Take a reloaded config's routes; links to unchanged hops keep their measurements."""
+        self.config = config
+        links: dict[str, LinkStatus] = {}
+        for pid, ep in sorted(config.routes.items()):
+            old = self.links.get(str(pid))
+            same = old is not None and (old.host, old.port) == (ep.host, ep.port)
+            links[str(pid)] = old if same and old is not None else LinkStatus(ep.host, ep.port, identity=pid)
+        if config.default_route is not None:
+            ep = config.default_route
+            key = str(ep.party_id) if ep.party_id is not None else "default"
+            old = self.links.get(key)
+            same = old is not None and (old.host, old.port) == (ep.host, ep.port)
+            links.setdefault(key, old if same and old is not None else LinkStatus(ep.host, ep.port, identity=ep.party_id))
+        self.links = links
+
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64))
 
@@ -188,7 +212,8 @@ class Hops:
 
     async def probe(self, key: str, hop: Endpoint) -> LinkStatus:
         assert self._session is not None
-        link = self.links[key]
+        # A reload (SIGHUP) may have dropped this route since the round began: measure it, keep nothing.
+        link = self.links.get(key) or LinkStatus(hop.host, hop.port, identity=hop.party_id)
         started = time.perf_counter()
         try:
             async with self._session.get(

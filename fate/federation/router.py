@@ -36,7 +36,8 @@ from fate.federation.errors import BadRequest, Forbidden, LengthRequired, NoRout
 from fate.federation.hops import Hops
 from fate.federation.mailbox import Mailboxes
 from fate.federation.quota import Quotas
-from fate.federation.tls import peer_party_id, server_context
+from fate.federation.reload import TLSState, watch, with_new_routes
+from fate.federation.tls import peer_party_id, reloading_server_context
 
 log = logging.getLogger("fate.router")
 
@@ -50,6 +51,17 @@ class Router:
         self.hops = Hops(config)
         self.spool_dir = Path(config.data_dir) / "spool"
         self._tasks: list[asyncio.Task[None]] = []
+        # Certificates, trust and routes can change under a running router (fate.federation.reload).
+        self.tls_state = TLSState(config.tls)
+        self.tls_state.listeners.append(lambda: self.hops.use_tls(self.tls_state.verify_id, self.tls_state.verify_ca))
+
+    def reload(self, config: RouterConfig | None = None) -> None:
+        """SIGHUP: take new routes (when a config is given) and reread the TLS files."""
+        if config is not None:
+            self.config = with_new_routes(self.config, config)
+            self.hops.use_routes(self.config)
+            log.info("routes reloaded: %s", sorted(self.config.routes) or "default route only")
+        self.tls_state.refresh(force=True)
 
     # ---- identities ----
 
@@ -61,6 +73,8 @@ class Router:
         caller = peer_party_id(transport.get_extra_info("peercert") if transport else None)
         if caller is None:
             raise Forbidden("the client certificate carries no party-<id> identity")
+        if self.tls_state.is_revoked(transport.get_extra_info("peercert") if transport else None):
+            raise Forbidden(f"the certificate of party-{caller} is revoked")
         return caller
 
     def _require_local(self, request: web.Request) -> None:
@@ -192,6 +206,8 @@ class Router:
         self.spool_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         await self.hops.start()
         self._tasks = [asyncio.create_task(self.hops.probe_forever()), asyncio.create_task(self._sweep_forever())]
+        if self.config.tls.enabled:
+            self._tasks.append(asyncio.create_task(watch(self.tls_state)))
 
     async def _sweep_forever(self) -> None:
         limits = self.config.limits
@@ -269,9 +285,9 @@ async def start_router(config: RouterConfig) -> RunningRouter:
         router.app(), access_log=None, handle_signals=False, shutdown_timeout=2.0, handler_cancellation=True
     )
     await runner.setup()
-    site = web.TCPSite(
-        runner, config.listen.host, config.listen.port, ssl_context=server_context(config.tls), backlog=512
-    )
+    # New connections take the router's current context, so certificates rotate without a restart.
+    ssl_context = reloading_server_context(router.tls_state.current_server) if config.tls.enabled else None
+    site = web.TCPSite(runner, config.listen.host, config.listen.port, ssl_context=ssl_context, backlog=512)
     await site.start()
     port = runner.addresses[0][1] if runner.addresses else config.listen.port
     log.info("router of party %s (%s) listening on %s:%s", config.party_id, config.role, config.listen.host, port)

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import re
 import ssl
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from fate.federation.config import TLSConfig
 from fate.federation.errors import ConfigError
 
 _IDENTITY = re.compile(r"party-(\d+)")
+# fatectl ships revocation lists inside the CA file; OpenSSL reads both from it.
+_CRL_MARK = b"-----BEGIN X509 CRL-----"
 
 
 def identity(party_id: int) -> str:
@@ -30,6 +34,36 @@ def _load_own(ctx: ssl.SSLContext, tls: TLSConfig) -> ssl.SSLContext:
         ctx.load_cert_chain(tls.cert_file, tls.key_file)
     except (OSError, ssl.SSLError) as err:
         raise ConfigError(f"cannot load TLS files ({tls.ca_file}, {tls.cert_file}, {tls.key_file}): {err}") from None
+    if has_crl(tls.ca_file):
+        # Every leaf is checked against its issuer's CRL: a revoked party is refused at the handshake.
+        ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
+    return ctx
+
+
+def has_crl(ca_file: str) -> bool:
+    try:
+        return _CRL_MARK in Path(ca_file).read_bytes()
+    except OSError:
+        return False
+
+
+class ReloadingContext(ssl.SSLContext):
+    """A listener's context whose new connections use whatever context `current()` returns then.
+
+    asyncio binds one SSLContext to a listening socket for its whole life; this one hands each
+    new connection to the latest context (rotated certificates, a new CA bundle or CRL) while
+    connections already open keep theirs, so a reload interrupts nothing.
+    """
+
+    current: Callable[[], ssl.SSLContext]
+
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
+        return self.current().wrap_bio(*args, **kwargs)
+
+
+def reloading_server_context(current: Callable[[], ssl.SSLContext]) -> ReloadingContext:
+    ctx = ReloadingContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.current = current
     return ctx
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hmac
 import json
 import logging
 import os
@@ -26,6 +25,7 @@ from aiohttp import web
 from fate.federation.client import RouterTransport
 from fate.federation.signed import signed
 from fate.federation.transport import TransportError
+from fate.flow.access import authorize
 from fate.flow.config import FlowConfig, load_flow_config
 from fate.flow.control import POLL_SECONDS
 from fate.flow.errors import (
@@ -33,10 +33,8 @@ from fate.flow.errors import (
     ConfigError,
     Conflict,
     FlowError,
-    Forbidden,
     NotFound,
     TooLarge,
-    Unauthorized,
 )
 from fate.flow.jobspec import NAME, parse_job
 from fate.flow.scheduler import Scheduler
@@ -66,7 +64,25 @@ class FlowService:
         )
         # Control messages are signed with the party key: not even the exchange can speak for a peer.
         self.scheduler = Scheduler(config, self.store, signed(self.transport, config.tls), config_path)
+        self.config_path = config_path
         self.delay = 0.0
+
+    def reload(self) -> None:
+        """SIGHUP: listen to the peers flow.yaml names now (a party joined) and reread TLS files."""
+        try:
+            fresh = load_flow_config(self.config_path)
+        except ConfigError as err:
+            log.warning("reload refused, keeping the running config: %s", err)
+            return
+        self.scheduler.listen(set(fresh.peers), delay=self.delay)
+        self._reload_tls()
+        log.info("reloaded: peers %s", sorted(fresh.peers))
+
+    def _reload_tls(self) -> None:
+        try:
+            self.transport.reload_tls()
+        except TransportError as err:
+            log.warning("TLS files changed but cannot be loaded; keeping the previous ones: %s", err)
 
     # ---- middleware ----
     @web.middleware
@@ -86,17 +102,7 @@ class FlowService:
     @web.middleware
     async def auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path != "/healthz":
-            header = request.headers.get("Authorization", "")
-            scheme, _, given = header.partition(" ")
-            presented = given.strip().encode("utf-8", "surrogateescape")  # raw header bytes too
-            bearer = scheme.lower() == "bearer"
-            # Both compared, always: the answer time must not tell which credential was close.
-            full = bearer & hmac.compare_digest(presented, self.token)
-            reader = self.reader_token is not None and bearer & hmac.compare_digest(presented, self.reader_token)
-            if not (full or reader):
-                raise Unauthorized("missing or wrong bearer token (see the party's flow_token secret)")
-            if not full and request.method not in ("GET", "HEAD"):
-                raise Forbidden("the read-only credential (the board's) may only read; use the flow token")
+            authorize(request.headers.get("Authorization", ""), request.method, self.token, self.reader_token)
         return await handler(request)
 
     # ---- handlers ----
@@ -271,6 +277,7 @@ class FlowService:
             except (TransportError, ValueError):
                 found = set()
             self.scheduler.listen(found, delay=self.delay)
+            self._reload_tls()  # rotated certificates reach the flow's own client too
             if self.scheduler.closed.wait(DISCOVERY_SECONDS):
                 return
 
@@ -303,6 +310,7 @@ async def _serve(service: FlowService) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, service.reload)
     try:
         await stop.wait()
     finally:
@@ -315,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # every control-channel long-poll would be a line
+    # A reload (SIGHUP) sent while we still start must not kill us; _serve installs the real handler.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
         config = load_flow_config(args.config)
         service = FlowService(config, Path(args.config).resolve())

@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from fate.flow.errors import NotFound
+from fate.flow.migrations import Migrations, migrate_store
 from fate.flow.tables import describe, read_table, write_table
 from fate.ml.component import Table
 
 TERMINAL = ("success", "failed", "canceled")
 # Schema changes are numbered migrations; PRAGMA user_version records how many ran. Append a new
 # entry for a change, never edit an old one: a party's database outlives the code that made it.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
+MIGRATIONS: Migrations = (
     # 1: the schema before versioning (IF NOT EXISTS: such databases already hold it).
     (
         "CREATE TABLE IF NOT EXISTS tables (name TEXT PRIMARY KEY, meta TEXT NOT NULL, created REAL NOT NULL)",
@@ -113,19 +114,8 @@ class Store:
         conn.execute("COMMIT")
 
     def _migrate(self) -> None:
-        """Bring the database to SCHEMA_VERSION; the flow and its workers may race here, so in one transaction."""
-        with self._tx() as db:
-            version = int(db.execute("PRAGMA user_version").fetchone()[0])
-            if version > SCHEMA_VERSION:
-                from fate.flow.errors import ConfigError
-
-                raise ConfigError(
-                    f"{self.path}: database schema version {version} is newer than this flow's ({SCHEMA_VERSION})"
-                )
-            for number in range(version, SCHEMA_VERSION):
-                for statement in MIGRATIONS[number]:
-                    db.execute(statement)
-                db.execute(f"PRAGMA user_version = {number + 1}")
+        """Bring the database to SCHEMA_VERSION (fate.flow.migrations: a backup first, newer refused)."""
+        migrate_store(self._conn(), self.path, MIGRATIONS)
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection, for reads."""

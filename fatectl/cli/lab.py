@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from fatectl.cli.common import OrderedGroup, output_option, print_rows, progress_printer, spec_argument
@@ -66,7 +68,11 @@ def status(fed: Federation, output_format: str) -> None:
     """Each party's services, flow health and router links, in whichever lab SPEC runs as."""
     from fatectl.lab.kinds import current_lab
 
-    print_rows(current_lab(fed).status().rows(), ["party", "name", "process", "state", "detail"], output_format)
+    state = current_lab(fed).status()
+    print_rows(state.rows(), ["party", "name", "process", "state", "detail"], output_format)
+    for cert in state.certificates:
+        if cert.warning and output_format == "table":
+            click.echo(f"warning: certificate of {cert.name}: {cert.state}: {cert.detail}", err=True)
 
 
 @click.command("logs")
@@ -82,3 +88,20 @@ def logs(fed: Federation, party_id: int, module: str | None, follow: bool, tail:
 
     for line in current_lab(fed).logs(party_id, module, follow, tail):
         click.echo(line)
+
+
+@click.command("upgrade")
+@click.argument("spec", metavar="SPEC", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--lab", "kind", type=click.Choice(["local", "compose"]), required=True, help="The running lab.")
+@click.option("--tag", required=True, help="The new engine image tag (written to the spec's engine.tag).")
+@click.option("--timeout", type=click.FloatRange(min=0), default=300.0, show_default=True,
+              help="Seconds the federation may take to be ready again; past it the upgrade is rolled back.")
+@click.option("--force", is_flag=True, help="Restart parties even while their jobs run (those jobs fail).")
+@click.option("-q", "--quiet", is_flag=True, help="Hide progress.")
+def upgrade(spec: Path, kind: str, tag: str, timeout: float, force: bool, quiet: bool) -> None:
+    """Roll a running lab onto a new engine tag, one party at a time; roll back if it is not ready again."""
+    from fatectl.upgrade import upgrade_lab
+
+    result = upgrade_lab(spec, kind, tag, timeout, force, progress_printer(quiet))  # type: ignore[arg-type]
+    click.echo(f"{kind} lab upgraded {result.old_tag} -> {result.new_tag}: {', '.join(result.members)}; "
+               f"federation ready ({sum(len(p.links) for p in result.readiness.probes)} links up)")

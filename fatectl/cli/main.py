@@ -7,6 +7,7 @@ users never see a traceback for bad input. Only modules under fatectl/cli import
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import click
@@ -17,12 +18,15 @@ from fatectl.cli.bundle import bundle
 from fatectl.cli.certs import certs
 from fatectl.cli.common import OrderedGroup
 from fatectl.cli.images import images
+from fatectl.cli.imports import import_
 from fatectl.cli.jobs import data, job
-from fatectl.cli.lab import down, logs, status, up
+from fatectl.cli.lab import down, logs, status, up, upgrade
 from fatectl.cli.ops import doctor, support_bundle
+from fatectl.cli.party import party
+from fatectl.cli.plan import diff
 from fatectl.cli.render import render
-from fatectl.cli.spec import validate
-from fatectl.errors import FatectlError
+from fatectl.cli.spec import migrate, validate
+from fatectl.errors import USAGE_ERROR, FatectlError
 
 
 def _fail(err: FatectlError) -> NoReturn:
@@ -31,6 +35,33 @@ def _fail(err: FatectlError) -> NoReturn:
 
 
 class _Main(OrderedGroup):
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Click's own handling, except that a usage error exits 1 (bad input), not 2.
+
+        2 belongs to `diff` alone ("changes pending"), so a script never mistakes a typo for it.
+        """
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as err:
+            err.show()
+            sys.exit(USAGE_ERROR)
+        except click.ClickException as err:
+            err.show()
+            sys.exit(err.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -47,8 +78,8 @@ def main() -> None:
     """Deploy and run a FATE-style federation from one validated spec."""
 
 
-# The journey: spec -> render -> lab (and what to run when it misbehaves) -> data and jobs -> audit
-# -> bundles -> certificates.
-for command in (validate, render, images, up, down, status, logs, doctor, support_bundle, data, job, audit, bundle,
-                certs):
+# The journey: (import) spec -> render (diff first) -> lab (and what to run when it misbehaves)
+# -> data and jobs -> audit -> bundles -> certificates.
+for command in (import_, validate, migrate, diff, render, images, up, down, status, logs, upgrade, doctor,
+                support_bundle, party, data, job, audit, bundle, certs):
     main.add_command(command)

@@ -31,6 +31,9 @@ def render_helm(fed: Federation, directory: Path, party_id: int | None, secrets_
     result = write_helm(fed, directory, party_id, secrets_dir)
     for name in result.targets:
         click.echo(f"chart {result.out / name}")
+    for name in result.held_elsewhere:
+        click.echo(f"note: {name} holds its own TLS key; it renders its chart itself "
+                   f"(render helm SPEC --party ID --secrets-dir ITS_DIR), no secret-values.yaml here", err=True)
     click.echo(f"{len(result.changed)} file(s) changed; secrets in {result.secrets_dir}")
 
 

@@ -17,15 +17,17 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from fatectl.certs.expiry import certificate_states
 from fatectl.docker.client import DockerClient, docker_client, has_image
 from fatectl.errors import EnvironmentProblem, Problem, SpecError
 from fatectl.files import write_file, write_tree
+from fatectl.lab.changes import compose_services, container_actions, read_yaml
 from fatectl.lab.containers import Container, crashed, log_tail, published_ports, states, unhealthy_logs
 from fatectl.lab.contract import LabStatus, Progress, Service, no_progress
 from fatectl.lab.paths import LabKind, LabPaths, lab_paths
 from fatectl.lab.readiness import Readiness, port_free, probe_federation, wait_ready
-from fatectl.pki import ensure_secrets
-from fatectl.render.compose import render_compose, secret_files
+from fatectl.pki import ensure_secrets, pending_secrets
+from fatectl.render.compose import render_compose, secret_files, service_files
 from fatectl.spec.model import Federation, Party
 
 COMPOSE_ENV = "FATECTL_COMPOSE"
@@ -57,6 +59,12 @@ def _engine_user() -> tuple[int, int]:
     if os.geteuid() == 0:
         return ENGINE_UID, ENGINE_UID
     return os.getuid(), os.getgid()
+
+
+def env_text() -> str:
+    """The project's .env: which user the containers run as."""
+    uid, gid = _engine_user()
+    return f"FATECTL_UID={uid}\nFATECTL_GID={gid}\n"
 
 
 def host_ports(fed: Federation) -> dict[int, str]:
@@ -142,7 +150,7 @@ class ComposeLab:
                 path = self.secrets_dir / rel
                 if path.stat().st_uid != uid and os.geteuid() == 0:
                     os.chown(path, uid, gid)
-        if write_file(self.directory / ".env", f"FATECTL_UID={uid}\nFATECTL_GID={gid}\n"):
+        if write_file(self.directory / ".env", env_text()):
             changed.append(self.directory / ".env")
         return changed
 
@@ -158,17 +166,37 @@ class ComposeLab:
             raise EnvironmentProblem(f"lab {self.project} cannot publish its ports; change them in the spec", taken)
 
     def up(self, timeout: float = 300.0, progress: Progress = no_progress) -> LabStatus:
-        """Start (or converge) the lab and return once the whole federation is ready."""
+        """Start (or converge) the lab and return once the whole federation is ready.
+
+        Compose recreates a service whose definition changed; here a service whose secret files
+        changed is recreated, one whose config changed only in routes or peers gets a SIGHUP,
+        and every other container keeps running untouched (fatectl.lab.changes).
+        """
         started = time.monotonic()
         client = docker_client()
         _require_image(client, self.fed)
         self.check_ports(client)
-        changed = self.prepare()
+        files = service_files(self.fed)
+        old_defs = compose_services(self.compose_file)
+        old_configs = {svc: read_yaml(self.directory / paths[0]) for svc, paths in files.items()}
+        secrets_before = {path for path, _ in pending_secrets(self.fed, self.secrets_dir)}
+        changed = {str(p.relative_to(self.directory)) for p in {*self.prepare(), *secrets_before}
+                   if p.is_relative_to(self.directory)}
+        running = {svc for svc, c in states(client, self.project).items() if c.state == "running"}
+        actions = container_actions(files, changed, old_configs,
+                                    {svc: read_yaml(self.directory / paths[0]) for svc, paths in files.items()},
+                                    old_defs, compose_services(self.compose_file), running)
         progress(f"starting compose project {self.project} from {self.compose_file}")
-        # Config files are bind-mounted and replaced by rename, so a running container would keep
-        # the old file: recreate when any project file changed.
-        recreate = ["--force-recreate"] if changed else []
-        self._compose_up(client, recreate, started + timeout, progress)
+        self._compose_up(client, [], started + timeout, progress)
+        # Recreated already by compose when the definition changed; mounted secrets need it from us.
+        stale = [a.process for a in actions if a.action == "recreate" and "definition" not in a.reason]
+        if stale:
+            progress(f"recreating {', '.join(stale)} (mounted files changed)")
+            self.recreate_services(stale)
+        reload = [a.process for a in actions if a.action == "reload"]
+        if reload:
+            progress(f"reloading {', '.join(reload)} (SIGHUP: routes or peers changed)")
+            self._run_compose(["kill", "--signal", "SIGHUP", *reload])
         readiness = self.wait_ready(max(1.0, started + timeout - time.monotonic()), progress)
         return LabStatus("compose", self.directory, self._services(client), readiness, time.monotonic() - started)
 
@@ -189,6 +217,26 @@ class ComposeLab:
                 progress("a router is not healthy yet; running compose up again")
                 extra = []  # recreating again would restart the containers that are coming up
                 time.sleep(5)
+
+    def recreate(self) -> tuple[str, ...]:
+        """Hand rewritten secret files (rotated certificates, a new CA bundle or CRL) to a running lab.
+
+        Compose bind-mounts them file by file, so only new containers see them: every running
+        router and flow is recreated. Returns the services recreated (none when nothing runs).
+        """
+        if not self.compose_file.is_file():
+            return ()
+        client = docker_client()
+        self.prepare()  # new secret files get the containers' owner, like at `up`
+        running = sorted(s for s, c in states(client, self.project).items()
+                         if c.state == "running" and s.endswith(("-router", "-flow")))
+        if running:
+            self._run_compose(["up", "--detach", "--no-deps", "--force-recreate", *running])
+        return tuple(running)
+
+    def recreate_services(self, services: list[str]) -> None:
+        """New containers for these services only (a new image or files); the others keep running."""
+        self._run_compose(["up", "--detach", "--no-deps", "--force-recreate", *services])
 
     def wait_ready(self, timeout: float, progress: Progress = no_progress) -> Readiness:
         """Wait for federation-level readiness of a running lab; failures carry container log lines."""
@@ -242,4 +290,5 @@ class ComposeLab:
     def status(self) -> LabStatus:
         """Containers, flow health and link states of every party (and the exchange) of the lab."""
         services = self._services(docker_client())
-        return LabStatus("compose", self.directory, services, probe_federation(self.fed, self.secrets_dir))
+        return LabStatus("compose", self.directory, services, probe_federation(self.fed, self.secrets_dir),
+                         certificates=certificate_states(self.fed, self.secrets_dir))

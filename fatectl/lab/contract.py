@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from fatectl.certs.expiry import CertificateState
 from fatectl.lab.paths import LabKind, LabPaths
 from fatectl.lab.readiness import Readiness
 from fatectl.spec.model import Federation
@@ -42,6 +43,7 @@ class LabStatus:
     services: tuple[Service, ...]
     readiness: Readiness
     seconds: float = 0.0  # how long `up` took; 0 for a plain status
+    certificates: tuple[CertificateState, ...] = ()  # the CA's and each party's, with expiry
 
     @property
     def running(self) -> tuple[Service, ...]:
@@ -62,6 +64,9 @@ class LabStatus:
                 up = link.state == "up" and link.latency_ms is not None
                 rows.append({"party": probe.party_id, "name": probe.name, "process": f"link -> {link.peer}",
                              "state": link.state, "detail": f"{link.latency_ms:.1f} ms" if up else link.last_error})
+        for cert in self.certificates:
+            rows.append({"party": "" if cert.party_id is None else cert.party_id, "name": cert.name,
+                         "process": "certificate", "state": cert.state, "detail": cert.detail})
         return rows
 
 

@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fatectl.certs.expiry import certificate_states
 from fatectl.errors import EnvironmentProblem, Problem, SpecError
 from fatectl.files import write_file
+from fatectl.lab.changes import ProcessChange, process_changes
 from fatectl.lab.contract import LabStatus, Progress, Service, no_progress
 from fatectl.lab.paths import LabKind, LabPaths, lab_paths
 from fatectl.lab.readiness import port_free, probe_federation, wait_ready
@@ -92,7 +94,7 @@ class LocalLab:
     def state_file(self) -> Path:
         return self.paths.state_file
 
-    def _configs(self) -> dict[str, dict[str, Any]]:
+    def configs(self) -> dict[str, dict[str, Any]]:
         return engine_configs(self.fed, Layout.local(str(self.paths.secrets_dir), str(self.paths.data_dir)))
 
     def _read_state(self) -> State:
@@ -131,14 +133,15 @@ class LocalLab:
             ) from None
         os.chmod(self.directory, 0o700)  # every party's tables, models and job logs live below
         ensure_secrets(self.fed, self.secrets_dir)
-        configs = self._configs()
+        configs = self.configs()
         state = self._read_state()
-        to_start = [n for n in sorted(configs, key=_start_order) if not _alive(state.get(n.removesuffix(".yaml")))]
+        changes = self.changes(configs, state)
+        starting = {c.process for c in changes if c.action == "start"}
         busy = [
             Problem(f"port {cfg['listen']['port']} on 127.0.0.1 (for {name.removesuffix('.yaml')}) "
                     "is in use by another program")
             for name, cfg in configs.items()
-            if name in to_start and not port_free(int(cfg["listen"]["port"]))
+            if name.removesuffix(".yaml") in starting and not port_free(int(cfg["listen"]["port"]))
         ]
         if busy:
             raise EnvironmentProblem(
@@ -146,12 +149,7 @@ class LocalLab:
                 "(stop the other program or change compose.hostPorts)",
                 busy,
             )
-        for name in to_start:
-            path = self.paths.config_dir / name
-            write_file(path, json.dumps(configs[name], indent=2, sort_keys=True) + "\n", 0o600)
-            progress(f"starting {name.removesuffix('.yaml')} on 127.0.0.1:{configs[name]['listen']['port']}")
-            state[name.removesuffix(".yaml")] = self._start(name, path)
-            self._write_state(state)
+        self._apply(changes, configs, state, progress)
 
         def crashed() -> str | None:
             dead = [n for n, entry in state.items() if not _alive(entry)]
@@ -170,6 +168,55 @@ class LocalLab:
         return LabStatus("local", self.directory, self._services(configs, state), readiness,
                          time.monotonic() - started)
 
+    def _current_config(self, process: str) -> dict[str, Any] | None:
+        try:
+            config: dict[str, Any] = json.loads((self.paths.config_dir / f"{process}.yaml").read_text("utf-8"))
+            return config
+        except (OSError, ValueError):
+            return None
+
+    def changes(
+        self, configs: dict[str, dict[str, Any]] | None = None, state: State | None = None
+    ) -> list[ProcessChange]:
+        """What `up` would do to each process: start, reload (SIGHUP), restart or stop."""
+        configs = self.configs() if configs is None else configs
+        state = self._read_state() if state is None else state
+        wanted = {name.removesuffix(".yaml"): cfg for name, cfg in configs.items()}
+        current = {process: self._current_config(process) for process in set(wanted) | set(state)}
+        alive = {process: _alive(entry) for process, entry in state.items()}
+        return process_changes(wanted, current, alive)
+
+    def _apply(
+        self, changes: list[ProcessChange], configs: dict[str, dict[str, Any]], state: State, progress: Progress
+    ) -> None:
+        """Stop what left the spec, then start, restart or reload (routers first) what changed.
+
+        A reload is a SIGHUP to the process alone, never its group: the flow's job workers share
+        it and must not see the signal. Unchanged processes are not touched at all.
+        """
+        for change in changes:
+            if change.action == "stop":
+                progress(f"stopping {change.process} ({change.reason})")
+                _stop([state.pop(change.process)], 10.0)
+                self._write_state(state)
+        for change in sorted(changes, key=lambda c: _start_order(c.process)):
+            name = f"{change.process}.yaml"
+            if change.action not in ("start", "restart", "reload"):
+                continue
+            path = self.paths.config_dir / name
+            write_file(path, json.dumps(configs[name], indent=2, sort_keys=True) + "\n", 0o600)
+            if change.action == "reload":
+                progress(f"reloading {change.process} ({change.reason})")
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(state[change.process]["pid"], signal.SIGHUP)
+                continue
+            if change.action == "restart":
+                progress(f"restarting {change.process} ({change.reason})")
+                _stop([state[change.process]], 10.0)
+            progress(f"starting {change.process} on 127.0.0.1:{configs[name]['listen']['port']}")
+            state[change.process] = self._start(name, path)
+            self._write_state(state)
+
     def _services(self, configs: dict[str, dict[str, Any]], state: State) -> tuple[Service, ...]:
         ids = {node.name: node.id for node in self.fed.nodes()}
         out = []
@@ -187,8 +234,9 @@ class LocalLab:
 
     def status(self) -> LabStatus:
         state = self._read_state()
-        services = self._services(self._configs(), state) if self.state_file.exists() else ()
-        return LabStatus("local", self.directory, services, probe_federation(self.fed, self.secrets_dir))
+        services = self._services(self.configs(), state) if self.state_file.exists() else ()
+        return LabStatus("local", self.directory, services, probe_federation(self.fed, self.secrets_dir),
+                         certificates=certificate_states(self.fed, self.secrets_dir))
 
     def down(self, volumes: bool = False, grace: float = 10.0) -> tuple[str, ...]:
         """Stop every process of the lab, keeping secrets (and data unless `volumes`).
@@ -205,6 +253,23 @@ class LocalLab:
         if volumes:
             shutil.rmtree(self.paths.data_dir, ignore_errors=True)
         return tuple(sorted(running))
+
+    def reload(self, settle: float = 1.0) -> tuple[str, ...]:
+        """SIGHUP every running router and flow (new routes, peers, certificates, trust); return them.
+
+        Sent to each process alone, never its group: a flow's job workers must not see it.
+        `settle` gives the event loops a moment to act on it before the caller goes on.
+        """
+        state = self._read_state()
+        signalled = []
+        for process, entry in sorted(state.items()):
+            if process.endswith(("/router", "/flow")) and _alive(entry):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(entry["pid"], signal.SIGHUP)
+                    signalled.append(process)
+        if signalled:
+            time.sleep(settle)
+        return tuple(signalled)
 
     def restart_process(self, process: str) -> None:
         """Stop and start one process (e.g. "bank-a/flow"); tests use it to prove state survives."""

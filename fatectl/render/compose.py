@@ -13,6 +13,10 @@ from fatectl.render.yamltext import dump_yaml
 from fatectl.spec.model import Federation, Party
 
 TLS_FILES = ("ca.crt", "tls.crt", "tls.key")
+# A party's config directory is bind-mounted whole, not file by file: fatectl replaces a config
+# by rename, and only a directory mount shows a running container the new file. So routes and
+# peers reach running routers and flows by a reload (SIGHUP), no new container needed.
+CONFIG_MOUNT = "/etc/fate"
 TOKEN_FILE = "flow_token"
 READER_TOKEN_FILE = "flow_reader_token"
 BOARD_PASSWORD_FILE = "board_password"
@@ -22,8 +26,7 @@ BOARD_PASSWORD_FILE = "board_password"
 class Service:
     name: str
     command: list[str]
-    config: str
-    config_target: str
+    config_dir: str  # ./config/<owner>, mounted read-only at CONFIG_MOUNT
     networks: list[str]
     volume: str
     secrets: list[dict[str, str]] = field(default_factory=list)
@@ -47,6 +50,20 @@ def secret_files(fed: Federation) -> dict[str, list[str]]:
     return needs
 
 
+def service_files(fed: Federation) -> dict[str, list[str]]:
+    """Files each compose service reads, relative to the project directory: its config first
+    (seen live through the config directory mount), then its secrets (bind-mounted file by
+    file, so a rewritten secret reaches only a new container).
+    """
+    needs = secret_files(fed)
+    out: dict[str, list[str]] = {}
+    for node in fed.nodes():
+        for module in node.module_names:
+            service = f"{node.name}-{module}"
+            out[service] = [f"config/{node.name}/{module}.yaml", *(f"secrets/{f}" for f in needs.get(service, []))]
+    return out
+
+
 def render_compose(fed: Federation) -> dict[str, str]:
     """`compose.yaml` plus `config/<name>/<process>.yaml` for every process."""
     configs = engine_configs(fed, Layout.compose())
@@ -67,7 +84,6 @@ def render_compose(fed: Federation) -> dict[str, str]:
         services=services,
         networks=[p.name for p in fed.parties],
         volumes=sorted({s.volume for s in services if s.volume}),
-        configs=[{"name": _config_name(path), "file": f"./config/{path}"} for path in configs],
         secrets=[
             {"name": _secret_name(path), "file": f"./secrets/{path}"}
             for path in sorted({f for files in needs.values() for f in files})
@@ -95,14 +111,12 @@ def _process(
     owner: str, module: str, needs: dict[str, list[str]], networks: list[str], ports: list[str]
 ) -> Service:
     service = f"{owner}-{module}"
-    config = f"{owner}/{module}.yaml"
-    target = f"/etc/fate/{module}.yaml"
+    target = f"{CONFIG_MOUNT}/{module}.yaml"
     upstream = {"flow": router_service(owner), "board": flow_service(owner)}.get(module)
     return Service(
         name=service,
         command=["python", "-m", "fate", module, "--config", target],
-        config=_config_name(config),
-        config_target=target,
+        config_dir=f"./config/{owner}",
         networks=networks,
         volume="" if module == "board" else f"{owner}-data",
         secrets=[{"source": _secret_name(f), "target": f.split("/", 1)[1]} for f in needs.get(service, [])],
@@ -110,10 +124,6 @@ def _process(
         healthcheck=["CMD", "python", "-m", "fate", "check", module, "--config", target],
         depends_on=[{"name": upstream, "condition": "service_healthy"}] if upstream else [],
     )
-
-
-def _config_name(path: str) -> str:
-    return path.removesuffix(".yaml").replace("/", "-") + "-config"
 
 
 def _secret_name(path: str) -> str:

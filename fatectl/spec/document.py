@@ -72,7 +72,11 @@ class Document:
 def read_document(path: str | Path) -> Document:
     """Read and parse a spec file; raise SpecError describing exactly what is wrong."""
     name = str(path)
-    text = _read_text(Path(path), name)
+    return parse_document(_read_text(Path(path), name), name)
+
+
+def parse_document(text: str, name: str) -> Document:
+    """Parse spec text (e.g. an edit not written yet) as if it were the file `name`."""
     problems = [*_tab_problems(text, name), *_event_problems(text, name)]
     if problems:
         raise SpecError(f"{name}: cannot read the spec", problems)

@@ -176,3 +176,23 @@ def test_approvals_and_the_audit_log_over_http(tmp_path: Path) -> None:
             await body(client)
 
     asyncio.run(go())
+
+
+def test_the_access_rule_itself() -> None:
+    import pytest as _pytest
+
+    from fate.flow.access import authorize
+    from fate.flow.errors import Forbidden, Unauthorized
+
+    full, reader = b"f" * 43, b"r" * 43
+    authorize("Bearer " + "f" * 43, "POST", full, reader)  # the flow token writes
+    authorize("bearer " + "r" * 43, "GET", full, reader)  # the reader reads
+    with _pytest.raises(Forbidden):
+        authorize("Bearer " + "r" * 43, "POST", full, reader)
+    with _pytest.raises(Forbidden):
+        authorize("Bearer " + "r" * 43, "DELETE", full, reader)
+    for bad in ("", "Bearer", "Basic " + "f" * 43, "Bearer " + "f" * 42, "Bearer " + "x" * 43):
+        with _pytest.raises(Unauthorized):
+            authorize(bad, "GET", full, reader)
+    with _pytest.raises(Unauthorized):
+        authorize("Bearer " + "r" * 43, "GET", full, None)  # no reader configured: nothing reads with it

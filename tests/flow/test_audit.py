@@ -150,7 +150,7 @@ def test_a_database_newer_than_the_flow_is_refused(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / "flow.db")
     db.execute("PRAGMA user_version = 99")
     db.close()
-    with pytest.raises(ConfigError, match="schema version 99 is newer than this flow's"):
+    with pytest.raises(ConfigError, match="schema version 99, newer than this engine.s"):
         Store(tmp_path)
 
 

@@ -114,4 +114,4 @@ def test_logs_refuses_a_negative_tail(tmp_path: Path) -> None:
     from fatectl.cli import main
 
     result = CliRunner().invoke(main, ["logs", str(tmp_path / "spec.yaml"), "--party", "9999", "--tail", "-5"])
-    assert result.exit_code == 2 and "--tail" in result.output
+    assert result.exit_code == 1 and "--tail" in result.output

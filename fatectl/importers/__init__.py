@@ -1,0 +1,1 @@
+"""Specs from other tools' deployment files (KubeFATE's cluster.yaml)."""
