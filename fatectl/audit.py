@@ -137,7 +137,7 @@ def fetch_records(client: FlowClient) -> list[AuditRecord]:
 def audit_log(fed: Federation, party_id: int, verify: bool = False, root: Path | None = None) -> AuditReport:
     """The party's whole audit log; with verify, its chain and checkpoint checked (AuditError when
     either fails) and the checkpoint moved to the newest record."""
-    records = fetch_records(client_for(fed, party_id))
+    records = fetch_records(client_for(fed, party_id, root=root))
     if not verify:
         return AuditReport(party_id, records, None)
     path = audit_checkpoint(fed.name, fed.party(party_id).name, root)

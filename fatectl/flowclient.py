@@ -187,9 +187,10 @@ class FlowClient:
             time.sleep(poll)
 
 
-def find_token(fed: Federation, party: Party, secrets_dir: Path | None = None) -> str:
-    """The party's flow token: from `secrets_dir`, else from whichever lab of `fed` holds one."""
-    candidates = [secrets_dir / party.name / "flow_token"] if secrets_dir else token_candidates(fed.name, party.name)
+def find_token(fed: Federation, party: Party, secrets_dir: Path | None = None, root: Path | None = None) -> str:
+    """The party's flow token: from `secrets_dir`, else from whichever lab of `fed` (under `root`) holds one."""
+    candidates = ([secrets_dir / party.name / "flow_token"] if secrets_dir
+                  else token_candidates(fed.name, party.name, root))
     for token_file in candidates:
         if token_file.is_file():
             return token_file.read_text(encoding="utf-8").strip()
@@ -199,11 +200,12 @@ def find_token(fed: Federation, party: Party, secrets_dir: Path | None = None) -
     )
 
 
-def client_for(fed: Federation, party_id: int, secrets_dir: Path | None = None) -> FlowClient:
+def client_for(fed: Federation, party_id: int, secrets_dir: Path | None = None,
+               root: Path | None = None) -> FlowClient:
     party = fed.party(party_id)
     if "flow" not in party.module_names:
         raise EnvironmentProblem(f"party {party_id} ({party.name}) runs no flow module")
-    return FlowClient(flow_url(party), find_token(fed, party, secrets_dir), party_id)
+    return FlowClient(flow_url(party), find_token(fed, party, secrets_dir, root), party_id)
 
 
 # ---- core functions behind the CLI commands ----
