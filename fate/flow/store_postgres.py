@@ -142,10 +142,10 @@ class PostgresStore(SqlStore):
         at once: the advisory lock lets one migrate while the others wait, then find nothing to do."""
         with self._tx() as db:
             db.execute(f"SELECT pg_advisory_xact_lock({LOCK_SPACE}, {LOCKS['migrate']})")
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS schema_version ("
-                "version INTEGER PRIMARY KEY, applied DOUBLE PRECISION NOT NULL)"
-            )
+            # Looked up rather than CREATE ... IF NOT EXISTS, which needs CREATE on the schema
+            # even when the table exists: a flow role without DDL rights starts on a migrated database.
+            if db.execute("SELECT to_regclass('schema_version') AS t").fetchone()["t"] is None:
+                db.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied DOUBLE PRECISION NOT NULL)")
             version = self.schema_version()
             if version > SCHEMA_VERSION:
                 raise ConfigError(

@@ -74,6 +74,38 @@ def test_a_wrong_password_is_a_clear_start_up_error(postgres: Cluster) -> None:
     store.close()
 
 
+def test_a_flow_role_without_ddl_rights_runs_but_cannot_touch_the_audit_log(
+    tmp_path: Path, postgres: Cluster
+) -> None:
+    """The hardening docs/flow.md describes: the owner migrates once, the flow's role gets only
+    what it uses, and then not even the flow's own credentials can drop the audit triggers."""
+    import psycopg
+
+    from fate.flow.audit import AuditLog
+
+    url = postgres.create_database()
+    open_store(tmp_path, url, postgres.password).close()  # the first start, as the owner
+    role = f"flow_{secrets.token_hex(4)}"
+    with psycopg.connect(url, password=postgres.password, autocommit=True) as owner:
+        for sql in (f"CREATE ROLE {role} LOGIN PASSWORD 'flow-role-pw'", "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+                    f"GRANT SELECT, INSERT, UPDATE ON tables, jobs, logs, outputs, counters TO {role}",
+                    f"GRANT SELECT ON schema_version TO {role}", f"GRANT SELECT, INSERT ON audit TO {role}"):
+            owner.execute(sql.encode())
+    flow_url = url.replace(f"{USER}@", f"{role}@")
+    store = open_store(tmp_path, flow_url, "flow-role-pw")
+    store.create_job("j", JOB, 9999, "running")
+    store.log("j", "flow", "hello")
+    store.mark_done("j", 9999)
+    assert store.next_counter("k") == 0 and store.set_status("j", "success")
+    AuditLog(store).append("end", "j", "flow", {"status": "success"})
+    with psycopg.connect(flow_url, password="flow-role-pw", autocommit=True) as flow:
+        for sql in (b"DROP TRIGGER audit_no_update ON audit", b"UPDATE audit SET actor='x'", b"TRUNCATE audit"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                flow.execute(sql)
+    assert [r["kind"] for r in AuditLog(store).records()] == ["end"]
+    store.close()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
