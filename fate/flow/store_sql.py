@@ -207,12 +207,12 @@ class SqlStore(ABC):
     def next_counter(self, key: str) -> int:
         # One statement: the increment is atomic on both backends without a lock of our own.
         with self._tx() as db:
-            row = db.execute(
+            rows = db.execute(
                 "INSERT INTO counters(key, value) VALUES (?, 1) "
                 "ON CONFLICT(key) DO UPDATE SET value=counters.value + 1 RETURNING value",
                 (key,),
-            ).fetchone()
-            return int(row["value"]) - 1
+            ).fetchall()  # all: SQLite finishes a RETURNING statement only when its rows are read
+            return int(rows[0]["value"]) - 1
 
     # ---- audit log storage ----
     def append_audit(self, make: MakeAuditRow) -> AuditRow:

@@ -106,6 +106,23 @@ def test_a_flow_role_without_ddl_rights_runs_but_cannot_touch_the_audit_log(
     store.close()
 
 
+def test_a_connection_the_server_dropped_is_replaced(tmp_path: Path, postgres: Cluster) -> None:
+    """A database restart or failover: the call that meets the dead connection fails, the next
+    one reconnects instead of failing forever."""
+    import psycopg
+
+    url = postgres.create_database()
+    store = open_store(tmp_path, url, postgres.password)
+    store.create_job("j", JOB, 9999, "running")
+    with psycopg.connect(url, password=postgres.password, autocommit=True) as admin:
+        admin.execute(b"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      b"WHERE application_name = 'fate-flow' AND datname = current_database()")
+    with pytest.raises(psycopg.OperationalError):
+        store.get_job("j")
+    assert store.get_job("j")["status"] == "running"
+    store.close()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
