@@ -52,7 +52,9 @@ class FlowConfig:
         if self.database_url_env:
             url = os.environ.get(self.database_url_env, "")
             if not url:
-                raise ConfigError(f"{self.source}: database_url_env: environment variable {self.database_url_env} is not set")
+                raise ConfigError(
+                    f"{self.source}: database_url_env: environment variable {self.database_url_env} is not set"
+                )
             problem = _database_url_problem(url, inline_password_ok=True)
             if problem:
                 raise ConfigError(f"{self.source}: {self.database_url_env}: {problem}")
@@ -61,7 +63,8 @@ class FlowConfig:
         try:
             password = self.database_password_file.read_text(encoding="utf-8").strip()
         except OSError as err:
-            raise ConfigError(f"{self.source}: database_password_file {self.database_password_file}: {err.strerror}") from None
+            where = f"{self.source}: database_password_file {self.database_password_file}"
+            raise ConfigError(f"{where}: {err.strerror}") from None
         return url, password
 
     def read_reader_token(self) -> str | None:
