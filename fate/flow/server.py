@@ -38,7 +38,7 @@ from fate.flow.errors import (
 )
 from fate.flow.jobspec import NAME, parse_job
 from fate.flow.scheduler import Scheduler
-from fate.flow.store import JobRecord, Store
+from fate.flow.store import JobRecord, Store, open_store
 from fate.flow.tables import parse_csv, read_table, to_csv
 from fate.flow.waits import describe_waits, read_waits
 
@@ -56,8 +56,9 @@ class FlowService:
         self.token = config.read_token().encode()
         reader = config.read_reader_token()
         self.reader_token = reader.encode() if reader is not None else None
-        self.restarted = (config.data_dir / "flow.db").exists() or bool(config.database_url)
-        self.store = Store(config.data_dir, config.database_url)
+        database_url, password = config.database()
+        self.restarted = (config.data_dir / "flow.db").exists() or bool(database_url)
+        self.store: Store = open_store(config.data_dir, database_url, password)
         # Control messages give up sooner than job data: a client waits on the agreement.
         self.transport = RouterTransport(
             config.party_id, config.router_host, config.router_port, config.tls, deadline=CONTROL_DEADLINE

@@ -1,60 +1,25 @@
-"""The flow's persistent state: SQLite in WAL mode on the party's volume.
+"""The flow's persistent state: the contract every store keeps, and the one place that picks a backend.
 
-Server threads and worker processes each open their own connection; WAL lets
-workers append logs and outputs while the API reads. Table rows live in `.npz`
-files next to the database (written atomically), their metadata here.
+Two backends keep it: SQLite in WAL mode on the party's volume (the default; `store_sqlite`) and
+PostgreSQL (`store_postgres`, when `database_url` is `postgresql://...`). Both share their SQL
+(`store_sql`) and differ only in connections, locking and schema DDL. Table rows and output tables
+live in `.npz` files in `data_dir` whatever the backend; the store holds their metadata.
+
+Server threads and worker processes each open their own connection; every write is one
+transaction, and writes that must not interleave (migrations, audit appends, log lines) are
+serialized by the backend.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, Protocol, TypedDict
 
-from fate.flow.errors import NotFound
-from fate.flow.migrations import Migrations, migrate_store
-from fate.flow.tables import describe, read_table, write_table
 from fate.ml.component import Table
 
 TERMINAL = ("success", "failed", "canceled")
-# Schema changes are numbered migrations; PRAGMA user_version records how many ran. Append a new
-# entry for a change, never edit an old one: a party's database outlives the code that made it.
-MIGRATIONS: Migrations = (
-    # 1: the schema before versioning (IF NOT EXISTS: such databases already hold it).
-    (
-        "CREATE TABLE IF NOT EXISTS tables (name TEXT PRIMARY KEY, meta TEXT NOT NULL, created REAL NOT NULL)",
-        """CREATE TABLE IF NOT EXISTS jobs (
-            id TEXT PRIMARY KEY, name TEXT NOT NULL, spec TEXT NOT NULL, initiator INTEGER NOT NULL,
-            status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', done TEXT NOT NULL DEFAULT '[]',
-            created REAL NOT NULL, updated REAL NOT NULL)""",
-        """CREATE TABLE IF NOT EXISTS logs (
-            seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL, ts REAL NOT NULL,
-            source TEXT NOT NULL, message TEXT NOT NULL)""",
-        "CREATE INDEX IF NOT EXISTS logs_job ON logs(job_id, seq)",
-        """CREATE TABLE IF NOT EXISTS outputs (
-            job_id TEXT NOT NULL, component TEXT NOT NULL, role TEXT NOT NULL, kind TEXT NOT NULL,
-            name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (job_id, component, role, kind, name))""",
-        "CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
-    ),
-    # 2: the hash-chained audit log (fate.flow.audit). The triggers keep this code from ever
-    # changing a record; someone with the file can drop them, which the chain then reveals.
-    (
-        """CREATE TABLE audit (
-            seq INTEGER PRIMARY KEY, ts REAL NOT NULL, kind TEXT NOT NULL, job_id TEXT NOT NULL,
-            actor TEXT NOT NULL, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)""",
-        "CREATE INDEX jobs_status ON jobs(status, created)",
-        """CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
-            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
-        """CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
-            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
-    ),
-)
-SCHEMA_VERSION = len(MIGRATIONS)
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 class JobRecord(TypedDict):
@@ -71,219 +36,122 @@ class JobRecord(TypedDict):
     updated: float
 
 
-def _sqlite_path(data_dir: Path, database_url: str) -> Path:
-    if not database_url:
-        return data_dir / "flow.db"
-    if database_url.startswith("sqlite:///"):
-        return Path(database_url[len("sqlite:///") :])
-    from fate.flow.errors import ConfigError
+class AuditRow(TypedDict):
+    """One stored audit record (fate.flow.audit computes its hash; the store only keeps it)."""
 
-    raise ConfigError(
-        f"database_url {database_url!r}: only sqlite:///PATH (or empty for the default) is supported"
-    )
+    seq: int
+    ts: float
+    kind: str
+    job_id: str
+    actor: str
+    detail: str  # canonical JSON text, exactly what was hashed
+    prev_hash: str
+    hash: str
 
 
-class Store:
-    def __init__(self, data_dir: Path, database_url: str = "") -> None:
-        self.data_dir = Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.path = _sqlite_path(self.data_dir, database_url)
-        self._local = threading.local()
-        self._migrate()
+# Called inside the store's audit lock with the next seq and the last record's hash (None before
+# the first record); returns the row to insert.
+MakeAuditRow = Callable[[int, str | None], AuditRow]
 
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
-        return conn
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+class Store(Protocol):
+    """What the flow, its scheduler, runner and workers may ask of a party's store."""
 
-    def _migrate(self) -> None:
-        """Bring the database to SCHEMA_VERSION (fate.flow.migrations: a backup first, newer refused)."""
-        migrate_store(self._conn(), self.path, MIGRATIONS)
+    data_dir: Path
 
-    def connection(self) -> sqlite3.Connection:
-        """This thread's connection, for reads."""
-        return self._conn()
-
-    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE: serialized across processes) on this thread's connection."""
-        return self._tx()
+    def schema_version(self) -> int:
+        """How many schema migrations this database has run."""
+        ...
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        """Close this thread's connection (the next call opens a new one)."""
+        ...
 
-    # ---- tables ----
-    def _table_file(self, name: str) -> Path:
-        return self.data_dir / "tables" / f"{name}.npz"
-
-    def put_table(self, name: str, table: Table) -> dict[str, Any]:
-        write_table(table, self._table_file(name))
-        meta = describe(table)
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO tables(name, meta, created) VALUES (?, ?, ?) "
-                "ON CONFLICT(name) DO UPDATE SET meta=excluded.meta, created=excluded.created",
-                (name, json.dumps(meta), time.time()),
-            )
-        return {"name": name, **meta}
+    # ---- tables: rows in data_dir/tables/NAME.npz, metadata in the store ----
+    def put_table(self, name: str, table: Table) -> dict[str, Any]: ...
 
     def get_table(self, name: str) -> Table:
-        if not self.has_table(name):
-            raise NotFound(f"no table named {name!r} on this party")
-        return read_table(self._table_file(name))
+        """The table, or NotFound."""
+        ...
 
-    def has_table(self, name: str) -> bool:
-        row = self._conn().execute("SELECT 1 FROM tables WHERE name=?", (name,)).fetchone()
-        return row is not None and self._table_file(name).exists()
+    def has_table(self, name: str) -> bool: ...
 
     def list_tables(self) -> list[dict[str, Any]]:
-        rows = self._conn().execute("SELECT name, meta, created FROM tables ORDER BY name").fetchall()
-        return [{"name": r["name"], **json.loads(r["meta"]), "created": r["created"]} for r in rows]
+        """Every table's name, shape summary and creation time, by name."""
+        ...
 
     # ---- jobs ----
     def create_job(self, job_id: str, spec: dict[str, Any], initiator: int, status: str, reason: str = "") -> None:
-        now = time.time()
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO jobs(id, name, spec, initiator, status, reason, created, updated) VALUES (?,?,?,?,?,?,?,?)",
-                (job_id, spec.get("name", ""), json.dumps(spec), initiator, status, reason, now, now),
-            )
+        ...
 
-    def has_job(self, job_id: str) -> bool:
-        return self._conn().execute("SELECT 1 FROM jobs WHERE id=?", (job_id,)).fetchone() is not None
+    def has_job(self, job_id: str) -> bool: ...
 
     def get_job(self, job_id: str) -> JobRecord:
-        row = self._conn().execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
-        if row is None:
-            raise NotFound(f"no job {job_id!r} on this party")
-        return _job_row(row)
+        """The job, or NotFound."""
+        ...
 
     def list_jobs(self, limit: int = 100, status: str | None = None) -> list[JobRecord]:
-        where, args = ("WHERE status=?", (status,)) if status is not None else ("", ())
-        rows = (
-            self._conn()
-            .execute(f"SELECT * FROM jobs {where} ORDER BY created DESC, id LIMIT ?", (*args, limit))
-            .fetchall()
-        )
-        return [_job_row(r) for r in rows]
+        """Newest first."""
+        ...
 
     def set_status(self, job_id: str, status: str, reason: str = "", expect: tuple[str, ...] = ()) -> bool:
         """Move a job to `status` unless it already finished (or, with `expect`, unless it is in one
-        of those states); True when it changed. The check and the change are one statement, so two
-        threads racing (an approval and its deadline) cannot both win."""
-        guard = f"AND status IN ({','.join('?' * len(expect))})" if expect else ""
-        with self._tx() as db:
-            cur = db.execute(
-                f"UPDATE jobs SET status=?, reason=?, updated=? WHERE id=? AND status NOT IN {TERMINAL} {guard}",
-                (status, reason, time.time(), job_id, *expect),
-            )
-            return cur.rowcount == 1
+        of those states); True when it changed. Two callers racing cannot both win."""
+        ...
 
     def mark_done(self, job_id: str, party_id: int) -> list[int]:
-        """Record that a party finished its part; returns every party done so far."""
-        with self._tx() as db:
-            row = db.execute("SELECT done FROM jobs WHERE id=?", (job_id,)).fetchone()
-            if row is None:
-                raise NotFound(f"no job {job_id!r} on this party")
-            done = sorted(set(json.loads(row["done"])) | {party_id})
-            db.execute(
-                "UPDATE jobs SET done=?, updated=? WHERE id=?", (json.dumps(done), time.time(), job_id)
-            )
-            return done
+        """Record that a party finished its part; returns every party done so far (sorted)."""
+        ...
 
     def fail_unfinished(self, reason: str) -> list[str]:
         """On start-up: jobs that were live when the service stopped cannot resume; fail them."""
-        with self._tx() as db:
-            rows = db.execute(f"SELECT id FROM jobs WHERE status NOT IN {TERMINAL}").fetchall()
-            ids = [r["id"] for r in rows]
-            db.executemany(
-                "UPDATE jobs SET status='failed', reason=?, updated=? WHERE id=?",
-                [(reason, time.time(), i) for i in ids],
-            )
-        return ids
+        ...
 
     # ---- logs and outputs ----
-    def log(self, job_id: str, source: str, message: str) -> None:
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO logs(job_id, ts, source, message) VALUES (?,?,?,?)",
-                (job_id, time.time(), source, message),
-            )
+    def log(self, job_id: str, source: str, message: str) -> None: ...
 
     def logs(self, job_id: str, after: int = 0) -> list[dict[str, Any]]:
-        rows = (
-            self._conn()
-            .execute(
-                "SELECT seq, ts, source, message FROM logs WHERE job_id=? AND seq>? ORDER BY seq",
-                (job_id, after),
-            )
-            .fetchall()
-        )
-        return [dict(r) for r in rows]
+        """Log lines with seq > after, in seq order; a reader tailing by seq misses none."""
+        ...
 
     def put_output(self, job_id: str, component: str, role: str, kind: str, name: str, value: Any) -> None:
-        with self._tx() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO outputs(job_id, component, role, kind, name, value) VALUES (?,?,?,?,?,?)",
-                (job_id, component, role, kind, name, json.dumps(value, sort_keys=True)),
-            )
+        """Store (or replace) one JSON output."""
+        ...
 
-    def outputs(self, job_id: str) -> list[dict[str, Any]]:
-        rows = (
-            self._conn()
-            .execute(
-                "SELECT component, role, kind, name, value FROM outputs WHERE job_id=? ORDER BY component, role, kind, name",
-                (job_id,),
-            )
-            .fetchall()
-        )
-        return [{**dict(r), "value": json.loads(r["value"])} for r in rows]
+    def outputs(self, job_id: str) -> list[dict[str, Any]]: ...
 
-    def output_table_path(self, job_id: str, component: str, role: str) -> Path:
-        return self.data_dir / "jobs" / job_id / f"{component}.{role}.npz"
+    def output_table_path(self, job_id: str, component: str, role: str) -> Path: ...
 
     # ---- control-channel sequence numbers ----
-    def counter(self, key: str) -> int:
-        row = self._conn().execute("SELECT value FROM counters WHERE key=?", (key,)).fetchone()
-        return 0 if row is None else int(row["value"])
+    def counter(self, key: str) -> int: ...
 
     def next_counter(self, key: str) -> int:
         """Atomically return the counter's current value and increment it."""
-        with self._tx() as db:
-            row = db.execute("SELECT value FROM counters WHERE key=?", (key,)).fetchone()
-            value = 0 if row is None else int(row["value"])
-            db.execute("INSERT OR REPLACE INTO counters(key, value) VALUES (?, ?)", (key, value + 1))
-            return value
+        ...
+
+    # ---- audit log storage (fate.flow.audit owns the chain) ----
+    def append_audit(self, make: MakeAuditRow) -> AuditRow:
+        """Append the row `make(seq, prev_hash)` returns; appends are serialized, so seq is gapless."""
+        ...
+
+    def audit_records(self, after: int = 0, limit: int = 1000, job_id: str | None = None) -> list[AuditRow]:
+        """Rows with seq > after (of one job, when given), oldest first."""
+        ...
 
 
-def _job_row(row: sqlite3.Row) -> JobRecord:
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "spec": json.loads(row["spec"]),
-        "initiator": row["initiator"],
-        "status": row["status"],
-        "reason": row["reason"],
-        "done": json.loads(row["done"]),
-        "created": row["created"],
-        "updated": row["updated"],
-    }
+def is_postgres(database_url: str) -> bool:
+    return database_url.startswith(POSTGRES_SCHEMES)
+
+
+def open_store(data_dir: Path, database_url: str = "", password: str | None = None) -> Store:
+    """The store `database_url` names, its schema migrated: empty or `sqlite:///PATH` for SQLite,
+    `postgresql://user@host:port/db` for PostgreSQL (`password` from the config's password file;
+    without it libpq's own sources apply, e.g. PGPASSWORD)."""
+    # Imported here: each backend imports this contract, and SQLite-only parties never load psycopg.
+    if is_postgres(database_url):
+        from fate.flow.store_postgres import PostgresStore
+
+        return PostgresStore(data_dir, database_url, password)
+    from fate.flow.store_sqlite import SqliteStore
+
+    return SqliteStore(data_dir, database_url)

@@ -27,7 +27,7 @@ from fate.federation.transport import Transport
 from fate.flow.audit import AuditLog, digest
 from fate.flow.config import FlowConfig, load_flow_config
 from fate.flow.jobspec import JobSpec, Step, validate_job
-from fate.flow.store import Store
+from fate.flow.store import Store, open_store
 from fate.flow.tables import describe, write_table
 from fate.flow.waits import WaitRecorder
 from fate.ml import registry
@@ -53,7 +53,7 @@ class Worker:
     def __init__(self, config: FlowConfig, job_id: str) -> None:
         self.config = config
         self.job_id = job_id
-        self.store = Store(config.data_dir, config.database_url)
+        self.store: Store = open_store(config.data_dir, *config.database())
         self.audit = AuditLog(self.store)
         self._audited: set[tuple[str, ...]] = set()
         self.spec: JobSpec = validate_job(self.store.get_job(job_id)["spec"])

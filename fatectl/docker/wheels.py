@@ -22,6 +22,9 @@ IMAGE_PYTHON = "3.11"
 # bookworm and python:3.11-slim) can load is listed so binary wheels are found.
 _EPOCH = "315532800"  # 1980-01-01, the earliest time a zip entry can carry
 _MANYLINUX = ("manylinux2014", "manylinux_2_17", "manylinux_2_28", "manylinux_2_34")
+# The image can keep a party's flow store on PostgreSQL (flow.database.existingSecret): psycopg
+# with its own libpq, a few MB, so no image variant is needed for it.
+IMAGE_EXTRAS = "postgres"
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ def prepare_wheels(directory: str | Path, offline: bool = False) -> Wheelhouse:
     project = next(directory.glob("fatectl-*.whl"), None)
     if project is None:
         raise EnvironmentProblem(f"pip built no fatectl wheel in {directory}")
-    download = ["download", "-q", "-d", str(directory), *_platform_args(), str(project)]
+    download = ["download", "-q", "-d", str(directory), *_platform_args(), f"{project}[{IMAGE_EXTRAS}]"]
     try:
         _pip([*download, "--no-index", "--find-links", str(directory)], "resolving wheels from the cache")
     except EnvironmentProblem:

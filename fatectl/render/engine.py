@@ -18,6 +18,9 @@ LayoutKind = Literal["compose", "local", "helm"]
 
 CONTAINER_SECRETS = "/run/secrets"
 CONTAINER_DATA = "/data"
+# On Kubernetes a flow with flow.database.existingSecret reads its store's URL from this variable,
+# which the chart fills from the Secret: the URL (and any password in it) is in no ConfigMap.
+DATABASE_URL_ENV = "FATE_DATABASE_URL"
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,8 @@ def _secret_file(party: Party, layout: Layout, name: str) -> str:
 
 
 def _flow(fed: Federation, party: Party, layout: Layout) -> dict[str, Any]:
+    flow = party.module("flow")
+    on_postgres = layout.kind == "helm" and flow is not None and bool(flow.database_secret)
     return {
         "party_id": party.id,
         "listen": _listen(_own_port(party, "flow", layout), layout),
@@ -215,6 +220,7 @@ def _flow(fed: Federation, party: Party, layout: Layout) -> dict[str, Any]:
         "tls": _tls(fed, party.name, layout),
         "data_dir": _data_dir(party.name, "flow", layout),
         "database_url": "",
+        **({"database_url_env": DATABASE_URL_ENV} if on_postgres else {}),
         # In a star topology the router knows only the exchange, so the flow is told whom to expect.
         "peers": [p.id for p in fed.peers_of(party.id)],
         "policy": flow_policy(party.policy),

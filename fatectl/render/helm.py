@@ -144,6 +144,7 @@ def _party_values(
                 "storageClass": persistence.storage_class if persistence else "",
                 "existingClaim": persistence.existing_claim if persistence else "",
             },
+            "database": {"existingSecret": flow.database_secret if flow else ""},
         },
         "board": {
             "enabled": board is not None,
@@ -184,6 +185,7 @@ def _exchange_values(fed: Federation, exchange: Exchange, routes: list[dict[str,
             "resources": {},
             "peers": [],
             "persistence": {"size": "10Gi", "storageClass": "", "existingClaim": ""},
+            "database": {"existingSecret": ""},
         },
         "board": {
             "enabled": False,

@@ -100,16 +100,18 @@ def _party(data: dict[str, Any], host_ports: dict[str, int]) -> Party:
     modules = []
     for name in data["modules"]:
         section = data[name]
-        persistence = None
+        persistence, database_secret = None, ""
         if name == "flow":
             p = section["persistence"]
             persistence = Persistence(size=p["size"], storage_class=p["storageClass"], existing_claim=p["existingClaim"])
+            database_secret = section["database"]["existingSecret"]
         modules.append(
             Module(
                 name=name,
                 port=section["port"],
                 resources=_resources(section["resources"]),
                 persistence=persistence,
+                database_secret=database_secret,
                 node_port=node_ports.get(name),
             )
         )

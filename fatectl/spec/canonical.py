@@ -73,6 +73,8 @@ def _module(module: Module) -> dict[str, Any]:
     if module.persistence is not None:
         p = module.persistence
         out["persistence"] = {"size": p.size, "storageClass": p.storage_class, "existingClaim": p.existing_claim}
+    if module.name == "flow":
+        out["database"] = {"existingSecret": module.database_secret}
     return out
 
 

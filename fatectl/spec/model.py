@@ -87,6 +87,9 @@ class Module:
     port: int
     resources: Resources = field(default_factory=Resources)
     persistence: Persistence | None = None  # flow only
+    # flow only, Kubernetes only: an existing Secret with database_url (and database_password)
+    # that puts the flow's store on PostgreSQL; empty = SQLite on the flow's volume.
+    database_secret: str = ""
     node_port: int | None = None  # Kubernetes NodePort, when service type is NodePort
 
 

@@ -290,6 +290,16 @@ PARTY: dict[str, Any] = {
                 "existingClaim": {**_SECRET_NAME, "meta": _doc("use this PVC instead of creating one")},
             },
         },
+        database={
+            "type": "dict",
+            "default": {},
+            "meta": _doc("Kubernetes only: the flow's store on PostgreSQL instead of SQLite on its volume"),
+            "schema": {
+                "existingSecret": {**_SECRET_NAME, "meta": _doc(
+                    "existing Secret with database_url (postgresql://USER@HOST:PORT/DB) and optionally "
+                    "database_password; empty = SQLite")},
+            },
+        },
     ),
     "board": _module("board", "the web board over flow", _resources(("50m", "500m"), ("64Mi", "256Mi"))),
     "kubernetes": {"type": "dict", "default": {}, "schema": KUBERNETES, "meta": _doc("Kubernetes settings")},

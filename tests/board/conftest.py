@@ -22,7 +22,7 @@ import httpx
 import numpy as np
 import pytest
 
-from fate.flow.store import Store
+from fate.flow.store import Store, open_store
 from fate.ml.component import ComponentContext, ComponentResult, Table
 from fate.ml.lr_component import RESULT, SCORE, run_evaluation
 from fate.ml.lr_model import MODEL_FORMAT
@@ -124,7 +124,7 @@ def party(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Party]:
         flow_url, board_url = f"http://127.0.0.1:{flow_port}", f"http://127.0.0.1:{board_port}"
         wait_healthy(flow_url, flow, root / "flow.log")
         wait_healthy(board_url, board, root / "board.log")
-        yield Party(root, token, reader, password, flow_url, board_url, board_config, Store(root / "flow"))
+        yield Party(root, token, reader, password, flow_url, board_url, board_config, open_store(root / "flow"))
     finally:
         stop(board)
         stop(flow)

@@ -1,4 +1,5 @@
-"""Schedulers of several parties on one in-memory hub, each with its own store and policy."""
+"""Schedulers of several parties on one in-memory hub, each with its own store and policy; and the
+store backends (SQLite, and PostgreSQL on a throwaway cluster) every store test runs against."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from fate.flow.config import parse_flow_config
 from fate.flow.control import CONTROL_JOB
 from fate.flow.jobspec import parse_job
 from fate.flow.scheduler import AGREE_TIMEOUT, Scheduler
-from fate.flow.store import TERMINAL, JobRecord, Store
+from fate.flow.store import TERMINAL, JobRecord, open_store
 from fate.flow.tables import parse_csv
+from tests.flow.backends import Backend
+from tests.flow.postgres import Cluster, start_cluster
 
 JOB = "roles: {guest: [1], host: [2]}\ntables: {1: t, 2: t}\npipeline: [{name: p, component: psi}]\n"
 # Tests that want a job to start let every peer run it without a person.
@@ -40,8 +43,32 @@ def build_scheduler(data_dir: Path, hub: MemoryHub, me: int, peers: list[int], p
     )
     # The config file the worker is started with does not exist: every worker fails at once,
     # which is how these tests see that a worker was started at all.
-    return Scheduler(config, Store(config.data_dir), hub.transport(me), data_dir / "missing-flow.yaml",
+    return Scheduler(config, open_store(config.data_dir), hub.transport(me), data_dir / "missing-flow.yaml",
                      agree_timeout=agree_timeout)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Cluster]:
+    """One PostgreSQL cluster for the whole session, started only when a test asks for it."""
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """Each store backend in turn, on a database of this test's own."""
+    if request.param == "sqlite":
+        made = Backend("sqlite", tmp_path / "data")
+    else:
+        cluster: Cluster = request.getfixturevalue("postgres")
+        made = Backend("postgres", tmp_path / "data", cluster.create_database(), cluster)
+    try:
+        yield made
+    finally:
+        made.close()
 
 
 @pytest.fixture

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from fate.flow import store as store_module
+from fate.flow import store_sqlite as store_module
 from fate.flow.errors import ConfigError
 from fate.flow.migrations import backup_path, migrate_store
-from fate.flow.store import MIGRATIONS, Store
+from fate.flow.store_sqlite import MIGRATIONS
+from fate.flow.store_sqlite import SqliteStore as Store
 
 
 def _version(db: Path) -> int:

@@ -44,13 +44,13 @@ sys.exit(worker.main(["--config", "unused.yaml", "--job", "job-1"]))
 def test_the_worker_audits_each_table_it_reads_and_each_output_once(tmp_path: Path) -> None:
     from fate.flow.config import parse_flow_config
     from fate.flow.jobspec import parse_job
-    from fate.flow.store import Store
+    from fate.flow.store import open_store
     from fate.flow.tables import parse_csv
     from fate.flow.worker import Worker
 
     config = parse_flow_config({"party_id": 2, "listen": {"host": "127.0.0.1", "port": 0}, "token_file": "t",
                                 "router": {"host": "127.0.0.1", "port": 1}, "data_dir": str(tmp_path)})
-    store = Store(tmp_path)
+    store = open_store(tmp_path)
     store.put_table("t", parse_csv("id\na\nb\n"))
     spec = parse_job("roles: {guest: [1], host: [2]}\ntables: {1: t, 2: t}\npipeline: [{name: p, component: psi}]\n")
     store.create_job("j", spec.to_dict(), 1, "running")

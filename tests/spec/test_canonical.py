@@ -23,6 +23,7 @@ RICH = VALID + """\
       resources: {requests: {cpu: 0.5, memory: 64Mi, ephemeral-storage: 1Gi}, limits: {cpu: 1}}
     flow:
       persistence: {size: 20Gi, storageClass: fast, existingClaim: flow-data}
+      database: {existingSecret: bank-b-db}
     kubernetes:
       namespace: bank-b-prod
       serviceType: NodePort
@@ -85,3 +86,5 @@ def test_rich_spec_reaches_the_model(tmp_path: Path) -> None:
     term = k8s.affinity["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]
     assert term["matchExpressions"][0]["values"] == ("a", "b")
     assert dict(b.compose.host_ports) == {"router": 19020, "flow": 19021, "board": 18080}
+    flow = b.module("flow")
+    assert flow is not None and flow.database_secret == "bank-b-db"

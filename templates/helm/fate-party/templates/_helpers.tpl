@@ -38,6 +38,11 @@ fate.io/role: {{ .Values.role }}
 {{- default (printf "%s-token" (include "fate-party.fullname" .)) .Values.token.existingSecret -}}
 {{- end -}}
 
+{{/* The Secret holding the flow's PostgreSQL URL; empty = SQLite on the flow's volume. */}}
+{{- define "fate-party.databaseSecret" -}}
+{{- (.Values.flow.database | default dict).existingSecret | default "" -}}
+{{- end -}}
+
 {{- define "fate-party.tlsConfig" -}}
 {{- if eq .Values.tls.mode "none" -}}
 mode: none
@@ -73,6 +78,9 @@ key_file: /run/secrets/tls.key
 {{- $_ = set $cfg "router" (dict "host" (printf "%s-router" $fullname) "port" (int64 .Values.router.port)) -}}
 {{- $_ = set $cfg "tls" (include "fate-party.tlsConfig" . | fromYaml) -}}
 {{- $_ = set $cfg "database_url" "" -}}
+{{- if include "fate-party.databaseSecret" . -}}
+{{- $_ = set $cfg "database_url_env" "FATE_DATABASE_URL" -}}
+{{- end -}}
 {{- $peers := list -}}
 {{- range .Values.flow.peers -}}
 {{- $peers = append $peers (int64 .) -}}
