@@ -90,7 +90,7 @@ def _container_ids(lab: Lab) -> dict[str, str]:
 def _assert_ready(lab: Lab) -> None:
     rows = ComposeLab.of(lab.fed).status().rows()
     assert rows, "status reported nothing"
-    not_ready = [r for r in rows if r["state"] not in ("running", "healthy", "up")]
+    not_ready = [r for r in rows if r["state"] not in ("running", "healthy", "up", "valid")]  # valid: certificates
     assert not not_ready, not_ready
 
 
