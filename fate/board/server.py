@@ -21,6 +21,7 @@ from urllib.parse import quote
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from fate import logs
 from fate.board import views
 from fate.board.config import BoardConfig, load_board_config
 from fate.board.errors import BoardError, ConfigError, FlowUnavailable
@@ -67,6 +68,12 @@ def _authorized(header: str, token: bytes) -> bool:
     return False
 
 
+def _job_of(request: web.Request) -> dict[str, str]:
+    """The job a page is about, for structured log lines (fate.logs)."""
+    job_id = request.match_info.get("id")
+    return {"job_id": job_id} if job_id else {}
+
+
 class Board:
     def __init__(self, config: BoardConfig, reader_token: str, password: str) -> None:
         self.config = config
@@ -86,7 +93,7 @@ class Board:
             return await handler(request)
         except BoardError as err:
             if err.status >= 500:
-                log.warning("%s %s: %s", request.method, request.path, err)
+                log.warning("%s %s: %s", request.method, request.path, err, extra=_job_of(request))
             return self._page(
                 "error.html",
                 err.status,
@@ -97,7 +104,7 @@ class Board:
         except web.HTTPException:
             raise
         except Exception as err:  # the visitor gets a reason, the log gets the traceback
-            log.exception("%s %s", request.method, request.path)
+            log.exception("%s %s", request.method, request.path, extra=_job_of(request))
             return self._page(
                 "error.html",
                 500,
@@ -232,8 +239,9 @@ def create_board(config_path: str | Path) -> Board:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fate board")
     parser.add_argument("--config", required=True, help="board.yaml")
+    logs.add_argument(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(args.log_format)
     try:
         board = create_board(args.config)
     except ConfigError as err:

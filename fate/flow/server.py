@@ -23,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
+from fate import logs
 from fate.federation.client import RouterTransport
 from fate.federation.signed import signed
 from fate.federation.transport import TransportError
@@ -312,8 +313,9 @@ async def _serve(service: FlowService) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fate flow")
     parser.add_argument("--config", required=True, help="flow.yaml")
+    logs.add_argument(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(args.log_format)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # every control-channel long-poll would be a line
     try:
         config = load_flow_config(args.config)

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from fate import logs
 from fate.crypto.codec import register_ciphertexts
 from fate.federation.client import RouterTransport
 from fate.federation.federation import Federation
@@ -162,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True)
     parser.add_argument("--job", required=True)
     args = parser.parse_args(argv)
+    # The flow put its --log-format into the environment; every line here is about this job.
+    logs.configure()
+    logs.set_process_job(args.job)
     # Components exchange ciphertexts with peers; this is the process that decodes them.
     register_ciphertexts()
     return Worker(load_flow_config(args.config), args.job).run()
