@@ -27,6 +27,7 @@ from fate import logs
 from fate.federation.client import RouterTransport
 from fate.federation.signed import signed
 from fate.federation.transport import TransportError
+from fate.flow import metrics, stepruns
 from fate.flow.config import FlowConfig, load_flow_config
 from fate.flow.control import POLL_SECONDS
 from fate.flow.errors import (
@@ -67,6 +68,7 @@ class FlowService:
         )
         # Control messages are signed with the party key: not even the exchange can speak for a peer.
         self.scheduler = Scheduler(config, self.store, signed(self.transport, config.tls), config_path)
+        self.metrics = metrics.flow_registry(self.store)
         self.delay = 0.0
 
     # ---- middleware ----
@@ -148,7 +150,8 @@ class FlowService:
         return web.json_response(self._job_view(job), status=201)
 
     def _job_view(self, job: JobRecord) -> dict[str, Any]:
-        view: dict[str, Any] = {**job, "worker_pid": self.scheduler.worker_pid(job["id"])}
+        view: dict[str, Any] = {**job, "worker_pid": self.scheduler.worker_pid(job["id"]),
+                                "steps": stepruns.of_job(self.store, job["id"])}
         if job["status"] == "running":
             waits = read_waits(self.config.data_dir / "jobs" / job["id"])
             view["waiting"] = describe_waits(waits, self._links_or_empty() if waits else {}, time.time())
@@ -225,6 +228,11 @@ class FlowService:
         text = await asyncio.to_thread(lambda: to_csv(read_table(path)))
         return web.Response(text=text, content_type="text/csv")
 
+    async def prometheus(self, request: web.Request) -> web.Response:
+        """Prometheus text format, for the flow token or the read-only credential (a GET)."""
+        body = await asyncio.to_thread(metrics.exposition, self.metrics)
+        return web.Response(body=body, headers={"Content-Type": metrics.CONTENT_TYPE})
+
     async def links(self, request: web.Request) -> web.Response:
         try:
             links = await asyncio.to_thread(self.transport.links)
@@ -249,6 +257,7 @@ class FlowService:
         app.router.add_get("/v1/jobs/{id}/data/{component}/{role}", self.job_data)
         app.router.add_get("/v1/federation/links", self.links)
         app.router.add_get("/v1/audit", self.audit)
+        app.router.add_get("/metrics", self.prometheus)
         app.on_startup.append(self._on_startup)
         app.on_cleanup.append(self._on_cleanup)
         return app

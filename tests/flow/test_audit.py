@@ -141,7 +141,7 @@ def test_a_database_from_before_versioning_is_migrated_in_place(tmp_path: Path) 
     db.close()
     store = Store(tmp_path)
     assert store.get_job("old")["status"] == "success"
-    assert store.connection().execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert store.connection().execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     assert AuditLog(store).append("end", "old", "flow", {})["seq"] == 1
     Store(tmp_path)  # opening again applies nothing twice
 

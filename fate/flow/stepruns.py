@@ -1,0 +1,64 @@
+"""Finished pipeline steps on this party: per step and role, how long it took, how it ended and
+how many Paillier encryptions and decryptions it made (fate.crypto.counters).
+
+The worker appends a row when a step of one of its roles ends, successful or failed. A worker
+that is killed (the job was stopped, or failed elsewhere) leaves no row for the step it was in.
+The flow serves the rows with the job (`steps`) and sums them in its /metrics (fate.flow.metrics).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, TypedDict
+
+from fate.crypto.counters import Operations
+from fate.flow.store import Store
+
+
+class StepRun(TypedDict):
+    seq: int
+    job_id: str
+    step: str
+    component: str
+    role: str
+    status: str  # success | failed
+    seconds: float
+    encryptions: int
+    decryptions: int
+    ended: float
+
+
+def record(
+    store: Store, job_id: str, step: str, component: str, role: str, status: str, seconds: float, ops: Operations
+) -> None:
+    with store.transaction() as db:
+        db.execute(
+            "INSERT INTO step_runs(job_id, step, component, role, status, seconds, encryptions, decryptions, ended)"
+            " VALUES (?,?,?,?,?,?,?,?,?)",
+            (job_id, step, component, role, status, round(seconds, 6), ops.encryptions, ops.decryptions, time.time()),
+        )
+
+
+def _rows(store: Store, where: str, args: tuple[Any, ...], limit: int = -1) -> list[StepRun]:
+    rows = (
+        store.connection()
+        .execute(f"SELECT * FROM step_runs WHERE {where} ORDER BY seq LIMIT ?", (*args, limit))
+        .fetchall()
+    )
+    return [
+        {
+            "seq": r["seq"], "job_id": r["job_id"], "step": r["step"], "component": r["component"],
+            "role": r["role"], "status": r["status"], "seconds": r["seconds"], "encryptions": r["encryptions"],
+            "decryptions": r["decryptions"], "ended": r["ended"],
+        }
+        for r in rows
+    ]
+
+
+def of_job(store: Store, job_id: str) -> list[StepRun]:
+    return _rows(store, "job_id=?", (job_id,))
+
+
+def after(store: Store, seq: int, limit: int = 10_000) -> list[StepRun]:
+    """Rows past `seq`, oldest first: how the metrics catch up without reading everything again."""
+    return _rows(store, "seq>?", (seq,), limit)
