@@ -22,7 +22,7 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from fate import logs
-from fate.board import views
+from fate.board import approvals, dag, views
 from fate.board.config import BoardConfig, load_board_config
 from fate.board.errors import BoardError, ConfigError, FlowUnavailable
 from fate.board.flowapi import FlowApi
@@ -188,6 +188,12 @@ class Board:
         spec = job.get("spec") if isinstance(job.get("spec"), dict) else {}
         roles = spec.get("roles", {}) if isinstance(spec.get("roles"), dict) else {}
         tail = logs[-LOG_TAIL:]
+        tasks = views.tasks(job, logs, self.config.party_id)
+        graph = dag.nodes(job, tasks)
+        # ?step=NAME narrows the outputs to one step: a link to it is a link to that step's results.
+        asked = request.query.get("step", "")
+        step = asked if any(n.name == asked for n in graph) else ""
+        sections = views.sections(outputs, views.pipeline_names(job))
         return self._page(
             "job.html",
             job={k: str(job.get(k, "")) for k in ("id", "name", "status", "reason", "initiator")},
@@ -197,8 +203,12 @@ class Board:
             waiting=[wait_text(w) for w in job.get("waiting", []) if isinstance(w, dict)],
             created=views.when(job.get("created")),
             updated=views.when(job.get("updated")),
-            tasks=views.tasks(job, logs, self.config.party_id),
-            sections=views.sections(outputs, views.pipeline_names(job)),
+            tasks=tasks,
+            durations={key: f"{sec:.1f} s" for key, sec in dag.durations(job).items()},
+            dag=dag.pipeline_dag(graph, step) if graph else "",
+            step=step,
+            unknown_step=asked if asked and not step else "",
+            sections=[s for s in sections if s.component == step] if step else sections,
             log=[
                 {
                     "when": views.when(e.get("ts")),
@@ -212,6 +222,10 @@ class Board:
             refresh=0 if job.get("status") in views.TERMINAL else REFRESH_SECONDS,
         )
 
+    async def pending_approvals(self, request: web.Request) -> web.Response:
+        jobs = await self.flow.jobs(limit=1000, status="pending")
+        return self._page("approvals.html", pending=approvals.pending(jobs, self.config.party_id))
+
     # ---- lifecycle ----
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self.errors, self.auth])
@@ -219,6 +233,7 @@ class Board:
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/", self.job_list)
         app.router.add_get("/jobs/{id}", self.job_detail)
+        app.router.add_get("/approvals", self.pending_approvals)
         app.router.add_get("/static/board.css", self.stylesheet)
         # Browsers ask for an icon on their own; without one every page logs a 404.
         app.router.add_get("/static/favicon.svg", self.icon)
