@@ -232,6 +232,7 @@ class EncryptedArray:
         cts = run_chunked(
             pool, key.raw_rerandomize, task_rerandomize, (int(key.n), public_key_hs(key)), self.ciphertexts
         )
+        counters.count_rerandomizations(len(cts))
         return self._like(cts)
 
     # -- wire ------------------------------------------------------------------

@@ -1,4 +1,7 @@
-"""How many Paillier encryptions and decryptions the calling thread asked for.
+"""How many Paillier encryptions, re-randomizations and decryptions the calling thread asked for.
+
+A re-randomization (fresh obfuscation of a computed ciphertext before it is sent) costs one
+exponentiation, like an encryption: in hetero LR it is most of what the guest spends.
 
 Counted once per array call (never per ciphertext), in the thread that called: a worker runs
 each of its roles in a thread of its own, so what a thread counted is what its role did, pool
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 class Operations:
     encryptions: int = 0
     decryptions: int = 0
+    rerandomizations: int = 0
 
 
 _local = threading.local()
@@ -36,7 +40,18 @@ def count_decryptions(n: int) -> None:
     _ops().decryptions += n
 
 
+def count_rerandomizations(n: int) -> None:
+    _ops().rerandomizations += n
+
+
 def this_thread() -> Operations:
     """A copy of the calling thread's counts so far."""
     ops = _ops()
-    return Operations(ops.encryptions, ops.decryptions)
+    return Operations(ops.encryptions, ops.decryptions, ops.rerandomizations)
+
+
+def since(before: Operations) -> Operations:
+    """What the calling thread counted since `before` (one of its own snapshots)."""
+    now = this_thread()
+    return Operations(now.encryptions - before.encryptions, now.decryptions - before.decryptions,
+                      now.rerandomizations - before.rerandomizations)

@@ -64,6 +64,7 @@ class PackedArray(PackedLike):
         return replace(self, ciphertexts=cts, bound=self.bound + other.bound)
 
     def rerandomize(self) -> PackedArray:
+        counters.count_rerandomizations(len(self.ciphertexts))
         return replace(self, ciphertexts=tuple(self.public_key.raw_rerandomize(self.ciphertexts)))
 
 

@@ -11,7 +11,7 @@ processes, unlike prometheus_client's multiprocess mode, whose files grow with e
     fate_flow_oldest_pending_approval_seconds                    how long the oldest of them waits
     fate_flow_component_duration_seconds{component, role}        histogram of successful steps
     fate_flow_component_runs_total{component, role, status}      steps finished, success | failed
-    fate_flow_paillier_operations_total{component, role, operation}   encrypt | decrypt, by those steps
+    fate_flow_paillier_operations_total{component, role, operation}   encrypt | rerandomize | decrypt
     fate_flow_audit_records_total{kind}                          audit log records (fate.flow.audit)
 """
 
@@ -73,6 +73,7 @@ class FlowCollector(Collector):
                 self._runs[(*key, run["status"])] += 1
                 self._ops[(*key, "encrypt")] += run["encryptions"]
                 self._ops[(*key, "decrypt")] += run["decryptions"]
+                self._ops[(*key, "rerandomize")] += run["rerandomizations"]
                 if run["status"] == "success":
                     self._durations.setdefault(key, _Histogram()).observe(run["seconds"])
             self._step_seq = batch[-1]["seq"]
@@ -121,7 +122,7 @@ class FlowCollector(Collector):
             finished.add_metric(list(key), count)
         yield finished
         paillier = CounterMetricFamily(
-            "fate_flow_paillier_operations", "Paillier encryptions and decryptions made by this party's workers",
+            "fate_flow_paillier_operations", "Paillier encryptions, re-randomizations and decryptions by this party's workers",
             labels=["component", "role", "operation"],
         )
         for key, count in sorted(ops.items()):

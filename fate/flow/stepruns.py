@@ -1,5 +1,5 @@
 """Finished pipeline steps on this party: per step and role, how long it took, how it ended and
-how many Paillier encryptions and decryptions it made (fate.crypto.counters).
+how many Paillier encryptions, re-randomizations and decryptions it made (fate.crypto.counters).
 
 The worker appends a row when a step of one of its roles ends, successful or failed. A worker
 that is killed (the job was stopped, or failed elsewhere) leaves no row for the step it was in.
@@ -25,6 +25,7 @@ class StepRun(TypedDict):
     seconds: float
     encryptions: int
     decryptions: int
+    rerandomizations: int
     ended: float
 
 
@@ -33,9 +34,10 @@ def record(
 ) -> None:
     with store.transaction() as db:
         db.execute(
-            "INSERT INTO step_runs(job_id, step, component, role, status, seconds, encryptions, decryptions, ended)"
-            " VALUES (?,?,?,?,?,?,?,?,?)",
-            (job_id, step, component, role, status, round(seconds, 6), ops.encryptions, ops.decryptions, time.time()),
+            "INSERT INTO step_runs(job_id, step, component, role, status, seconds, encryptions, decryptions,"
+            " rerandomizations, ended) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (job_id, step, component, role, status, round(seconds, 6), ops.encryptions, ops.decryptions,
+             ops.rerandomizations, time.time()),
         )
 
 
@@ -49,7 +51,7 @@ def _rows(store: Store, where: str, args: tuple[Any, ...], limit: int = -1) -> l
         {
             "seq": r["seq"], "job_id": r["job_id"], "step": r["step"], "component": r["component"],
             "role": r["role"], "status": r["status"], "seconds": r["seconds"], "encryptions": r["encryptions"],
-            "decryptions": r["decryptions"], "ended": r["ended"],
+            "decryptions": r["decryptions"], "rerandomizations": r["rerandomizations"], "ended": r["ended"],
         }
         for r in rows
     ]

@@ -58,7 +58,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TABLE step_runs (
             seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL, step TEXT NOT NULL,
             component TEXT NOT NULL, role TEXT NOT NULL, status TEXT NOT NULL, seconds REAL NOT NULL,
-            encryptions INTEGER NOT NULL, decryptions INTEGER NOT NULL, ended REAL NOT NULL)""",
+            encryptions INTEGER NOT NULL, decryptions INTEGER NOT NULL, rerandomizations INTEGER NOT NULL,
+            ended REAL NOT NULL)""",
         "CREATE INDEX step_runs_job ON step_runs(job_id, seq)",
     ),
 )

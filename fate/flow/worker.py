@@ -136,14 +136,13 @@ class Worker:
 
     def _finished(self, step: Step, role: str, status: str, started: float, before: Operations) -> None:
         """One step_runs row (duration, Paillier operations of this role's thread); never fails the job."""
-        seconds, now = time.monotonic() - started, crypto_counters.this_thread()
-        ops = Operations(now.encryptions - before.encryptions, now.decryptions - before.decryptions)
+        seconds, ops = time.monotonic() - started, crypto_counters.since(before)
         try:
             stepruns.record(self.store, self.job_id, step.name, step.component, role, status, seconds, ops)
         except Exception:  # a metric lost is better than a job failed for it
             log.exception("could not record step %s/%s", step.name, role)
-        log.info("%s/%s %s in %.3f s (%d encryptions, %d decryptions)", step.name, role, status, seconds,
-                 ops.encryptions, ops.decryptions)
+        log.info("%s/%s %s in %.3f s (Paillier: %d encryptions, %d re-randomizations, %d decryptions)",
+                 step.name, role, status, seconds, ops.encryptions, ops.rerandomizations, ops.decryptions)
 
     def run(self) -> int:
         # Every message (Paillier public keys included) is signed by this party and verified on receipt.

@@ -45,7 +45,7 @@ def test_jobs_steps_paillier_and_audit_are_read_once_and_add_up(tmp_path: Path) 
     registry = flow_registry(store)
     for job, status in (("a", "running"), ("b", "pending"), ("c", "success"), ("d", "success")):
         store.create_job(job, {"name": job}, 1, status)
-    stepruns.record(store, "c", "lr", "hetero_lr", "guest", "success", 12.5, Operations(300, 0))
+    stepruns.record(store, "c", "lr", "hetero_lr", "guest", "success", 12.5, Operations(300, 0, 120))
     stepruns.record(store, "c", "lr", "hetero_lr", "arbiter", "success", 12.0, Operations(0, 40))
     stepruns.record(store, "d", "lr", "hetero_lr", "guest", "failed", 3.0, Operations(10, 0))
     AuditLog(store).append("proposal", "b", "party 2", {})
@@ -63,6 +63,7 @@ def test_jobs_steps_paillier_and_audit_are_read_once_and_add_up(tmp_path: Path) 
     assert first[key("fate_flow_component_duration_seconds_bucket", **guest, le="30.0")] == 1
     assert first[key("fate_flow_component_runs_total", **guest, status="failed")] == 1
     assert first[key("fate_flow_paillier_operations_total", **guest, operation="encrypt")] == 310
+    assert first[key("fate_flow_paillier_operations_total", **guest, operation="rerandomize")] == 120
     assert first[key("fate_flow_paillier_operations_total", component="hetero_lr", role="arbiter",
                      operation="decrypt")] == 40
     assert first[key("fate_flow_audit_records_total", kind="proposal")] == 1
@@ -110,16 +111,15 @@ def test_counts_are_per_thread_and_per_array_call() -> None:
     def role(name: str, n: int) -> None:
         before = counters.this_thread()
         encrypted = public.encrypt(np.arange(n, dtype=float))
-        private.decrypt(encrypted[:2])
-        after = counters.this_thread()
-        seen[name] = Operations(after.encryptions - before.encryptions, after.decryptions - before.decryptions)
+        private.decrypt(encrypted[:2].rerandomize())
+        seen[name] = counters.since(before)
 
     threads = [threading.Thread(target=role, args=(name, n)) for name, n in (("guest", 5), ("arbiter", 7))]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert seen == {"guest": Operations(5, 2), "arbiter": Operations(7, 2)}
+    assert seen == {"guest": Operations(5, 2, 2), "arbiter": Operations(7, 2, 2)}
 
 
 def test_the_worker_stores_each_step_with_its_duration_and_operations(
