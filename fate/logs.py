@@ -72,5 +72,7 @@ def configure(given: str | None = None, level: int = logging.INFO) -> str:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT))
     logging.basicConfig(level=level, handlers=[handler], force=True)
+    # The router client (httpx) would log every message and control-channel long-poll at INFO.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     os.environ[ENV] = fmt  # inherited by the worker processes a flow starts
     return fmt

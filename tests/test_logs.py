@@ -73,3 +73,17 @@ def test_a_router_started_with_log_format_json_writes_json_lines(tmp_path: Path)
         proc.wait(10)
     data = json.loads(first)
     assert data["logger"] == "fate.router" and "listening on 127.0.0.1" in data["message"]
+
+
+def test_a_worker_does_not_log_each_http_request(tmp_path: Path) -> None:
+    """Workers talk to their router with httpx, which would log every message at INFO."""
+    script = (
+        "import logging, sys\n"
+        "from fate import logs\n"
+        "logs.configure('json')\n"
+        "logging.getLogger('httpx').info('HTTP Request: POST /v1/messages')\n"
+        "logging.getLogger('fate.worker').info('kept')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    lines = [json.loads(line) for line in done.stderr.splitlines()]
+    assert [line["message"] for line in lines] == ["kept"]

@@ -325,7 +325,6 @@ def main(argv: list[str] | None = None) -> int:
     logs.add_argument(parser)
     args = parser.parse_args(argv)
     logs.configure(args.log_format)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # every control-channel long-poll would be a line
     try:
         config = load_flow_config(args.config)
         service = FlowService(config, Path(args.config).resolve())
