@@ -35,6 +35,8 @@ setup(
         "numpy>=1.26",
         "aiohttp>=3.9",
         "msgpack>=1.0",
+        # /metrics of the router and the flow (text exposition format, read by Prometheus)
+        "prometheus-client>=0.20",
     ],
     extras_require={
         # The real Helm library (a Go build in a wheel, ~75 MB) packages charts for `bundle create`;

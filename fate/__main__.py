@@ -4,6 +4,8 @@
     python -m fate flow --config flow.yaml
     python -m fate board --config board.yaml
     python -m fate check router|flow|board --config FILE    # exit 0 when the local service answers healthy
+
+Every role takes `--log-format text|json` (fate.logs).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import asyncio
 import logging
 import signal
 import sys
+
+from fate import logs
 
 USAGE = "usage: python -m fate {router|flow|board|check} [options]"
 
@@ -26,7 +30,9 @@ def _router(argv: list[str]) -> int:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     parser = argparse.ArgumentParser(prog="python -m fate router")
     parser.add_argument("--config", required=True, help="router.yaml")
+    logs.add_argument(parser)
     args = parser.parse_args(argv)
+    logs.configure(args.log_format)
     config = load_router_config(args.config)
 
     async def serve() -> None:
@@ -76,7 +82,9 @@ def _check(argv: list[str]) -> int:
     parser.add_argument("service", choices=["router", "flow", "board"])
     parser.add_argument("--config", required=True)
     parser.add_argument("--timeout", type=float, default=5.0)
+    logs.add_argument(parser)
     args = parser.parse_args(argv)
+    logs.configure(args.log_format)
     if args.service == "board":
         from fate.board.health import check_board
 
@@ -104,7 +112,6 @@ def main(argv: list[str] | None = None) -> int:
     if command is None:
         print(f"unknown role {args[0]!r}\n{USAGE}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return command(args[1:])
     except TransportError as err:  # the federation root: config, TLS files, ...

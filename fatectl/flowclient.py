@@ -162,6 +162,10 @@ class FlowClient:
         """An output table of a job on this party, as CSV text."""
         return self._send("GET", f"/v1/jobs/{_seg(job_id)}/data/{_seg(component)}/{_seg(role)}").text
 
+    def metrics(self) -> str:
+        """The flow's Prometheus metrics (text exposition format)."""
+        return self._send("GET", "/metrics").text
+
     def links(self) -> dict[str, Any]:
         return cast(dict[str, Any], self._call("GET", "/v1/federation/links"))
 

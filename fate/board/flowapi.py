@@ -51,8 +51,9 @@ class FlowApi:
                 f"flow at {self.base_url} answered something that is not JSON: {err}"
             ) from None
 
-    async def jobs(self, limit: int = 100) -> list[dict[str, Any]]:
-        return _list_of_dicts(await self._get("/v1/jobs", {"limit": str(limit)}), "job list")
+    async def jobs(self, limit: int = 100, status: str | None = None) -> list[dict[str, Any]]:
+        params = {"limit": str(limit), **({"status": status} if status is not None else {})}
+        return _list_of_dicts(await self._get("/v1/jobs", params), "job list")
 
     async def job(self, job_id: str) -> dict[str, Any]:
         job = await self._get(f"/v1/jobs/{quote(job_id, safe='')}")

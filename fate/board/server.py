@@ -21,7 +21,8 @@ from urllib.parse import quote
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from fate.board import views
+from fate import logs
+from fate.board import approvals, dag, views
 from fate.board.config import BoardConfig, load_board_config
 from fate.board.errors import BoardError, ConfigError, FlowUnavailable
 from fate.board.flowapi import FlowApi
@@ -67,6 +68,12 @@ def _authorized(header: str, token: bytes) -> bool:
     return False
 
 
+def _job_of(request: web.Request) -> dict[str, str]:
+    """The job a page is about, for structured log lines (fate.logs)."""
+    job_id = request.match_info.get("id")
+    return {"job_id": job_id} if job_id else {}
+
+
 class Board:
     def __init__(self, config: BoardConfig, reader_token: str, password: str) -> None:
         self.config = config
@@ -86,7 +93,7 @@ class Board:
             return await handler(request)
         except BoardError as err:
             if err.status >= 500:
-                log.warning("%s %s: %s", request.method, request.path, err)
+                log.warning("%s %s: %s", request.method, request.path, err, extra=_job_of(request))
             return self._page(
                 "error.html",
                 err.status,
@@ -97,7 +104,7 @@ class Board:
         except web.HTTPException:
             raise
         except Exception as err:  # the visitor gets a reason, the log gets the traceback
-            log.exception("%s %s", request.method, request.path)
+            log.exception("%s %s", request.method, request.path, extra=_job_of(request))
             return self._page(
                 "error.html",
                 500,
@@ -181,6 +188,12 @@ class Board:
         spec = job.get("spec") if isinstance(job.get("spec"), dict) else {}
         roles = spec.get("roles", {}) if isinstance(spec.get("roles"), dict) else {}
         tail = logs[-LOG_TAIL:]
+        tasks = views.tasks(job, logs, self.config.party_id)
+        graph = dag.nodes(job, tasks)
+        # ?step=NAME narrows the outputs to one step: a link to it is a link to that step's results.
+        asked = request.query.get("step", "")
+        step = asked if any(n.name == asked for n in graph) else ""
+        sections = views.sections(outputs, views.pipeline_names(job))
         return self._page(
             "job.html",
             job={k: str(job.get(k, "")) for k in ("id", "name", "status", "reason", "initiator")},
@@ -190,8 +203,12 @@ class Board:
             waiting=[wait_text(w) for w in job.get("waiting", []) if isinstance(w, dict)],
             created=views.when(job.get("created")),
             updated=views.when(job.get("updated")),
-            tasks=views.tasks(job, logs, self.config.party_id),
-            sections=views.sections(outputs, views.pipeline_names(job)),
+            tasks=tasks,
+            durations={key: f"{sec:.1f} s" for key, sec in dag.durations(job).items()},
+            dag=dag.pipeline_dag(graph, step) if graph else "",
+            step=step,
+            unknown_step=asked if asked and not step else "",
+            sections=[s for s in sections if s.component == step] if step else sections,
             log=[
                 {
                     "when": views.when(e.get("ts")),
@@ -205,6 +222,10 @@ class Board:
             refresh=0 if job.get("status") in views.TERMINAL else REFRESH_SECONDS,
         )
 
+    async def pending_approvals(self, request: web.Request) -> web.Response:
+        jobs = await self.flow.jobs(limit=1000, status="pending")
+        return self._page("approvals.html", pending=approvals.pending(jobs, self.config.party_id))
+
     # ---- lifecycle ----
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self.errors, self.auth])
@@ -212,6 +233,7 @@ class Board:
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/", self.job_list)
         app.router.add_get("/jobs/{id}", self.job_detail)
+        app.router.add_get("/approvals", self.pending_approvals)
         app.router.add_get("/static/board.css", self.stylesheet)
         # Browsers ask for an icon on their own; without one every page logs a 404.
         app.router.add_get("/static/favicon.svg", self.icon)
@@ -232,8 +254,9 @@ def create_board(config_path: str | Path) -> Board:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fate board")
     parser.add_argument("--config", required=True, help="board.yaml")
+    logs.add_argument(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(args.log_format)
     try:
         board = create_board(args.config)
     except ConfigError as err:

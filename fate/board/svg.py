@@ -75,6 +75,7 @@ def line_chart(
     x_step: float = 0.0,
     dots: bool = False,
     note: str = "",
+    legend_bottom: bool = False,
 ) -> Markup:
     """An SVG line chart of one or more series; `diagonal` draws y = x (the chance line of a ROC).
 
@@ -134,9 +135,9 @@ def line_chart(
                     f"<title>{escape(s.name)} at {_label(vx)}: {_label(vy)}{off}</title></circle>"
                 )
         if len(drawn) > 1:
-            parts.append(
-                f'<text x="{LEFT + 8}" y="{TOP + 14 + 14 * i}" font-size="11" fill="{color}">{escape(s.name)}</text>'
-            )
+            # Curves that start high on the left (KS, lift) keep the bottom-left corner free instead.
+            at = TOP + plot_h - 8 - 14 * (len(drawn) - 1 - i) if legend_bottom else TOP + 14 + 14 * i
+            parts.append(f'<text x="{LEFT + 8}" y="{at}" font-size="11" fill="{color}">{escape(s.name)}</text>')
     if note:
         parts.append(
             f'<text class="note" x="{LEFT + plot_w - 4}" y="{TOP + 14}" text-anchor="end" font-size="11" '

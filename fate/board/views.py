@@ -15,6 +15,7 @@ from typing import Any, TypeGuard
 
 from markupsafe import Markup
 
+from fate.board import evalcharts
 from fate.board.svg import loss_chart, roc_chart
 
 TERMINAL = ("success", "failed", "canceled")
@@ -129,7 +130,7 @@ def _section(component: str, role: str, rows: Sequence[Mapping[str, Any]]) -> Se
     curves: set[tuple[float, ...]] = set()  # evaluation reports the loss under two names
     values = {str(r.get("name")): r.get("value") for r in rows if r.get("kind") == "metric"}
     auc = values.get("auc") if _is_number(values.get("auc")) else None
-    for row in rows:
+    for row in sorted(rows, key=lambda r: evalcharts.ORDER.get(str(r.get("name")), len(evalcharts.ORDER))):
         kind, name, value = row.get("kind"), str(row.get("name", "")), row.get("value")
         if kind == "metric":
             series = _numbers(value)
@@ -138,6 +139,9 @@ def _section(component: str, role: str, rows: Sequence[Mapping[str, Any]]) -> Se
                 metrics.append((name, _fmt(value)))
             elif roc is not None:
                 charts.append(roc_chart(*roc, auc=float(auc) if auc is not None else None))
+                charts.extend(evalcharts.roc_companions(value, values))
+            elif (chart := evalcharts.chart_for(name, value)) is not None:
+                charts.append(chart)
             elif series is not None:
                 if series not in curves:
                     curves.add(series)

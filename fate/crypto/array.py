@@ -17,7 +17,7 @@ import gmpy2
 import numpy as np
 from gmpy2 import mpz
 
-from fate.crypto import encoding
+from fate.crypto import counters, encoding
 from fate.crypto.errors import EncodingOverflowError, KeyMismatchError, ShapeError, UnsupportedOperation
 from fate.crypto.keys import PrivateKey, PublicKey
 from fate.crypto.pool import (
@@ -232,6 +232,7 @@ class EncryptedArray:
         cts = run_chunked(
             pool, key.raw_rerandomize, task_rerandomize, (int(key.n), public_key_hs(key)), self.ciphertexts
         )
+        counters.count_rerandomizations(len(cts))
         return self._like(cts)
 
     # -- wire ------------------------------------------------------------------
@@ -257,6 +258,7 @@ def encrypt(
     cts = run_chunked(
         pool, public_key.raw_encrypt, task_encrypt, (int(public_key.n), public_key_hs(public_key)), residues
     )
+    counters.count_encryptions(len(cts))
     return EncryptedArray(public_key, cts, arr.shape, frac, _max_abs(ints))
 
 
@@ -268,5 +270,6 @@ def decrypt(private_key: PrivateKey, encrypted: EncryptedArray, pool: CryptoPool
         raise KeyMismatchError("these ciphertexts were encrypted under a different Paillier key")
     head = (int(key.n), int(private_key.p), int(private_key.q))
     residues = run_chunked(pool, private_key.raw_decrypt, task_decrypt, head, encrypted.ciphertexts)
+    counters.count_decryptions(len(residues))
     ints = encoding.from_residues(residues, key.n, key.max_int)
     return encoding.decode(ints, encrypted.frac_bits).reshape(encrypted.shape)

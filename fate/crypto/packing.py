@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from gmpy2 import mpz
 
-from fate.crypto import encoding
+from fate.crypto import counters, encoding
 from fate.crypto.array import EncryptedArray, PackedLike
 from fate.crypto.errors import EncodingOverflowError, KeyMismatchError, ShapeError
 from fate.crypto.keys import PrivateKey, PublicKey
@@ -64,6 +64,7 @@ class PackedArray(PackedLike):
         return replace(self, ciphertexts=cts, bound=self.bound + other.bound)
 
     def rerandomize(self) -> PackedArray:
+        counters.count_rerandomizations(len(self.ciphertexts))
         return replace(self, ciphertexts=tuple(self.public_key.raw_rerandomize(self.ciphertexts)))
 
 
@@ -119,6 +120,7 @@ def encrypt_packed(
     residues = encoding.to_residues(plaintexts, public_key.n, public_key.max_int)
     head = (int(public_key.n), public_key_hs(public_key))
     cts = run_chunked(pool, public_key.raw_encrypt, task_encrypt, head, residues)
+    counters.count_encryptions(len(cts))
     bound = max((abs(v) for v in ints), default=0)
     return PackedArray(public_key, tuple(cts), len(ints), slot_bits, frac_bits, bound)
 
@@ -130,6 +132,7 @@ def decrypt_packed(private_key: PrivateKey, packed: PackedArray, pool: CryptoPoo
         raise KeyMismatchError("these packed ciphertexts were encrypted under a different Paillier key")
     head = (int(key.n), int(private_key.p), int(private_key.q))
     residues = run_chunked(pool, private_key.raw_decrypt, task_decrypt, head, list(packed.ciphertexts))
+    counters.count_decryptions(len(residues))
     totals = encoding.from_residues(residues, key.n, key.max_int)
     mask, half, bits = (1 << packed.slot_bits) - 1, 1 << (packed.slot_bits - 1), packed.slot_bits
     values: list[int] = []

@@ -210,6 +210,16 @@ class RouterTransport(Transport):
         links: dict[str, dict[str, Any]] = resp.json()
         return links
 
+    def metrics(self) -> str:
+        """The router's Prometheus metrics, which it serves to its own party's certificate."""
+        try:
+            resp = self._request("GET", "/metrics")
+        except httpx.TransportError as err:
+            raise TransportError(f"router {self.base_url} unreachable: {err}") from None
+        if resp.status_code != 200:
+            raise TransportError(f"router metrics: {_error_of(resp)[0]}")
+        return resp.text
+
     def healthy(self) -> bool:
         try:
             return self._request("GET", "/healthz", timeout=5.0).status_code == 200

@@ -102,6 +102,9 @@ class RouterConfig:
     limits: Limits = field(default_factory=Limits)
     retry: Retry = field(default_factory=Retry)
     probe_interval: float = 5.0
+    # A plain-HTTP listener serving only /metrics, for the party's own monitoring: never the
+    # peer-facing port (fate.federation.metrics). None: metrics only for the party's own certificate.
+    metrics: Endpoint | None = None
 
     def next_hop(self, party_id: int) -> Endpoint | None:
         return self.routes.get(party_id, self.default_route)
@@ -186,9 +189,15 @@ def parse_router_config(data: Any, source: str = "router.yaml") -> RouterConfig:
         interval = 5.0
     limits = _tuning(Limits, data.get("limits"), "limits", problems)
     retry = _tuning(Retry, data.get("retry"), "retry", problems)
+    raw_metrics = data.get("metrics")
+    metrics = None if raw_metrics is None else _endpoint(raw_metrics, "metrics", problems, False)
+    if metrics is not None and listen is not None and metrics.port == listen.port != 0:
+        problems.items.append("metrics: must listen on another port than listen (the peers' port)")
     if problems.items or listen is None or party_id is None or data_dir is None:
         raise ConfigError(f"{source} is invalid:\n  " + "\n  ".join(problems.items))
-    return RouterConfig(party_id, role, listen, tls, routes, default_route, data_dir, limits, retry, float(interval))
+    return RouterConfig(
+        party_id, role, listen, tls, routes, default_route, data_dir, limits, retry, float(interval), metrics
+    )
 
 
 def _tls(data: Any, problems: _Problems) -> TLSConfig:

@@ -29,12 +29,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from fate.federation.body import IncomingBody, Payload, read_body
-from fate.federation.config import RouterConfig
+from fate.federation.config import Endpoint, RouterConfig
 from fate.federation.errors import BadRequest, Forbidden, LengthRequired, NoRoute, RouterError
 from fate.federation.hops import Hops
 from fate.federation.mailbox import Mailboxes
+from fate.federation.metrics import RouterCollector, Traffic, exposition, router_registry
 from fate.federation.quota import Quotas
 from fate.federation.reload import TLSState, watch, with_new_routes
 from fate.federation.tls import peer_party_id, reloading_server_context
@@ -49,6 +51,8 @@ class Router:
         self.quotas = Quotas(config.limits, config.party_id)
         self.mailboxes = Mailboxes(self.quotas)
         self.hops = Hops(config)
+        self.traffic = Traffic()
+        self.registry = router_registry(RouterCollector(self.traffic, self.hops.links, self.quotas, self.mailboxes))
         self.spool_dir = Path(config.data_dir) / "spool"
         self._tasks: list[asyncio.Task[None]] = []
         # Certificates, trust and routes can change under a running router (fate.federation.reload).
@@ -127,6 +131,7 @@ class Router:
                 self.quotas.release(ticket)
                 raise
             await self.mailboxes.put(job, tag, src, payload, ticket)
+            self.traffic.count(src, "in", size)
             return web.json_response({"delivered": True})
         hop = self.config.next_hop(dst)
         if hop is None:
@@ -140,6 +145,9 @@ class Router:
             await self.hops.forward(hop, job, tag, src, dst, body, size)
         finally:
             self.quotas.release(ticket)
+        if src != self.party_id:
+            self.traffic.count(src, "in", size)
+        self.traffic.count(dst, "out", size)
         return web.json_response({"delivered": True})
 
     async def get_message(self, request: web.Request) -> web.StreamResponse:
@@ -184,7 +192,22 @@ class Router:
             **self.quotas.status(),
         })
 
+    async def metrics(self, request: web.Request) -> web.Response:
+        """Prometheus text format. On the peer-facing port only for this party's own certificate:
+        peers must not read whom else this party talks to, or how much."""
+        self._require_local(request)
+        return await self.open_metrics(request)
+
+    async def open_metrics(self, request: web.Request) -> web.Response:
+        return web.Response(body=exposition(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
     # ---- lifecycle ----
+
+    def metrics_app(self) -> web.Application:
+        """The separate plain-HTTP listener (router.yaml `metrics:`): /metrics and nothing else."""
+        app = web.Application()
+        app.router.add_get("/metrics", self.open_metrics)
+        return app
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[_errors], client_max_size=self.config.limits.max_message_bytes)
@@ -196,6 +219,7 @@ class Router:
         app.router.add_delete("/v1/messages/{job}", self.close_job)  # the older name of close
         app.router.add_get("/v1/links", self.links)
         app.router.add_get("/v1/status", self.status)
+        app.router.add_get("/metrics", self.metrics)
         app.on_startup.append(self._on_startup)
         app.on_cleanup.append(self._on_cleanup)
         return app
@@ -272,8 +296,12 @@ class RunningRouter:
     router: Router
     runner: web.AppRunner
     port: int
+    metrics_runner: web.AppRunner | None = None
+    metrics_port: int | None = None
 
     async def stop(self) -> None:
+        if self.metrics_runner is not None:
+            await self.metrics_runner.cleanup()
         await self.runner.cleanup()
 
 
@@ -291,7 +319,23 @@ async def start_router(config: RouterConfig) -> RunningRouter:
     await site.start()
     port = runner.addresses[0][1] if runner.addresses else config.listen.port
     log.info("router of party %s (%s) listening on %s:%s", config.party_id, config.role, config.listen.host, port)
-    return RunningRouter(router, runner, port)
+    running = RunningRouter(router, runner, port)
+    if config.metrics is not None:
+        try:
+            running.metrics_runner, running.metrics_port = await _serve_metrics(router, config.metrics)
+        except BaseException:
+            await running.stop()
+            raise
+    return running
+
+
+async def _serve_metrics(router: Router, where: Endpoint) -> tuple[web.AppRunner, int]:
+    runner = web.AppRunner(router.metrics_app(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
+    await runner.setup()
+    await web.TCPSite(runner, where.host, where.port).start()
+    port = runner.addresses[0][1] if runner.addresses else where.port
+    log.info("router metrics of party %s on http://%s:%s/metrics", router.party_id, where.host, port)
+    return runner, port
 
 
 async def serve_forever(config: RouterConfig) -> None:

@@ -91,7 +91,8 @@ class JobRunner:
         self._handle(src, msg, len(raw))
 
     def _ignored(self, src: int, job_id: str, kind: Any, why: str) -> None:
-        log.warning("ignored %r for job %r from party %s: %s", kind, job_id[:80], src, why)
+        log.warning("ignored %r for job %r from party %s: %s", kind, job_id[:80], src, why,
+                    extra={"job_id": job_id[:80]} if NAME.match(job_id) else {})
         self.audit.append("ignored", job_id if NAME.match(job_id) else "", f"party {src}",
                           {"from": src, "type": short(kind), "job_id": short(job_id), "why": why})
 

@@ -15,16 +15,17 @@ import os
 import signal
 import tempfile
 import threading
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from fate import logs
 from fate.federation.client import RouterTransport
 from fate.federation.signed import signed
 from fate.federation.transport import TransportError
+from fate.flow import metrics, stepruns
 from fate.flow.access import authorize
 from fate.flow.config import FlowConfig, load_flow_config
 from fate.flow.control import POLL_SECONDS
@@ -40,7 +41,7 @@ from fate.flow.jobspec import NAME, parse_job
 from fate.flow.scheduler import Scheduler
 from fate.flow.store import JobRecord, Store, open_store
 from fate.flow.tables import parse_csv, read_table, to_csv
-from fate.flow.waits import describe_waits, read_waits
+from fate.flow.waits import running_waits
 
 log = logging.getLogger("fate.flow")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -66,6 +67,7 @@ class FlowService:
         # Control messages are signed with the party key: not even the exchange can speak for a peer.
         self.scheduler = Scheduler(config, self.store, signed(self.transport, config.tls), config_path)
         self.config_path = config_path
+        self.metrics = metrics.flow_registry(self.store)
         self.delay = 0.0
 
     def reload(self) -> None:
@@ -154,17 +156,11 @@ class FlowService:
         return web.json_response(self._job_view(job), status=201)
 
     def _job_view(self, job: JobRecord) -> dict[str, Any]:
-        view: dict[str, Any] = {**job, "worker_pid": self.scheduler.worker_pid(job["id"])}
+        view: dict[str, Any] = {**job, "worker_pid": self.scheduler.worker_pid(job["id"]),
+                                "steps": stepruns.of_job(self.store, job["id"])}
         if job["status"] == "running":
-            waits = read_waits(self.config.data_dir / "jobs" / job["id"])
-            view["waiting"] = describe_waits(waits, self._links_or_empty() if waits else {}, time.time())
+            view["waiting"] = running_waits(self.config.data_dir / "jobs" / job["id"], self.transport.links)
         return view
-
-    def _links_or_empty(self) -> dict[str, Any]:
-        try:
-            return self.transport.links()
-        except TransportError:
-            return {}  # the router itself is down: the waits still say whom we wait for
 
     async def list_jobs(self, request: web.Request) -> web.Response:
         limit = _int_query(request, "limit", 100)
@@ -231,6 +227,11 @@ class FlowService:
         text = await asyncio.to_thread(lambda: to_csv(read_table(path)))
         return web.Response(text=text, content_type="text/csv")
 
+    async def prometheus(self, request: web.Request) -> web.Response:
+        """Prometheus text format, for the flow token or the read-only credential (a GET)."""
+        body = await asyncio.to_thread(metrics.exposition, self.metrics)
+        return web.Response(body=body, headers={"Content-Type": metrics.CONTENT_TYPE})
+
     async def links(self, request: web.Request) -> web.Response:
         try:
             links = await asyncio.to_thread(self.transport.links)
@@ -255,6 +256,7 @@ class FlowService:
         app.router.add_get("/v1/jobs/{id}/data/{component}/{role}", self.job_data)
         app.router.add_get("/v1/federation/links", self.links)
         app.router.add_get("/v1/audit", self.audit)
+        app.router.add_get("/metrics", self.prometheus)
         app.on_startup.append(self._on_startup)
         app.on_cleanup.append(self._on_cleanup)
         return app
@@ -321,8 +323,9 @@ async def _serve(service: FlowService) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fate flow")
     parser.add_argument("--config", required=True, help="flow.yaml")
+    logs.add_argument(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(args.log_format)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # every control-channel long-poll would be a line
     # A reload (SIGHUP) sent while we still start must not kill us; _serve installs the real handler.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)

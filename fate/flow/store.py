@@ -138,6 +138,22 @@ class Store(Protocol):
         """Rows with seq > after (of one job, when given), oldest first."""
         ...
 
+    def audit_counts(self, after: int = 0) -> list[tuple[str, int, int]]:
+        """(kind, records, last seq) of the audit records past `after`, for the metrics."""
+        ...
+
+    def add_step_run(self, run: dict[str, Any]) -> None:
+        """One finished pipeline step of a role (fate.flow.stepruns)."""
+        ...
+
+    def step_runs(self, after: int = 0, job_id: str | None = None, limit: int = -1) -> list[dict[str, Any]]:
+        """Step runs with seq > after (of one job, when given), oldest first."""
+        ...
+
+    def job_counts(self) -> tuple[dict[str, int], float | None]:
+        """Jobs per status, and when the oldest pending one was created."""
+        ...
+
 
 def is_postgres(database_url: str) -> bool:
     return database_url.startswith(POSTGRES_SCHEMES)

@@ -56,6 +56,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
             FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()""",
     ),
+    (
+        """CREATE TABLE step_runs (
+            seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, job_id TEXT NOT NULL, step TEXT NOT NULL,
+            component TEXT NOT NULL, role TEXT NOT NULL, status TEXT NOT NULL, seconds DOUBLE PRECISION NOT NULL,
+            encryptions BIGINT NOT NULL, decryptions BIGINT NOT NULL, rerandomizations BIGINT NOT NULL,
+            ended DOUBLE PRECISION NOT NULL)""",
+        "CREATE INDEX step_runs_job ON step_runs(job_id, seq)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # pg_advisory_xact_lock(LOCK_SPACE, n): the first key keeps our locks apart from other users'.

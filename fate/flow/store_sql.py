@@ -180,6 +180,29 @@ class SqlStore(ABC):
         )
         return [dict(r) for r in rows]
 
+    def audit_counts(self, after: int = 0) -> list[tuple[str, int, int]]:
+        rows = self._rows("SELECT kind, COUNT(*) AS n, MAX(seq) AS last FROM audit WHERE seq>? GROUP BY kind", after)
+        return [(str(r["kind"]), int(r["n"]), int(r["last"])) for r in rows]
+
+    def add_step_run(self, run: dict[str, Any]) -> None:
+        columns = ("job_id", "step", "component", "role", "status", "seconds", "encryptions", "decryptions",
+                   "rerandomizations", "ended")
+        with self._tx() as db:
+            db.execute(f"INSERT INTO step_runs({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})",
+                       tuple(run[c] for c in columns))
+
+    def step_runs(self, after: int = 0, job_id: str | None = None, limit: int = -1) -> list[dict[str, Any]]:
+        where, args = ("AND job_id=?", (job_id,)) if job_id is not None else ("", ())
+        limit_sql = "LIMIT ?" if limit >= 0 else ""
+        rows = self._rows(f"SELECT * FROM step_runs WHERE seq>? {where} ORDER BY seq {limit_sql}",
+                          after, *args, *((limit,) if limit >= 0 else ()))
+        return [dict(r) for r in rows]
+
+    def job_counts(self) -> tuple[dict[str, int], float | None]:
+        counts = {str(r["status"]): int(r["n"]) for r in self._rows("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")}
+        oldest = self._rows("SELECT MIN(created) AS oldest FROM jobs WHERE status=?", "pending")[0]["oldest"]
+        return counts, None if oldest is None else float(oldest)
+
     def put_output(self, job_id: str, component: str, role: str, kind: str, name: str, value: Any) -> None:
         with self._tx() as db:
             db.execute(

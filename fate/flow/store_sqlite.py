@@ -48,6 +48,16 @@ MIGRATIONS: Migrations = (
         """CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
             BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
     ),
+    # 3: one row per pipeline step and role a worker finished here (fate.flow.stepruns): how long
+    # it took and how many Paillier operations it made; the flow's /metrics reads them.
+    (
+        """CREATE TABLE step_runs (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL, step TEXT NOT NULL,
+            component TEXT NOT NULL, role TEXT NOT NULL, status TEXT NOT NULL, seconds REAL NOT NULL,
+            encryptions INTEGER NOT NULL, decryptions INTEGER NOT NULL, rerandomizations INTEGER NOT NULL,
+            ended REAL NOT NULL)""",
+        "CREATE INDEX step_runs_job ON step_runs(job_id, seq)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -94,6 +94,18 @@ def read_waits(job_dir: Path) -> list[dict[str, Any]]:
     return waits if isinstance(waits, list) else []
 
 
+def running_waits(job_dir: Path, links: Callable[[], dict[str, Any]]) -> list[dict[str, Any]]:
+    """What a running job waits for now, with the router's link states (asked only when it waits)."""
+    waits = read_waits(job_dir)
+    if not waits:
+        return []
+    try:
+        states = links()
+    except TransportError:
+        states = {}  # the router itself is down: the waits still say whom we wait for
+    return describe_waits(waits, states, time.time())
+
+
 def describe_waits(waits: list[dict[str, Any]], links: dict[str, Any], now: float) -> list[dict[str, Any]]:
     """Each wait with how long it lasts and the router's state of the link to that party."""
     out = []

@@ -11,19 +11,25 @@ line, which the flow service reports to every party.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from fate import logs
+from fate.crypto import counters as crypto_counters
 from fate.crypto.codec import register_ciphertexts
+from fate.crypto.counters import Operations
 from fate.federation.client import RouterTransport
 from fate.federation.federation import Federation
 from fate.federation.signed import signed
 from fate.federation.transport import Transport
+from fate.flow import stepruns
 from fate.flow.audit import AuditLog, digest
 from fate.flow.config import FlowConfig, load_flow_config
 from fate.flow.jobspec import JobSpec, Step, validate_job
@@ -34,6 +40,7 @@ from fate.ml import registry
 from fate.ml.component import ComponentContext, ComponentResult, Table
 
 FAILURE_SOURCE = "worker"
+log = logging.getLogger("fate.worker")
 
 
 def _jsonable(value: Any) -> Any:
@@ -113,6 +120,7 @@ class Worker:
         fed = Federation(transport, self.job_id, self.spec.roles, role, default_timeout=self.spec.timeout)
         results: dict[str, ComponentResult] = {}
         for step in self.spec.pipeline:
+            started, before = time.monotonic(), crypto_counters.this_thread()
             try:
                 self.store.log(self.job_id, f"{step.name}/{role}", f"start {step.component}")
                 result = registry.get(step.component)(self._context(step, role, fed, results))
@@ -122,7 +130,19 @@ class Worker:
             except Exception as err:  # any component failure fails this party's part, with its reason
                 self.store.log(self.job_id, f"{step.name}/{role}", traceback.format_exc(limit=8))
                 errors.append(f"{step.name} ({step.component}, {role}): {type(err).__name__}: {err}")
+                self._finished(step, role, "failed", started, before)
                 return
+            self._finished(step, role, "success", started, before)
+
+    def _finished(self, step: Step, role: str, status: str, started: float, before: Operations) -> None:
+        """One step_runs row (duration, Paillier operations of this role's thread); never fails the job."""
+        seconds, ops = time.monotonic() - started, crypto_counters.since(before)
+        try:
+            stepruns.record(self.store, self.job_id, step.name, step.component, role, status, seconds, ops)
+        except Exception:  # a metric lost is better than a job failed for it
+            log.exception("could not record step %s/%s", step.name, role)
+        log.info("%s/%s %s in %.3f s (Paillier: %d encryptions, %d re-randomizations, %d decryptions)",
+                 step.name, role, status, seconds, ops.encryptions, ops.rerandomizations, ops.decryptions)
 
     def run(self) -> int:
         # Every message (Paillier public keys included) is signed by this party and verified on receipt.
@@ -162,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True)
     parser.add_argument("--job", required=True)
     args = parser.parse_args(argv)
+    # The flow put its --log-format into the environment; every line here is about this job.
+    logs.configure()
+    logs.set_process_job(args.job)
     # Components exchange ciphertexts with peers; this is the process that decodes them.
     register_ciphertexts()
     return Worker(load_flow_config(args.config), args.job).run()

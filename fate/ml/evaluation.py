@@ -2,7 +2,9 @@
 
 Scores are predicted probabilities of the positive class, labels are 0/1 (or -1/+1:
 anything > 0 counts as positive). Curves are returned as lists so they travel
-through JSON and msgpack unchanged.
+through JSON and msgpack unchanged. Besides the ROC (whose thresholds also give the
+KS curve) a report holds the gain and lift curves and the confusion matrix at the
+threshold, which the board draws as FATE-Board does.
 """
 
 from __future__ import annotations
@@ -25,6 +27,32 @@ class RocCurve:
 
 
 @dataclass(frozen=True)
+class Confusion:
+    """Rows by actual class and by the call at `threshold` (a score at or above it is positive)."""
+
+    threshold: float
+    tp: int
+    fp: int
+    tn: int
+    fn: int
+
+
+@dataclass(frozen=True)
+class GainCurve:
+    """Cumulative gain and lift against depth (the share of rows called positive, best scores first).
+
+    One point per percentile of depth: the first threshold whose depth reaches it (rows with tied
+    scores are called together, so a point may sit past its percentile). Gain is the share of all
+    positives found by then; lift is the precision there over the positives' base rate. `depth`
+    and `gain` start at the origin; `lift` (undefined there) belongs to `depth[1:]`.
+    """
+
+    depth: tuple[float, ...]
+    gain: tuple[float, ...]
+    lift: tuple[float, ...]
+
+
+@dataclass(frozen=True)
 class BinaryReport:
     auc: float
     ks: float
@@ -34,6 +62,8 @@ class BinaryReport:
     threshold: float
     roc: RocCurve
     loss: tuple[float, ...] = ()  # training loss per epoch, when the model reported one
+    confusion: Confusion | None = None
+    gains: GainCurve | None = None
 
     def summary(self) -> dict[str, float]:
         return {
@@ -50,6 +80,10 @@ class BinaryReport:
             "threshold": self.threshold,
             "roc": {"fpr": list(self.roc.fpr), "tpr": list(self.roc.tpr), "thresholds": list(self.roc.thresholds)},
             "loss": list(self.loss),
+            **({"confusion_matrix": vars(self.confusion).copy()} if self.confusion else {}),
+            **({"gain": {"depth": list(self.gains.depth), "gain": list(self.gains.gain)},
+                "lift": {"depth": list(self.gains.depth[1:]), "lift": list(self.gains.lift)}}
+               if self.gains else {}),
         }
 
 
@@ -67,19 +101,40 @@ def _checked(labels: np.ndarray | Sequence[float], scores: np.ndarray | Sequence
     return y, s
 
 
-def roc_curve(labels: np.ndarray | Sequence[float], scores: np.ndarray | Sequence[float]) -> RocCurve:
-    """One point per distinct score (highest first), starting at (0, 0)."""
-    y, s = _checked(labels, scores)
+def _cumulative(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """True and false positives at each distinct score (highest first), and those scores."""
     order = np.argsort(-s, kind="mergesort")
     s_sorted, y_sorted = s[order], y[order]
     # The last row of each run of equal scores closes that threshold's point.
     closes = np.r_[np.flatnonzero(np.diff(s_sorted)), s_sorted.size - 1]
     tp = np.cumsum(y_sorted)[closes]
-    fp = (closes + 1) - tp
+    return tp, (closes + 1) - tp, s_sorted[closes]
+
+
+def roc_curve(labels: np.ndarray | Sequence[float], scores: np.ndarray | Sequence[float]) -> RocCurve:
+    """One point per distinct score (highest first), starting at (0, 0)."""
+    y, s = _checked(labels, scores)
+    tp, fp, cuts = _cumulative(y, s)
     tpr = np.r_[0.0, tp / y.sum()]
     fpr = np.r_[0.0, fp / (~y).sum()]
-    thresholds = np.r_[np.inf, s_sorted[closes]]
+    thresholds = np.r_[np.inf, cuts]
     return RocCurve(tuple(fpr.tolist()), tuple(tpr.tolist()), tuple(thresholds.tolist()))
+
+
+def gain_curve(labels: np.ndarray | Sequence[float], scores: np.ndarray | Sequence[float],
+               points: int = 100) -> GainCurve:
+    """Gain and lift at (at most) `points` depths; see GainCurve."""
+    y, s = _checked(labels, scores)
+    tp, fp, _ = _cumulative(y, s)
+    called = tp + fp
+    picks = np.unique(np.searchsorted(called, np.ceil(np.arange(1, points + 1) * y.size / points)))
+    tp, called = tp[picks], called[picks]
+    base_rate = y.sum() / y.size
+    return GainCurve(
+        depth=(0.0, *(called / y.size).tolist()),
+        gain=(0.0, *(tp / y.sum()).tolist()),
+        lift=tuple((tp / called / base_rate).tolist()),
+    )
 
 
 def _area(curve: RocCurve) -> float:
@@ -109,6 +164,9 @@ def evaluate_binary(
     true_pos = int(np.sum(predicted & y))
     called = int(predicted.sum())
     curve = roc_curve(y, s)
+    positives = int(y.sum())
+    confusion = Confusion(float(threshold), true_pos, called - true_pos, int((~y).sum()) - (called - true_pos),
+                          positives - true_pos)
     return BinaryReport(
         auc=_area(curve),
         ks=float(np.max(np.subtract(curve.tpr, curve.fpr))),
@@ -118,4 +176,6 @@ def evaluate_binary(
         threshold=float(threshold),
         roc=curve,
         loss=tuple(float(v) for v in loss),
+        confusion=confusion,
+        gains=gain_curve(y, s),
     )

@@ -26,7 +26,9 @@ class PageReport:
     url: str
     status: int
     console_errors: list[str] = field(default_factory=list)
-    charts: list[dict[str, Any]] = field(default_factory=list)  # title, width, height of each <svg>
+    charts: list[dict[str, Any]] = field(default_factory=list)  # title, width, height of each chart <svg>
+    graphs: list[dict[str, Any]] = field(default_factory=list)  # the same of each pipeline graph <svg>
+    text: str = ""  # what the page's <main> says, as rendered
     screenshot: Path | None = None
 
 
@@ -66,11 +68,14 @@ def visit(context: Any, url: str, name: str) -> PageReport:
     page.on("pageerror", lambda e: report.console_errors.append(str(e)))
     response = page.goto(url, wait_until="load")
     report.status = response.status if response is not None else 0
-    report.charts = page.eval_on_selector_all(
-        "svg.chart",
+    laid_out = (
         "els => els.map(e => ({title: (e.querySelector('title') || {}).textContent || '',"
-        " width: e.getBoundingClientRect().width, height: e.getBoundingClientRect().height}))",
+        " width: e.getBoundingClientRect().width, height: e.getBoundingClientRect().height,"
+        " links: e.querySelectorAll('a').length}))"
     )
+    report.charts = page.eval_on_selector_all("svg.chart", laid_out)
+    report.graphs = page.eval_on_selector_all("svg.dag", laid_out)
+    report.text = page.inner_text("main")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     report.screenshot = ARTIFACTS / f"board-{name}.png"
     page.screenshot(path=str(report.screenshot), full_page=True)

@@ -1,5 +1,7 @@
 """The board over a real two-party local lab (routers with mTLS, flows, workers): after a real
-PSI -> hetero LR (Paillier) -> evaluation job, the guest's board draws that job's ROC and loss."""
+PSI -> hetero LR (Paillier) -> evaluation job, the guest's board draws that job's pipeline, ROC,
+KS, lift, gain, confusion matrix and loss, and lists a job the host proposed that waits for the
+guest's approval."""
 
 from __future__ import annotations
 
@@ -37,6 +39,16 @@ pipeline:
   - {name: evaluate, component: evaluation, needs: [lr]}
 timeout: 500
 """
+# Proposed by the host: homo_lr is outside the guest's rule, so it waits for the guest's operator.
+PENDING_JOB = """\
+name: host-asks
+roles: {guest: [10000], host: [9999], arbiter: [10000]}
+tables: {10000: host, 9999: guest}
+pipeline:
+  - name: federated
+    component: homo_lr
+    params: {max_iter: 5, secure_aggregate: {method: secagg}}
+"""
 
 
 def _spec(ports: list[int]) -> str:
@@ -49,7 +61,8 @@ def _spec(ports: list[int]) -> str:
             f"     compose: {{hostPorts: {{router: {router}, flow: {flow}, board: {board}}}}},\n"
             # The job uses 512-bit keys and runs unattended: each party's policy says so explicitly.
             f"     policy: {{allowInsecureKeys: true, minKeyBits: 512,\n"
-            f"              rules: [{{name: board-lab, peers: [{other}], approval: auto}}]}}}}\n"
+            f"              rules: [{{name: board-lab, peers: [{other}], components: [psi, hetero_lr, evaluation],\n"
+            f"                        approval: auto}}]}}}}\n"
         )
     return (
         "apiVersion: fatectl/v1\nname: board-lab\n"
@@ -129,15 +142,43 @@ def test_board_draws_the_roc_and_loss_of_a_real_job(finished: FinishedJob) -> No
     assert password not in page and guest.token not in page
 
 
-def test_every_board_page_renders_in_a_real_browser(finished: FinishedJob) -> None:
+@pytest.fixture(scope="module")
+def pending(lab: tuple[Federation, Path], finished: FinishedJob) -> str:
+    """A job the host proposed that waits for the guest's approval (after the main job, never run)."""
+    fed, root = lab
+    host = client_for(fed, 10000, LocalLab.of(fed, root / "lab").secrets_dir)
+    job_id = str(host.submit(PENDING_JOB)["id"])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if any(j["id"] == job_id for j in finished.guest.jobs(status="pending")):
+            return job_id
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} never waited for the guest's approval")
+
+
+def test_every_board_page_renders_in_a_real_browser(finished: FinishedJob, pending: str) -> None:
     from .browser import browser_session, visit
 
+    job_url = f"{finished.url}/jobs/{finished.job['id']}"
     with browser_session("admin", finished.password) as browser:
         listing = visit(browser, finished.url + "/", "jobs")
-        detail = visit(browser, f"{finished.url}/jobs/{finished.job['id']}", "job")
-    for report in (listing, detail):
+        detail = visit(browser, job_url, "job")
+        step = visit(browser, job_url + "?step=evaluate", "job-step")
+        approvals = visit(browser, finished.url + "/approvals", "approvals")
+    for report in (listing, detail, step, approvals):
         assert report.status == 200 and report.console_errors == [], report
         assert report.screenshot is not None and report.screenshot.stat().st_size > 10_000
     titles = [c["title"] for c in detail.charts]
-    assert any(t.startswith("ROC (AUC") for t in titles) and "loss" in titles, titles
+    for wanted in ("ROC (AUC", "KS ", "lift", "cumulative gain", "confusion matrix at threshold 0.5", "loss"):
+        assert any(t.startswith(wanted) for t in titles), (wanted, titles)
     assert all(c["width"] >= 300 and c["height"] >= 200 for c in detail.charts), detail.charts
+    # The pipeline graph: laid out, one link per step.
+    assert [(g["title"], g["links"]) for g in detail.graphs] == [("pipeline", 3)], detail.graphs
+    assert all(g["width"] > 0 and g["height"] > 0 for g in detail.graphs), detail.graphs
+    # A step's link narrows the page to that step's outputs: the evaluation charts, not the LR's.
+    assert "Outputs of step evaluate" in step.text and "lr as guest" not in step.text
+    assert any(c["title"].startswith("KS ") for c in step.charts) and step.graphs
+    # The pending approval: what it asks, and the command that decides it.
+    assert pending in approvals.text and "proposed by" in approvals.text and "homo_lr" in approvals.text
+    assert f"fatectl job approve SPEC --party 9999 {pending}" in approvals.text
+    assert '"max_iter": 5' in approvals.text

@@ -40,6 +40,6 @@ def test_a_database_from_before_versioning_is_migrated_in_place(tmp_path: Path) 
     db.close()
     store = open_store(tmp_path)
     assert store.get_job("old")["status"] == "success"
-    assert store.schema_version() == SCHEMA_VERSION == 2
+    assert store.schema_version() == SCHEMA_VERSION == 3
     assert AuditLog(store).append("end", "old", "flow", {})["seq"] == 1
     assert open_store(tmp_path).schema_version() == SCHEMA_VERSION  # opening again applies nothing twice

@@ -20,7 +20,7 @@ from fate.flow.tables import parse_csv
 from fatectl.audit import chain_problem, record_hash
 from tests.flow.backends import Backend
 
-SCHEMA_VERSION = 2  # both backends' migration lists have this many entries
+SCHEMA_VERSION = 3  # both backends' migration lists have this many entries
 
 
 def _threads(count: int, target: Callable[[int], None]) -> None:
@@ -264,3 +264,22 @@ def test_concurrent_audit_appends_keep_the_chain_gapless(backend: Backend) -> No
     _threads(4, append)
     records = AuditLog(stores[0]).records(limit=1000)
     assert [r["seq"] for r in records] == list(range(1, 81)) and chain_problem(records) == ""
+
+
+def test_both_backends_have_the_same_number_of_migrations() -> None:
+    from fate.flow import store_postgres, store_sqlite
+
+    assert len(store_sqlite.MIGRATIONS) == len(store_postgres.MIGRATIONS) == SCHEMA_VERSION
+
+
+def test_step_runs_and_counts_for_the_metrics(backend: Backend) -> None:
+    store = backend.open()
+    for n, status in enumerate(("success", "failed")):
+        store.add_step_run({"job_id": "j", "step": "lr", "component": "hetero_lr", "role": "guest", "status": status,
+                            "seconds": 1.5, "encryptions": n, "decryptions": 2, "rerandomizations": 3, "ended": 7.0})
+    runs = store.step_runs()
+    assert [r["status"] for r in runs] == ["success", "failed"] and runs[1]["encryptions"] == 1
+    assert store.step_runs(after=runs[0]["seq"]) == runs[1:] and store.step_runs(job_id="other") == []
+    store.create_job("p", {}, 1, "pending")
+    counts, oldest = store.job_counts()
+    assert counts == {"pending": 1} and oldest is not None

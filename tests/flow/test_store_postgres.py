@@ -20,7 +20,7 @@ from fate.flow.config import parse_flow_config
 from fate.flow.errors import ConfigError
 from fate.flow.jobspec import parse_job
 from fate.flow.store import open_store
-from fate.flow.store_postgres import PostgresStore, redact
+from fate.flow.store_postgres import MIGRATIONS, PostgresStore, redact
 from tests.flow.postgres import USER, Cluster
 
 JOB = parse_job("name: demo\nroles: {guest: [9999], host: [10000]}\ntables: {9999: breast, 10000: breast}\n"
@@ -70,7 +70,7 @@ def test_a_wrong_password_is_a_clear_start_up_error(postgres: Cluster) -> None:
         open_store(Path(postgres.directory / "unused"), url.replace(f"{USER}@", f"{USER}:wrong@"))
     assert "wrong" not in str(err.value)
     store = open_store(Path(postgres.directory / "unused"), url, postgres.password)
-    assert isinstance(store, PostgresStore) and store.schema_version() == 2
+    assert isinstance(store, PostgresStore) and store.schema_version() == len(MIGRATIONS)
     store.close()
 
 

@@ -55,3 +55,34 @@ def test_minus_one_labels_count_as_negative() -> None:
 def test_bad_input_is_a_clear_error(labels: list[float], scores: list[float], message: str) -> None:
     with pytest.raises(EvaluationError, match=message):
         evaluate_binary(labels, scores)
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_confusion_matrix_gain_and_lift_match_a_direct_count(seed: int) -> None:
+    from fate.ml.evaluation import gain_curve
+
+    labels, scores = _scores(seed)
+    report = evaluate_binary(labels, scores, threshold=0.55)
+    cm = report.confusion
+    assert cm is not None
+    called, positive = scores >= 0.55, labels > 0
+    assert (cm.tp, cm.fp, cm.tn, cm.fn) == (
+        int(np.sum(called & positive)), int(np.sum(called & ~positive)),
+        int(np.sum(~called & ~positive)), int(np.sum(~called & positive)))
+    curve = gain_curve(labels, scores)
+    assert curve.depth[0] == curve.gain[0] == 0.0 and curve.depth[-1] == curve.gain[-1] == 1.0
+    assert len(curve.lift) == len(curve.depth) - 1 <= 100 and curve.lift[-1] == pytest.approx(1.0)
+    assert list(curve.depth) == sorted(curve.depth) and list(curve.gain) == sorted(curve.gain)
+    for depth, gain, lift in zip(curve.depth[1:], curve.gain[1:], curve.lift, strict=True):
+        # Every point is a threshold: the rows scoring at or above it are exactly `depth` of all.
+        cut = np.sort(scores)[::-1][round(depth * len(scores)) - 1]
+        taken = scores >= cut
+        assert taken.mean() == pytest.approx(depth)
+        assert gain == pytest.approx(np.sum(taken & positive) / positive.sum())
+        assert lift == pytest.approx((np.sum(taken & positive) / taken.sum()) / positive.mean())
+    as_dict = report.as_dict()
+    assert as_dict["confusion_matrix"] == {"threshold": 0.55, "tp": cm.tp, "fp": cm.fp, "tn": cm.tn, "fn": cm.fn}
+    assert as_dict["gain"] == {"depth": list(curve.depth), "gain": list(curve.gain)}
+    assert as_dict["lift"] == {"depth": list(curve.depth[1:]), "lift": list(curve.lift)}
+    # The keys the board and older readers know are all still there.
+    assert {"auc", "ks", "accuracy", "precision", "recall", "threshold", "roc", "loss"} <= set(as_dict)

@@ -78,9 +78,17 @@ def _validator(kind: str, api_version: str) -> jsonschema.protocols.Validator:
     return jsonschema.Draft202012Validator(schema, registry=registry)
 
 
+# Kinds of CRDs the Kubernetes schemas do not hold: kubernetes-validate knows core and built-in
+# API groups only. The ServiceMonitor (prometheus-operator's CRD) is skipped here, by name, and
+# checked field by field in test_helm.py (test_service_monitors_scrape_the_metrics_services).
+CRD_KINDS = frozenset({"ServiceMonitor"})
+
+
 def schema_errors(docs: list[dict[str, Any]]) -> list[str]:
     errors = []
     for doc in docs:
+        if doc["kind"] in CRD_KINDS:
+            continue
         for err in _validator(doc["kind"], doc["apiVersion"]).iter_errors(doc):
             errors.append(f"{doc['kind']}/{doc['metadata']['name']}: {err.message}")
     return errors

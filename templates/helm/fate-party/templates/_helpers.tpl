@@ -68,6 +68,12 @@ key_file: /run/secrets/tls.key
 {{- $_ := set $cfg "listen" (dict "host" "0.0.0.0" "port" (int64 .Values.router.port)) -}}
 {{- $_ = set $cfg "tls" (include "fate-party.tlsConfig" . | fromYaml) -}}
 {{- $_ = set $cfg "default_route" (ternary nil $default (empty $default)) -}}
+{{- if .Values.metrics.enabled -}}
+{{- if eq (int .Values.metrics.port) (int .Values.router.port) -}}
+{{- fail "metrics.port must differ from router.port: metrics never share the peers' port" -}}
+{{- end -}}
+{{- $_ = set $cfg "metrics" (dict "host" "0.0.0.0" "port" (int64 .Values.metrics.port)) -}}
+{{- end -}}
 {{- toYaml $cfg -}}
 {{- end -}}
 
@@ -162,6 +168,11 @@ affinity:
             - {key: flow_token, path: flow_token}
             - {key: flow_reader_token, path: flow_reader_token}
     {{- end }}
+{{- end -}}
+
+{{/* The engine's arguments after its config: the log format (fate.logs). */}}
+{{- define "fate-party.logArgs" -}}
+"--log-format", {{ .Values.logging.format | default "text" | quote }}
 {{- end -}}
 
 {{- define "fate-party.checkProbe" -}}
