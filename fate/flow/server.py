@@ -16,6 +16,7 @@ import signal
 import tempfile
 import threading
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -77,9 +78,12 @@ class FlowService:
         except ConfigError as err:
             log.warning("reload refused, keeping the running config: %s", err)
             return
+        # Who we know and what we allow change with the federation; ports and paths do not.
+        self.config = replace(self.config, peers=fresh.peers, policy=fresh.policy)
+        self.scheduler.config, self.scheduler.policy = self.config, fresh.policy
         self.scheduler.listen(set(fresh.peers), delay=self.delay)
         self._reload_tls()
-        log.info("reloaded: peers %s", sorted(fresh.peers))
+        log.info("reloaded: peers %s and the policy", sorted(fresh.peers))
 
     def _reload_tls(self) -> None:
         try:

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import gmpy2
 import numpy as np
 
-from fate.crypto import encoding, paillier
+from fate.crypto import counters, encoding, paillier
 from fate.crypto.errors import EncodingOverflowError
 from fate.ml.component import ComponentError
 
@@ -136,6 +136,7 @@ class DecryptionOracle:
         if any(gmpy2.gcd(c, key.n) != 1 for c in value.ciphertexts):
             raise ComponentError(f"{self.peer} sent a {purpose} request that is not a valid ciphertext; refusing")
         self._served.add(slot)
+        counters.count_decryptions(len(value.ciphertexts))  # raw decryptions, counted like the array's
         return [int(m) for m in self.private.raw_decrypt(value.ciphertexts)]
 
 

@@ -152,7 +152,7 @@ def test_audit_verify_catches_a_rewritten_history_and_an_edited_record(lab: Lab,
     assert _cli(lab, "audit", spec, "--party", str(HOST), "--verify")[0] == 0  # checkpoint at the current head
     _rewrite_history(_host_db(lab))
     code, out = _cli(lab, "audit", spec, "--party", str(HOST), "--verify")
-    assert code == 8 and "the audit log of party 10000 failed verification" in out
+    assert code == 9 and "the audit log of party 10000 failed verification" in out
     assert "the history was rewritten" in out, out
 
     db = sqlite3.connect(_host_db(lab))
@@ -160,4 +160,4 @@ def test_audit_verify_catches_a_rewritten_history_and_an_edited_record(lab: Lab,
     db.commit()
     db.close()
     code, out = _cli(lab, "audit", spec, "--party", str(HOST), "--verify")
-    assert code == 8 and "record 3 (" in out and "does not match its hash: its content was edited" in out, out
+    assert code == 9 and "record 3 (" in out and "does not match its hash: its content was edited" in out, out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,12 @@ def test_a_third_party_joins_a_running_lab_and_leaves_it(tmp_path: Path, monkeyp
         for party, client in clients.items():
             upload_ids(client, tmp_path, "ids", [f"u{i}" for i in ids[party]])
         job = clients[9999].submit(psi_job({9999: "ids", 10000: "ids", 10001: "ids"}, 9999, [10000, 10001]))
+        # The newcomer came with no policy: the secure default makes its operator approve the first job.
+        deadline = time.monotonic() + 60
+        while not any(j["id"] == job["id"] and j["status"] == "pending" for j in clients[10001].jobs()):
+            assert time.monotonic() < deadline, "the job never reached the new party's pending list"
+            time.sleep(0.2)
+        clients[10001].approve(job["id"])
         done = clients[9999].wait(job["id"], timeout=300, poll=0.3)
         assert done["status"] == "success", done["reason"]
         assert output_ids(clients[10001], job["id"], "host") == sorted(f"u{i}" for i in range(600, 900))
