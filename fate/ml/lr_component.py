@@ -15,6 +15,7 @@ import numpy as np
 from fate.crypto.errors import CryptoError
 from fate.ml.component import ComponentContext, ComponentError, ComponentResult, Table
 from fate.ml.evaluation import EvaluationError, evaluate_binary
+from fate.ml.feature_scale import warn_if_unscaled
 from fate.ml.hetero_lr import train_arbiter, train_guest, train_host
 from fate.ml.lr_model import MODEL_FORMAT
 from fate.ml.lr_params import parse_params
@@ -41,6 +42,7 @@ def _run_hetero_lr(ctx: ComponentContext) -> ComponentResult:
         ctx.log_metric("loss", list(model.loss))
         return ComponentResult(model=model.to_dict(), metrics={"loss": list(model.loss), "iterations": model.iterations})
     table = ctx.input_data()
+    warn_if_unscaled(ctx, table, "hetero_lr")
     if ctx.role == "host":
         model = train_host(fed, table.ids, table.header, table.features, params, prefix, ctx.log)
         ctx.save_model(model.to_dict())
