@@ -59,9 +59,25 @@ def columns(table: Table, wanted: Sequence[str] | None, field: str, component: s
     position = {name: i for i, name in enumerate(table.header)}
     missing = [name for name in wanted if name not in position]
     if missing:
-        raise ComponentError(f"{component}: params.{field}: no column {', '.join(map(repr, missing))} "
+        raise ComponentError(f"invalid {component} params: params.{field}: no column {', '.join(map(repr, missing))} "
                              f"in this party's table (columns: {', '.join(table.header)})")
     return [position[name] for name in wanted]
+
+
+def own_columns(table: Table, spec: Any, field: str, component: str, role: str) -> list[int]:
+    """Positions of this party's columns named by a `ParamReader.columns` value (all when None).
+
+    A plain list is shared by every party, so each takes the names it has (a party cannot tell
+    another's names from typos without learning them); a per-role list must name this party's own.
+    """
+    if spec is None:
+        return list(range(len(table.header)))
+    if isinstance(spec, Mapping):
+        if role not in spec:
+            return list(range(len(table.header)))
+        return columns(table, spec[role], f"{field}.{role}", component)
+    wanted = set(spec)
+    return [i for i, name in enumerate(table.header) if name in wanted]
 
 
 def replace_columns(table: Table, header: Sequence[str], features: np.ndarray) -> Table:

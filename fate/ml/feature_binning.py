@@ -28,7 +28,7 @@ from fate.crypto import paillier
 from fate.ml import he_pack
 from fate.ml.binning import Binned, bin_columns, bin_label_counts, woe_iv
 from fate.ml.component import ComponentContext, ComponentError, ComponentResult, Table
-from fate.ml.dataflow import binary_labels, passthrough
+from fate.ml.dataflow import binary_labels, own_columns, passthrough
 from fate.ml.lr_model import align_rows
 from fate.ml.params import ParamReader, key_params
 
@@ -41,7 +41,7 @@ def parse(params: Any) -> dict[str, Any]:
     out = {
         "method": p.choice("method", METHODS, "quantile"),
         "n_bins": p.int("n_bins", 10, low=2, high=1024),
-        "bin_col": p.names("bin_col"),
+        "bin_col": p.columns("bin_col"),
         "adjustment_factor": p.number("adjustment_factor", 0.5, low=0.0, low_open=True),
         "local_only": p.bool("local_only", False),
     }
@@ -51,11 +51,9 @@ def parse(params: Any) -> dict[str, Any]:
     return out
 
 
-def _binned(table: Table, params: dict[str, Any]) -> tuple[list[str], Binned]:
-    wanted = params["bin_col"]
-    # One params block serves every party: each bins the listed columns it has (all when unset).
-    names = [h for h in table.header if wanted is None or h in wanted]
-    picked = [table.header.index(h) for h in names]
+def _binned(table: Table, params: dict[str, Any], role: str) -> tuple[list[str], Binned]:
+    picked = own_columns(table, params["bin_col"], "bin_col", "hetero_feature_binning", role)
+    names = [table.header[i] for i in picked]
     return names, bin_columns(table.features[:, picked], params["method"], params["n_bins"])
 
 
@@ -77,7 +75,7 @@ def _describe(binned: Binned, j: int, event: np.ndarray, non_event: np.ndarray, 
 def run_guest(ctx: ComponentContext, params: dict[str, Any]) -> dict[str, Any]:
     table = ctx.input_data()
     labels = binary_labels(table, "hetero_feature_binning")
-    names, binned = _binned(table, params)
+    names, binned = _binned(table, params, "guest")
     totals = (int(labels.sum()), int(len(labels) - labels.sum()))
     columns = {}
     for j, name in enumerate(names):
@@ -122,7 +120,7 @@ def _host_woe(ctx: ComponentContext, params: dict[str, Any], table: Table, label
 
 def run_host(ctx: ComponentContext, params: dict[str, Any]) -> dict[str, Any]:
     table = ctx.input_data()
-    names, binned = _binned(table, params)
+    names, binned = _binned(table, params, "host")
     anonymous = {name: f"host_{ctx.party_id}_{j}" for j, name in enumerate(names)}
     model: dict[str, Any] = {"format": MODEL_FORMAT, "role": "host", "method": params["method"], "columns": {
         name: {"edges": [float(e) for e in binned.edges[j]], "anonymous": anonymous[name]}

@@ -13,20 +13,20 @@ applies that model: that is the prediction path. Missing values stay missing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from fate.ml.component import ComponentContext, ComponentError, ComponentResult, Table
-from fate.ml.dataflow import columns, replace_columns, side_tables, transformed, upstream_model
+from fate.ml.dataflow import columns, own_columns, replace_columns, side_tables, transformed, upstream_model
 from fate.ml.params import ParamReader
 
 MODEL_FORMAT = "fate.feature_scale/1"
 METHODS = ("standard", "min_max")
 
 
-def _feature_range(p: ParamReader, names: Sequence[str] | None) -> Any:
+def _feature_range(p: ParamReader) -> Any:
     raw = p.raw_value("feature_range")
     if raw is None:
         return [0.0, 1.0]
@@ -37,22 +37,18 @@ def _feature_range(p: ParamReader, names: Sequence[str] | None) -> Any:
         if not ok or pair[0] >= pair[1]:
             p.fail("feature_range", f"expected [low, high] with low < high (or one such pair per column), got {pair!r}")
             return [0.0, 1.0]
-    if isinstance(raw, Mapping) and names is not None:
-        unknown = [k for k in raw if k not in names]
-        if unknown:
-            p.fail("feature_range", f"names columns not in scale_col: {', '.join(map(str, unknown))}")
     return raw
 
 
-def fit_scaler(table: Table, params: Mapping[str, Any]) -> dict[str, Any]:
+def fit_scaler(table: Table, params: Mapping[str, Any], role: str) -> dict[str, Any]:
     """The fitted model (plain data) for this party's columns."""
     p = ParamReader("feature_scale", params)
     method = p.choice("method", METHODS, "standard")
-    wanted = p.names("scale_col")
-    feature_range = _feature_range(p, wanted)
+    wanted = p.columns("scale_col")
+    feature_range = _feature_range(p)
     strict = p.bool("strict_range", True)
     p.done()
-    picked = columns(table, wanted, "scale_col", "feature_scale")
+    picked = own_columns(table, wanted, "scale_col", "feature_scale", role)
     x = table.features[:, picked]
     if len(table) == 0:
         raise ComponentError("feature_scale: the table has no rows to fit on")
@@ -103,7 +99,7 @@ def run(ctx: ComponentContext) -> ComponentResult:
     data = ctx.input_data()
     model = upstream_model(ctx, MODEL_FORMAT)
     if model is None:
-        model = fit_scaler(data, ctx.params)
+        model = fit_scaler(data, ctx.params, ctx.role)
         ctx.log(f"feature_scale: fitted {model['method']} on {len(model['columns'])} columns of {len(data)} rows")
     else:
         ctx.log("feature_scale: applying the upstream feature_scale model unchanged")
@@ -120,7 +116,7 @@ def unscaled_columns(table: Table) -> list[str]:
     """Columns far from unit scale, worst first, each with its std and mean."""
     if not len(table) or not table.header:
         return []
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):
         mean = np.nan_to_num(np.nanmean(table.features, axis=0))
         std = np.nan_to_num(np.nanstd(table.features, axis=0))
     badness = np.maximum(np.abs(mean), std) / FAR_FROM_UNIT

@@ -22,7 +22,7 @@ from typing import Any
 
 from fate.ml import feature_binning
 from fate.ml.component import ComponentContext, ComponentError, ComponentResult, Table
-from fate.ml.dataflow import replace_columns, side_tables, transformed, upstream_model
+from fate.ml.dataflow import own_columns, replace_columns, side_tables, transformed, upstream_model
 from fate.ml.params import ParamReader
 
 MODEL_FORMAT = "fate.hetero_feature_selection/1"
@@ -50,7 +50,7 @@ def parse(params: Any) -> dict[str, Any]:
     out["keep_col"] = manual.names("keep_col") or ()
     out["filter_out_col"] = manual.names("filter_out_col") or ()
     manual.unknown()
-    out["select_col"] = p.names("select_col")
+    out["select_col"] = p.columns("select_col")
     out["keep_one"] = p.bool("keep_one", True)
     p.done()
     return out
@@ -73,13 +73,13 @@ def _manual(names: list[str], params: dict[str, Any]) -> set[str]:
     return keep - set(params["filter_out_col"])
 
 
-def _scope(table: Table, params: dict[str, Any]) -> list[str]:
-    wanted = params["select_col"]
-    return [h for h in table.header if wanted is None or h in wanted]
+def _scope(table: Table, params: dict[str, Any], role: str) -> list[str]:
+    picked = own_columns(table, params["select_col"], "select_col", "hetero_feature_selection", role)
+    return [table.header[i] for i in picked]
 
 
 def select_guest(ctx: ComponentContext, params: dict[str, Any], table: Table) -> dict[str, Any]:
-    names = _scope(table, params)
+    names = _scope(table, params, "guest")
     keep = set(names)
     host_keep: dict[str, set[str]] = {}
     host_ivs: dict[str, float] = {}
@@ -120,7 +120,7 @@ def select_guest(ctx: ComponentContext, params: dict[str, Any], table: Table) ->
 
 
 def select_host(ctx: ComponentContext, params: dict[str, Any], table: Table) -> dict[str, Any]:
-    names = _scope(table, params)
+    names = _scope(table, params, "host")
     keep = set(names)
     if "manual" in params["method"]:
         keep &= _manual(names, params)

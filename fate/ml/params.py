@@ -116,6 +116,21 @@ class ParamReader:
             self.fail(name, "names a column twice")
         return tuple(value)
 
+    def columns(self, name: str) -> Any:
+        """A column list shared by every party (each takes the names it has), or one list per role:
+        `{guest: [...], host: [...]}`, where every name must be the party's own. None means all columns."""
+        given, value = self._get(name)
+        if not given or value is None:
+            return None
+        lists = value.items() if isinstance(value, Mapping) else [(None, value)]
+        for role, names in lists:
+            where = name if role is None else f"{name}.{role}"
+            if role is not None and role not in ("guest", "host"):
+                self.fail(where, "columns are given per role: guest or host")
+            elif not isinstance(names, list) or not all(isinstance(v, str) and v for v in names):
+                self.fail(where, f"expected a list of column names, got {names!r}")
+        return value
+
     def section(self, name: str) -> ParamReader:
         """A nested mapping (e.g. `he_param`), read with the same problem list."""
         _, value = self._get(name)

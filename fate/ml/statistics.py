@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from fate.ml.component import ComponentContext, ComponentResult, Table
-from fate.ml.dataflow import columns, passthrough
+from fate.ml.dataflow import own_columns, passthrough
 from fate.ml.params import ParamReader
 
 MODEL_FORMAT = "fate.statistics/1"
@@ -28,7 +28,7 @@ NAMED = ("count", "missing_count", "missing_ratio", "sum", "mean", "median", "mi
 QUANTILE = re.compile(r"^(100|\d{1,2})%$")
 
 
-def parse(params: Any, table: Table) -> tuple[list[str], list[int], int, bool]:
+def parse(params: Any, table: Table, role: str) -> tuple[list[str], list[int], int, bool]:
     p = ParamReader("statistics", params)
     metrics = p.names("metrics", DEFAULT_METRICS) or DEFAULT_METRICS
     bad = [m for m in metrics if m not in NAMED and not QUANTILE.match(m)]
@@ -37,10 +37,10 @@ def parse(params: Any, table: Table) -> tuple[list[str], list[int], int, bool]:
     ddof = p.int("ddof", 1, low=0)
     bias = p.bool("bias", True)
     p.number("relative_error", 1e-3, low=0.0, low_open=True)  # accepted for FATE job files; ours are exact
-    skip = p.names("skip_col") or ()
+    skip_spec = p.columns("skip_col")
     p.done()
-    keep = [i for i in columns(table, None, "skip_col", "statistics") if table.header[i] not in skip]
-    columns(table, list(skip), "skip_col", "statistics")  # unknown names in skip_col fail
+    skip = set() if skip_spec is None else set(own_columns(table, skip_spec, "skip_col", "statistics", role))
+    keep = [i for i in range(len(table.header)) if i not in skip]
     return list(metrics), keep, ddof, bias
 
 
@@ -97,8 +97,8 @@ def column_stats(x: np.ndarray, metrics: list[str], ddof: int, bias: bool) -> di
     return out
 
 
-def summarize(table: Table, params: Any) -> dict[str, Any]:
-    metrics, keep, ddof, bias = parse(params, table)
+def summarize(table: Table, params: Any, role: str) -> dict[str, Any]:
+    metrics, keep, ddof, bias = parse(params, table, role)
     summary = {table.header[j]: column_stats(table.features[:, j], metrics, ddof, bias) for j in keep}
     return {"format": MODEL_FORMAT, "metrics": metrics, "rows": len(table), "columns": summary}
 
@@ -106,7 +106,7 @@ def summarize(table: Table, params: Any) -> dict[str, Any]:
 def run(ctx: ComponentContext) -> ComponentResult:
     if ctx.role not in ("guest", "host"):
         return ComponentResult()
-    model = summarize(ctx.input_data(), ctx.params)
+    model = summarize(ctx.input_data(), ctx.params, ctx.role)
     ctx.save_model(model)
     ctx.log_metric("statistics", model["columns"])
     return passthrough(ctx, model)

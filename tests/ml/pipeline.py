@@ -42,7 +42,7 @@ def run_pipeline(steps: Sequence[Step], tables: Mapping[str, Table], roles: Mapp
                  host_tables: Mapping[int, Table] | None = None, timeout: float = 600.0) -> dict[str, RoleRun]:
     """tables: 'guest' and 'host' (the first host), or host_tables per host id; returns runs per role key."""
     roles = roles or {"guest": (GUEST,), "host": (HOST,)}
-    hub = MemoryHub(on_wire)
+    hub = MemoryHub()
     keys: list[tuple[str, str, int]] = [("guest", "guest", roles["guest"][0])]
     keys += [(f"host{i}" if i else "host", "host", pid) for i, pid in enumerate(roles["host"])]
     keys += [("arbiter", "arbiter", pid) for pid in roles.get("arbiter", ())]
