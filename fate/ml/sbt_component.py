@@ -26,6 +26,7 @@ from fate.crypto.errors import CryptoError
 from fate.crypto.pool import CryptoPool
 from fate.ml.component import ComponentContext, ComponentError, ComponentResult, Table
 from fate.ml.dataflow import binary_labels, side_tables, upstream_model
+from fate.ml.evaluation import auc
 from fate.ml.sbt_core import sigmoid
 from fate.ml.sbt_guest import train_guest
 from fate.ml.sbt_host import MODEL_FORMAT, host_splits, train_host
@@ -79,6 +80,10 @@ def _guest(ctx: ComponentContext, p: SBTParams, data: Table, side: dict[str, Tab
     ctx.log_metric("trees", len(model["trees"]))
     scored = {name: _scored(t, predict_guest(ctx.federation, model["trees"], t, f"{prefix}.predict.{name}",
                                              model["learning_rate"]), p.threshold) for name, t in sorted(side.items())}
+    for name, table in scored.items():
+        # Held-out rows' AUC beside the training metrics; `evaluation` downstream reports the train set.
+        if table.labels is not None and 0 < table.labels.sum() < len(table):
+            ctx.log_metric(f"{name}_auc", auc(table.labels, table.features[:, 0]))
     return ComponentResult(data=_scored(data, raw, p.threshold), model=model,
                            metrics=MappingProxyType({"trees": len(model["trees"])}),
                            side_data=MappingProxyType(scored))
