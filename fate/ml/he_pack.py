@@ -30,6 +30,8 @@ from fate.crypto.pool import (
 )
 from fate.ml.component import ComponentError
 
+RERANDOMIZE_IN_POOL = 2048
+
 
 def capacity(public: PublicKey, slot_bits: int) -> int:
     """Slots of slot_bits per plaintext, below the key's overflow band (max_int)."""
@@ -78,7 +80,9 @@ def fold(public: PublicKey, sums: Sequence[mpz], slot_bits: int, pool: CryptoPoo
     n2 = public.nsquare
     folded = run_chunked(pool, lambda gs: task_fold(n2, slot_bits, gs), task_fold, (n2, slot_bits), groups)
     head = (int(public.n), public_key_hs(public))
-    return run_chunked(pool, public.raw_rerandomize, task_rerandomize, head, folded)
+    # Folded ciphertexts are few; a pool worker would first build its own 54 MB blinding table for this key.
+    return run_chunked(pool if len(folded) >= RERANDOMIZE_IN_POOL else None, public.raw_rerandomize,
+                       task_rerandomize, head, folded)
 
 
 def unfold(plaintexts: Sequence[int], count: int, slot_bits: int, per_plaintext: int) -> list[int]:
