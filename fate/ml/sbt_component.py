@@ -74,12 +74,14 @@ def _guest(ctx: ComponentContext, p: SBTParams, data: Table, side: dict[str, Tab
         if model["validation_loss"]:
             ctx.log_metric("validation_loss", model["validation_loss"])
     else:
-        raw = predict_guest(ctx.federation, model["trees"], data, f"{prefix}.predict.data", model["learning_rate"])
+        raw = model["init_score"] + predict_guest(ctx.federation, model["trees"], data, f"{prefix}.predict.data",
+                                                  model["learning_rate"])
     ctx.save_model(model)
     ctx.log_metric("feature_importance", model["feature_importance"])
     ctx.log_metric("trees", len(model["trees"]))
-    scored = {name: _scored(t, predict_guest(ctx.federation, model["trees"], t, f"{prefix}.predict.{name}",
-                                             model["learning_rate"]), p.threshold) for name, t in sorted(side.items())}
+    scored = {name: _scored(t, model["init_score"] + predict_guest(ctx.federation, model["trees"], t,
+                                                                   f"{prefix}.predict.{name}", model["learning_rate"]),
+                            p.threshold) for name, t in sorted(side.items())}
     for name, table in scored.items():
         # Held-out rows' AUC beside the training metrics; `evaluation` downstream reports the train set.
         if table.labels is not None and 0 < table.labels.sum() < len(table):

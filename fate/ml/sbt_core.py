@@ -161,3 +161,11 @@ def leaf_weight(total: np.ndarray, p: SBTParams) -> float:
 def log_loss(labels: np.ndarray, scores: np.ndarray) -> float:
     """Mean binary cross-entropy of raw scores (computed stably from the logits)."""
     return float(np.mean(np.logaddexp(0.0, scores) - labels * scores))
+
+
+def initial_score(labels: np.ndarray, p: SBTParams) -> float:
+    """FATE 2.2 starts binary boosting at 0; with boost_from_average, at the prior log-odds."""
+    if not p.boost_from_average:
+        return 0.0
+    rate = float(np.clip(np.mean(labels), 1e-12, 1 - 1e-12))
+    return float(np.log(rate / (1.0 - rate)))

@@ -21,7 +21,7 @@ from fate.federation.federation import Federation
 from fate.ml import he_pack
 from fate.ml.binning import Binned, bin_columns
 from fate.ml.component import ComponentError, Table
-from fate.ml.sbt_core import GHLayout, decode, gradients, log_loss, records
+from fate.ml.sbt_core import GHLayout, decode, gradients, initial_score, log_loss, records
 from fate.ml.sbt_grow import GUEST, Ask, FeatureHist, Tree, grow_tree
 from fate.ml.sbt_hist import feature_hists
 from fate.ml.sbt_host import MODEL_FORMAT
@@ -152,7 +152,8 @@ def train_guest(fed: Federation, table: Table, labels: np.ndarray, p: SBTParams,
                f"{prefix}.setup", "host")
     binned = bin_columns(table.features, "sbt", p.max_bin)
     hosts = FederatedHosts(fed, prefix, keys, layout, pool, timer)
-    scores, val_scores = np.zeros(n), np.zeros(len(validate) if validate is not None else 0)
+    init = initial_score(labels, p)
+    scores, val_scores = np.full(n, init), np.full(len(validate) if validate is not None else 0, init)
     trees: list[list[dict[str, Any]]] = []
     weights: list[np.ndarray] = []
     losses: list[float] = []
@@ -193,9 +194,9 @@ def train_guest(fed: Federation, table: Table, labels: np.ndarray, p: SBTParams,
         log(f"early stop after {len(trees)} trees ({stop_reason}); keeping {kept}")
     fed.remote({"stop": True, "trees": kept}, f"{prefix}.{len(trees)}.gh", "host")
     trees = trees[:kept]
-    scores = p.learning_rate * np.sum(weights[:kept], axis=0) if kept else np.zeros(n)
+    scores = init + (p.learning_rate * np.sum(weights[:kept], axis=0) if kept else np.zeros(n))
     model = {"format": MODEL_FORMAT, "role": "guest", "party_id": fed.party_id, "header": list(table.header),
-             "params": p.to_dict(), "init_score": 0.0, "learning_rate": p.learning_rate, "trees": trees,
+             "params": p.to_dict(), "init_score": init, "learning_rate": p.learning_rate, "trees": trees,
              "feature_importance": importance(trees), "loss_history": losses[:kept],
              "validation_loss": val_losses, "best_iteration": best if use_valid else kept - 1,
              "stopped_early": bool(stop_reason)}

@@ -4,8 +4,9 @@ FATE 2.2: num_trees 3, max_depth 3, learning_rate 0.3, objective binary:bce, max
 l2 0.1, l1 0, min_impurity_split 0.01, min_sample_split 2, min_leaf_node 1, min_child_weight 1,
 hist_sub true, he_param {kind: paillier, key_length: 2048}. Early stopping uses FATE 1.x's
 names: `early_stopping_rounds` (on the validate side table's log loss) and `n_iter_no_change`
-with `tol` (on the training loss). Multi-class and regression objectives are not built yet and
-are refused by name.
+with `tol` (on the training loss). `boost_from_average` (not FATE's; default false, FATE's
+initial score 0) starts from the labels' prior log-odds as scikit-learn and LightGBM do.
+Multi-class and regression objectives are not built yet and are refused by name.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class SBTParams:
     min_leaf_node: int = 1
     min_child_weight: float = 1.0
     hist_sub: bool = True
+    boost_from_average: bool = False  # start from the prior log-odds (scikit-learn, LightGBM) rather than 0 (FATE)
     early_stopping_rounds: int | None = None
     n_iter_no_change: bool = False
     tol: float = 1e-4
@@ -70,6 +72,7 @@ def parse_params(raw: Mapping[str, Any]) -> SBTParams:
         min_leaf_node=p.int("min_leaf_node", 1, low=1),
         min_child_weight=p.number("min_child_weight", 1.0, low=0.0),
         hist_sub=p.bool("hist_sub", True),
+        boost_from_average=p.bool("boost_from_average", False),
         early_stopping_rounds=rounds,
         n_iter_no_change=p.bool("n_iter_no_change", False),
         tol=p.number("tol", 1e-4, low=0.0),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fate.ml.binning import Binned, bin_columns
-from fate.ml.sbt_core import bin_sums, candidates, gradients, log_loss
+from fate.ml.sbt_core import bin_sums, candidates, gradients, initial_score, log_loss
 from fate.ml.sbt_grow import Ask, FeatureHist, Tree, grow_tree
 from fate.ml.sbt_params import SBTParams
 
@@ -61,7 +61,7 @@ class PlainFit:
 def fit_plain(guest: np.ndarray, hosts: Sequence[np.ndarray], labels: np.ndarray, p: SBTParams) -> PlainFit:
     guest_bins = bin_columns(guest, "sbt", p.max_bin)
     side = PlainHosts([bin_columns(x, "sbt", p.max_bin) for x in hosts])
-    scores = np.zeros(len(labels))
+    scores = np.full(len(labels), initial_score(labels, p))
     trees, losses = [], []
     for _ in range(p.num_trees):
         g_off, h = gradients(scores, labels)

@@ -108,7 +108,8 @@ def test_federated_trees_equal_the_plaintext_reference() -> None:
 def test_prediction_through_the_federation_reproduces_training_scores() -> None:
     guest, hosts, _, _ = seeded_case(200)
     read = Step("stats", "statistics", {})  # any step that hands on the feature table
-    train = Step("sbt", "hetero_secureboost", {"num_trees": 2, **KEY})
+    # boost_from_average: the stored initial score must reach the prediction path too.
+    train = Step("sbt", "hetero_secureboost", {"num_trees": 2, "boost_from_average": True, **KEY})
     # The model from `sbt`, the data from `stats`: a data source listed last wins.
     again = Step("predict", "hetero_secureboost", {}, needs=("sbt", "stats"))
     runs = run_pipeline([read, train, again], {"guest": guest}, roles={"guest": (GUEST_ID,), "host": HOSTS},
@@ -116,6 +117,8 @@ def test_prediction_through_the_federation_reproduces_training_scores() -> None:
     trained, predicted = runs["guest"].results["sbt"].data, runs["guest"].results["predict"].data
     assert trained is not None and predicted is not None
     np.testing.assert_allclose(predicted.features, trained.features, atol=1e-12)
+    model = runs["guest"].models["sbt"][0]
+    assert model["init_score"] == pytest.approx(np.log(guest.labels.mean() / (1 - guest.labels.mean())))  # type: ignore[union-attr]
 
 
 def test_early_stopping_on_the_validate_table_keeps_the_best_trees() -> None:
