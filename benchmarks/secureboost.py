@@ -179,6 +179,9 @@ def bench(name: str, args: argparse.Namespace) -> dict[str, Any]:
         assert guest.labels is not None
         extra["plaintext reference (same algorithm, joined data) AUC"] = auc(
             guest.labels, fit_plain(guest.features, [host.features], guest.labels, p).scores)
+        averaged = SBTParams(**{**p.__dict__, "boost_from_average": True})
+        extra["plaintext reference with boost_from_average (scikit-learn's initial score) AUC"] = auc(
+            guest.labels, fit_plain(guest.features, [host.features], guest.labels, averaged).scores)
     extra["scikit-learn HistGradientBoostingClassifier (joined data) AUC"] = sklearn_auc(guest, host, p)
     if args.fate22 and name != "synthetic":
         rows.append(("FATE 2.2", run_fate(Path(args.fate22).resolve(), gcsv, hcsv, trees, bits, f"bench_{name}_{bits}")))
