@@ -16,6 +16,7 @@ from typing import Any, TypeGuard
 from markupsafe import Markup
 
 from fate.board import evalcharts
+from fate.board.model_views import model_blocks
 from fate.board.svg import loss_chart, roc_chart
 
 TERMINAL = ("success", "failed", "canceled")
@@ -47,6 +48,7 @@ class Section:
     charts: tuple[Markup, ...]
     notes: tuple[tuple[str, str], ...]  # (label, text) of non-numeric outputs
     weights: tuple[tuple[str, str], ...]  # (feature, weight) of a linear model
+    models: tuple[Markup, ...] = ()  # trees, feature importance, binning tables (fate.board.model_views)
 
 
 def when(timestamp: Any) -> str:
@@ -127,6 +129,7 @@ def _section(component: str, role: str, rows: Sequence[Mapping[str, Any]]) -> Se
     charts: list[Markup] = []
     notes: list[tuple[str, str]] = []
     weights: tuple[tuple[str, str], ...] = ()
+    drawn: tuple[Markup, ...] = ()
     curves: set[tuple[float, ...]] = set()  # evaluation reports the loss under two names
     values = {str(r.get("name")): r.get("value") for r in rows if r.get("kind") == "metric"}
     auc = values.get("auc") if _is_number(values.get("auc")) else None
@@ -151,9 +154,10 @@ def _section(component: str, role: str, rows: Sequence[Mapping[str, Any]]) -> Se
         elif kind == "model":
             weights = weights or _weights(value)
             notes.append(("model", _model_summary(value)))
+            drawn = drawn or model_blocks(value)
         elif kind == "data" and isinstance(value, Mapping):
             notes.append((f"output {name}", _data_summary(value)))
-    return Section(component, role, tuple(metrics), tuple(charts), tuple(notes), weights)
+    return Section(component, role, tuple(metrics), tuple(charts), tuple(notes), weights, drawn)
 
 
 def _summary(value: Any) -> str:

@@ -1,7 +1,7 @@
 """Uploaded tables: CSV validation (every bad row/column named) and the on-disk format.
 
 A table CSV has a header; one column named `id` (unique, non-empty row ids), an
-optional label column `y`, and numeric feature columns. Stored tables are `.npz`
+optional label column `y`, and numeric feature columns (an empty cell is a missing value). Stored tables are `.npz`
 files loaded with `allow_pickle=False`, so a stored table can never run code.
 """
 
@@ -121,7 +121,9 @@ def _parse(reader: _csv.Reader, what: str, label: str | None) -> Table:
             first_line[row_id] = line
         values: list[float] = []
         for pos in feature_pos:
-            value = _number(fields[pos])
+            # An empty feature cell is a missing value (NaN): binning and SecureBoost give it its own
+            # bin and a learned direction; components that cannot use one refuse it by name.
+            value = math.nan if not fields[pos].strip() else _number(fields[pos])
             if value is None:
                 problems.add(f"line {line}, column {header[pos]!r}: {fields[pos]!r} is not a finite number")
                 value = 0.0

@@ -69,6 +69,9 @@ class ComponentResult:
     data: Table | None = None
     model: Any = None
     metrics: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # Tables that travel beside `data` (data_split's "validate" and "test"): a component that fits on
+    # `data` applies the same fitted transform to each, as FATE's components do to their test_data.
+    side_data: Mapping[str, Table] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)

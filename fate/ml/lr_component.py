@@ -22,6 +22,7 @@ from fate.flow.policy import Policy
 from fate.ml import hetero_lr, hetero_lr_free
 from fate.ml.component import ComponentContext, ComponentError, ComponentResult, Table
 from fate.ml.evaluation import EvaluationError, evaluate_binary
+from fate.ml.feature_scale import warn_if_unscaled
 from fate.ml.lr_model import MODEL_FORMAT
 from fate.ml.lr_params import parse_params
 from fate.ml.prediction import predict_guest, predict_host
@@ -76,6 +77,7 @@ def _run_hetero_lr(ctx: ComponentContext) -> ComponentResult:
         ctx.log_metric("loss", list(model.loss))
         return ComponentResult(model=model.to_dict(), metrics={"loss": list(model.loss), "iterations": model.iterations})
     table = ctx.input_data()
+    warn_if_unscaled(ctx, table, "hetero_lr")
     if ctx.role == "host":
         model = protocol.train_host(fed, table.ids, table.header, table.features, params, prefix, ctx.log, policy=policy)
         ctx.save_model(model.to_dict())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable
 
 from fate.ml.component import ComponentContext, ComponentResult
@@ -17,11 +18,19 @@ BUILTINS: dict[str, str] = {
     "hetero_lr": "fate.ml.lr_component:run_hetero_lr",
     "evaluation": "fate.ml.lr_component:run_evaluation",
     "homo_lr": "fate.ml.homo.component:run_homo_lr", "homo_nn": "fate.ml.homo.component:run_homo_nn",
+    "feature_scale": "fate.ml.feature_scale:run",
+    "statistics": "fate.ml.statistics:run",
+    "data_split": "fate.ml.data_split:run",
+    "hetero_feature_binning": "fate.ml.feature_binning:run",
+    "hetero_feature_selection": "fate.ml.feature_selection:run",
+    "hetero_secureboost": "fate.ml.sbt_component:run",
 }
 
 _REGISTRY: dict[str, Component] = {}
 _loaded = False
 _unavailable: dict[str, str] = {}
+# A worker runs each role in a thread; the first lookups may race, and none may see a half-filled registry.
+_lock = threading.Lock()
 
 
 def register(name: str, run: Component) -> Component:
@@ -35,17 +44,18 @@ def register(name: str, run: Component) -> Component:
 
 def _load_builtins() -> None:
     global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for name, target in BUILTINS.items():
-        module, function = target.split(":")
-        try:
-            adapter: Component = getattr(importlib.import_module(module), function)
-        except ModuleNotFoundError as err:
-            _unavailable[module] = str(err)
-            continue
-        register(name, adapter)
+    with _lock:
+        if _loaded:
+            return
+        for name, target in BUILTINS.items():
+            module, function = target.split(":")
+            try:
+                adapter: Component = getattr(importlib.import_module(module), function)
+            except ModuleNotFoundError as err:
+                _unavailable[module] = str(err)
+                continue
+            register(name, adapter)
+        _loaded = True
 
 
 def names() -> tuple[str, ...]:

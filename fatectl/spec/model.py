@@ -20,7 +20,8 @@ MODULE_DEPENDENCIES: Mapping[str, tuple[str, ...]] = MappingProxyType(
 )
 DEFAULT_PORTS: Mapping[str, int] = MappingProxyType({"router": 9370, "flow": 9380, "board": 8080})
 # What a party's policy can name; the engine's registry (fate.ml.registry.BUILTINS) must offer the same.
-COMPONENTS = ("psi", "hetero_lr", "evaluation", "homo_lr", "homo_nn")
+COMPONENTS = ("psi", "hetero_lr", "evaluation", "homo_lr", "homo_nn", "feature_scale", "statistics", "data_split",
+              "hetero_feature_binning", "hetero_feature_selection", "hetero_secureboost")
 JOB_ROLES = ("guest", "host", "arbiter")
 APPROVALS = ("manual", "auto", "deny")
 

@@ -94,3 +94,10 @@ def test_the_cli_client_refuses_a_bad_table_name_before_any_request(name: str, t
     csv.write_text("id,x\n1,2\n")
     with pytest.raises(SpecError, match="table name .*letters, digits"):
         upload(federation(tmp_path, 2, name="bad-names"), 9999, name, csv)  # no lab: no request could go out
+
+
+def test_an_empty_feature_cell_is_a_missing_value() -> None:
+    table = parse_csv("id,y,x0,x1\na,1,,2\nb,0,3, \n")
+    assert np.isnan(table.features[0, 0]) and np.isnan(table.features[1, 1])
+    assert table.features[0, 1] == 2.0 and table.features[1, 0] == 3.0
+    assert _problems("id,y,x0\na,,1\n") == ["line 2, column 'y': label '' is not a number"]
