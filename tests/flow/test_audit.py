@@ -160,3 +160,164 @@ def test_outputs_holding_inf_or_nan_get_a_digest() -> None:
     roc = {"thresholds": [float("inf"), 0.5], "ks": float("nan")}
     assert digest(roc) == digest({"thresholds": [float("inf"), 0.5], "ks": float("nan")})
     assert digest(roc) != digest({"thresholds": [1.0, 0.5], "ks": 0.0})
+
+
+# ---- what a record holds, and the canonical form both implementations hash (mutation testing) ----
+
+
+def test_a_record_reads_back_exactly_as_appended(tmp_path: Path) -> None:
+    log = AuditLog(Store(tmp_path))
+    written = log.append("proposal", "j1", "party 9999", {"from": 9999, "tables": {"10000": "breast"}})
+    log.append("decision", "j2", "policy", {"verdict": "accept"})
+    log.append("start", "j1", "party 9999", {})
+    first = log.records()[0]
+    assert first == written
+    assert (first["kind"], first["job_id"], first["actor"]) == ("proposal", "j1", "party 9999")
+    assert first["detail"] == {"from": 9999, "tables": {"10000": "breast"}}
+    assert [r["seq"] for r in log.records(job_id="j1")] == [1, 3]
+    assert [r["seq"] for r in log.records(after=1)] == [2, 3]
+
+
+def test_an_unknown_record_kind_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown audit record kind 'gossip'"):
+        AuditLog(Store(tmp_path)).append("gossip", "j1", "party 9999", {})
+
+
+def test_a_hostile_job_id_or_actor_is_stored_shortened(tmp_path: Path) -> None:
+    from fate.flow.audit import MAX_FIELD
+
+    log = AuditLog(Store(tmp_path))
+    record = log.append("ignored", "j" * (MAX_FIELD + 1), "a" * MAX_FIELD, {})
+    assert record["job_id"] == "j" * MAX_FIELD + "..." and record["actor"] == "a" * MAX_FIELD
+    assert chain_problem(log.records()) == ""
+
+
+# The documented canonical form (docs/flow.md): sorted keys, no spaces, ASCII only (non-ASCII escaped).
+CANONICAL = (b'{"actor":"op\\u00e9rateur","detail":{"a":1,"z":"\\u2713"},"job_id":"j1","kind":"approval",'
+             b'"seq":1,"ts":1700000000.5}')
+UNORDERED = {"ts": 1700000000.5, "seq": 1, "kind": "approval", "job_id": "j1", "actor": "opérateur",
+             "detail": {"z": "✓", "a": 1}}
+
+
+def test_both_implementations_hash_the_documented_canonical_form() -> None:
+    import hashlib
+
+    from fate.flow import audit as engine
+
+    expected = hashlib.sha256(b"0" * 64 + CANONICAL).hexdigest()
+    assert engine.canonical({k: UNORDERED[k] for k in ("seq", "ts", "kind", "job_id", "actor", "detail")}) == CANONICAL
+    assert engine.record_hash("0" * 64, UNORDERED) == expected
+    assert record_hash("0" * 64, UNORDERED) == expected
+
+
+def test_a_record_that_is_not_strict_json_never_enters_or_passes_the_chain(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        AuditLog(Store(tmp_path)).append("end", "j1", "flow", {"loss": float("nan")})
+    with pytest.raises(ValueError):
+        record_hash("0" * 64, {**UNORDERED, "detail": {"loss": float("inf")}})
+    record = {**UNORDERED, "detail": {"loss": float("nan")}, "prev_hash": "0" * 64, "hash": "0" * 64}
+    assert chain_problem([record]) == "record 1 (approval, job j1) is malformed"
+
+
+def test_a_parameters_digest_is_the_same_on_every_party_and_version() -> None:
+    import hashlib
+
+    import numpy as np
+
+    from fate.flow.audit import digest
+
+    params = {"lr": {"max_iter": 10, "penalty": "L2"}, "psi": {}}
+    assert digest(params) == digest({"psi": {}, "lr": {"penalty": "L2", "max_iter": 10}})  # key order is no difference
+    # Pinned: each party writes this fingerprint into its own log, and operators compare them across parties.
+    pinned = hashlib.sha256(b'{"v":{"lr":{"max_iter":10,"penalty":"L2"},"psi":{}}}').hexdigest()[:16]
+    assert digest(params) == pinned == "4bdcaa1e66e95e13"
+    assert digest({"n": np.int64(3), "name": "é"}) == digest({"n": "3", "name": "é"})  # non-JSON values as text
+
+
+def test_a_duplicated_record_is_named_out_of_order() -> None:
+    records = [{"seq": 1, "ts": 1.0, "kind": "ignored", "job_id": "", "actor": "flow", "detail": {}}]
+    records[0] |= {"prev_hash": "0" * 64, "hash": record_hash("0" * 64, records[0])}
+    assert chain_problem(records + records) == "record 1 (ignored) is out of order: expected record 2"
+
+
+def test_a_checkpoint_still_in_the_log_passes(tmp_path: Path) -> None:
+    records = _log(tmp_path).records()
+    assert checkpoint_problem(records, Checkpoint(2, records[1]["hash"], 1_700_000_000.0)) == ""
+
+
+def test_an_emptied_log_is_caught_by_the_checkpoint() -> None:
+    problem = checkpoint_problem([], Checkpoint(4, "ab" * 32, 1_700_000_000.0))
+    assert problem == ("the log ends at record 0, but record 4 was verified on 2023-11-14 22:13:20 UTC: "
+                       "the log was truncated or replaced")
+
+
+class _Flow:
+    """The flow's audit API over a real store, as fatectl's client sees it (paged)."""
+
+    def __init__(self, log: AuditLog) -> None:
+        self.log = log
+
+    def audit(self, after: int = 0, limit: int = 1000) -> list[object]:
+        return list(self.log.records(after=after, limit=limit))
+
+
+def _verify(monkeypatch: pytest.MonkeyPatch, log: AuditLog, root: Path) -> object:
+    import fatectl.audit
+    from tests.federation.specs import federation
+
+    monkeypatch.setattr(fatectl.audit, "client_for", lambda fed, party_id: _Flow(log))
+    return fatectl.audit.audit_log(federation(), 10000, verify=True, root=root)
+
+
+def test_verify_keeps_a_checkpoint_and_catches_a_history_rewritten_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fatectl.audit
+
+    log, lab = _log(tmp_path / "flow"), tmp_path / "lab"
+    monkeypatch.setattr(fatectl.audit, "PAGE", 3)  # the log is read page by page
+    first = _verify(monkeypatch, log, lab)
+    records = log.records()
+    head = Checkpoint(4, records[-1]["hash"], 0.0)
+    assert isinstance(first, fatectl.audit.AuditReport) and first.records == records
+    assert first.verification is not None and first.verification.previous is None
+    assert first.verification.head is not None and first.verification.records == 4
+    assert (first.verification.head.seq, first.verification.head.hash) == (head.seq, head.hash)
+    path = Path(first.verification.checkpoint_file)
+    assert path == (lab / "testfed" / "audit" / "org-1.json").absolute()
+    saved = read_checkpoint(path)
+    assert saved is not None and (saved.seq, saved.hash) == (head.seq, head.hash)
+    assert saved.verified_at == first.verification.head.verified_at and path.stat().st_mode & 0o777 == 0o600
+
+    log.append("end", "j1", "flow", {"status": "success"})
+    second = _verify(monkeypatch, log, lab)
+    assert isinstance(second, fatectl.audit.AuditReport) and second.verification is not None
+    assert second.verification.previous == saved
+    moved = read_checkpoint(path)
+    assert moved is not None and moved.seq == 5
+
+    _rewrite(log.store, 2, {"verdict": "accept", "rule": "rule friends"})
+    with pytest.raises(AuditError, match="the audit log of party 10000 failed verification") as caught:
+        _verify(monkeypatch, log, lab)
+    assert "the history was rewritten" in str(caught.value.problems[0])
+    assert read_checkpoint(path) == moved  # a failed verification does not move the checkpoint
+
+
+def test_verify_reports_a_broken_chain_and_keeps_no_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log, lab = _log(tmp_path / "flow"), tmp_path / "lab"
+    _tamper(log.store, "DELETE FROM audit WHERE seq=3")
+    with pytest.raises(AuditError) as caught:
+        _verify(monkeypatch, log, lab)
+    assert "record 3 is missing" in str(caught.value.problems[0])
+    assert not (lab / "testfed" / "audit" / "org-1.json").exists()
+
+
+def test_an_empty_log_verifies_and_keeps_no_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fatectl.audit
+
+    report = _verify(monkeypatch, AuditLog(Store(tmp_path / "flow")), tmp_path / "lab")
+    assert isinstance(report, fatectl.audit.AuditReport) and report.verification is not None
+    assert report.verification.head is None and report.records == []
+    assert not (tmp_path / "lab" / "testfed" / "audit" / "org-1.json").exists()
+    assert report.as_json() == {"party": 10000, "records": [], "verification": {
+        "records": 0, "head": None, "previous": None, "checkpoint_file": report.verification.checkpoint_file}}
