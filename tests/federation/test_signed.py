@@ -292,3 +292,18 @@ def test_without_tls_the_party_is_warned_that_nothing_is_signed(caplog: pytest.L
     with caplog.at_level(logging.WARNING, logger="fate.federation.signed"):
         signed(MemoryHub().transport(A), {"mode": "none"})
     assert caplog.messages == ["tls mode none: messages of party 9999 are neither signed nor verified"]
+
+
+def test_ending_one_job_keeps_the_replay_protection_of_the_others(net: Net, monkeypatch: pytest.MonkeyPatch) -> None:
+    live, ended = _job(), _job()
+    net.parties[A].send(live, "t", B, b"once")
+    assert net.parties[B].recv(live, "t", A, timeout=5) == b"once"
+    once = net.wire[-1]
+    receiver = net.parties[B]
+    assert isinstance(receiver, SignedTransport)
+    dropped: list[str] = []
+    monkeypatch.setattr(receiver.inner, "drop_job", lambda job_id: dropped.append(job_id) or 7)
+    assert receiver.drop_job(ended) == 7 and dropped == [ended]  # the router frees the ended job's mailbox
+    net.relay(A).send(live, "t", B, once)
+    with pytest.raises(AuthenticationError, match="message 0 of this sender was already received"):
+        receiver.recv(live, "t", A, timeout=5)
