@@ -148,3 +148,22 @@ def test_refusal_counts_stay_bounded_whatever_senders_are_claimed() -> None:
             quotas.reserve(pool, peer, 11)
     assert len(quotas.refused) == MAX_COUNTED + 1
     assert quotas.refused[OTHERS]["unopened_peer_bytes"] == 50
+
+
+def test_an_open_jobs_refusals_name_their_limit_and_unknown_peers_have_none() -> None:
+    async def go() -> None:
+        boxes, _ = _boxes()
+        boxes.open("j")
+        with pytest.raises(TooLarge, match="a message of 121 bytes exceeds max_message_bytes=120 at party 1's router"):
+            boxes.admit("j", 2, 121)
+        for tag in ("a", "b", "c"):
+            await _put(boxes, "j", tag, 2, 1)
+        with pytest.raises(QuotaExceeded, match=r"party 2 already has 3 messages of open jobs at party 1's router "
+                                                r"\(peer_messages=3\); retry later"):
+            boxes.admit("j", 2, 1)
+        assert boxes.quotas.refused_by(2) == 2
+        assert dict(boxes.quotas.refused[2]) == {"max_message_bytes": 1, "peer_messages": 1}
+        assert boxes.quotas.refused_by(99) == 0 and boxes.quotas.refused_by(None) == 0
+        assert "99" not in boxes.quotas.status()["peers"]
+
+    _run(go())
