@@ -232,8 +232,9 @@ def _mint(secrets: SecretsLayout, name: str, *, ca: bool = False, may_sign: bool
     ids=["ca-certificate", "no-digital-signature", "no-party-name", "rsa-key", "expired", "not-yet-valid"],
 )
 def test_a_federation_certificate_unfit_for_signing_is_refused(net: Net, kind: dict[str, Any], refusal: str) -> None:
-    name = kind.pop("name", f"party-{A}")
-    key, cert = _mint(net.secrets, name, **kind)
+    options = dict(kind)  # the parameter itself is shared by every run of this test
+    name = options.pop("name", f"party-{A}")
+    key, cert = _mint(net.secrets, name, **options)
     job = _job()
     net.relay(A).send(job, "t", B, envelope(key, cert, A, B, job, "t", b"sign me"))
     with pytest.raises(AuthenticationError) as refused:
