@@ -83,9 +83,9 @@ def test_a_consistently_rewritten_history_is_caught_by_the_checkpoint(tmp_path: 
     _rewrite(log.store, 2, {"verdict": "accept", "rule": "rule friends"})
     after = log.records()
     assert chain_problem(after) == ""  # the chain alone cannot tell
-    problem = checkpoint_problem(after, checkpoint)
-    assert problem.startswith("record 4 (start, job j1) has hash ") and problem.endswith(
-        "on 2023-11-14 22:13:20 UTC: the history was rewritten")
+    assert checkpoint_problem(after, checkpoint) == (
+        f"record 4 (start, job j1) has hash {after[-1]['hash'][:16]}..., but was verified as "
+        f"{checkpoint.hash[:16]}... on 2023-11-14 22:13:20 UTC: the history was rewritten")
 
 
 def test_a_truncated_log_is_caught_by_the_checkpoint(tmp_path: Path) -> None:
@@ -100,7 +100,8 @@ def test_a_truncated_log_is_caught_by_the_checkpoint(tmp_path: Path) -> None:
 def test_a_damaged_checkpoint_is_an_error_not_a_pass(tmp_path: Path) -> None:
     path = tmp_path / "cp.json"
     path.write_text("{not json")
-    with pytest.raises(AuditError, match="cannot read the audit checkpoint"):
+    with pytest.raises(AuditError, match=r"cannot read the audit checkpoint .*cp.json \(.*\); "
+                                         "remove it only if you know why it is damaged$"):
         read_checkpoint(path)
     assert read_checkpoint(tmp_path / "none.json") is None
 
@@ -226,11 +227,11 @@ def test_a_parameters_digest_is_the_same_on_every_party_and_version() -> None:
 
     from fate.flow.audit import digest
 
-    params = {"lr": {"max_iter": 10, "penalty": "L2"}, "psi": {}}
-    assert digest(params) == digest({"psi": {}, "lr": {"penalty": "L2", "max_iter": 10}})  # key order is no difference
+    params = {"lr": {"max_iter": 10, "penalty": "L2"}, "psi": {"table": "clients-é"}}
+    assert digest(params) == digest({"psi": {"table": "clients-é"}, "lr": {"penalty": "L2", "max_iter": 10}})
     # Pinned: each party writes this fingerprint into its own log, and operators compare them across parties.
-    pinned = hashlib.sha256(b'{"v":{"lr":{"max_iter":10,"penalty":"L2"},"psi":{}}}').hexdigest()[:16]
-    assert digest(params) == pinned == "4bdcaa1e66e95e13"
+    text = b'{"v":{"lr":{"max_iter":10,"penalty":"L2"},"psi":{"table":"clients-\\u00e9"}}}'
+    assert digest(params) == hashlib.sha256(text).hexdigest()[:16]
     assert digest({"n": np.int64(3), "name": "é"}) == digest({"n": "3", "name": "é"})  # non-JSON values as text
 
 
@@ -261,12 +262,33 @@ class _Flow:
         return list(self.log.records(after=after, limit=limit))
 
 
-def _verify(monkeypatch: pytest.MonkeyPatch, log: AuditLog, root: Path) -> object:
+def _verify(monkeypatch: pytest.MonkeyPatch, log: AuditLog, root: Path, verify: bool = True) -> object:
     import fatectl.audit
+    from fatectl.spec.model import Federation
     from tests.federation.specs import federation
 
-    monkeypatch.setattr(fatectl.audit, "client_for", lambda fed, party_id: _Flow(log))
-    return fatectl.audit.audit_log(federation(), 10000, verify=True, root=root)
+    fed = federation()
+
+    def client_for(asked: Federation, party_id: int) -> _Flow:
+        assert (asked, party_id) == (fed, 10000)  # the party's own flow is asked
+        return _Flow(log)
+
+    monkeypatch.setattr(fatectl.audit, "client_for", client_for)
+    if not verify:
+        return fatectl.audit.audit_log(fed, 10000, root=root)
+    return fatectl.audit.audit_log(fed, 10000, verify=True, root=root)
+
+
+def test_listing_the_log_verifies_nothing_and_keeps_no_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fatectl.audit
+
+    log = _log(tmp_path / "flow")
+    report = _verify(monkeypatch, log, tmp_path / "lab", verify=False)
+    assert report == fatectl.audit.AuditReport(10000, log.records(), None)
+    assert isinstance(report, fatectl.audit.AuditReport) and report.as_json()["verification"] is None
+    assert not (tmp_path / "lab").exists()
 
 
 def test_verify_keeps_a_checkpoint_and_catches_a_history_rewritten_after_it(
@@ -321,3 +343,18 @@ def test_an_empty_log_verifies_and_keeps_no_checkpoint(tmp_path: Path, monkeypat
     assert not (tmp_path / "lab" / "testfed" / "audit" / "org-1.json").exists()
     assert report.as_json() == {"party": 10000, "records": [], "verification": {
         "records": 0, "head": None, "previous": None, "checkpoint_file": report.verification.checkpoint_file}}
+
+
+def test_a_proposal_is_recorded_with_what_it_asks_of_us() -> None:
+    from fate.flow.audit import digest, proposal_detail
+    from fate.flow.jobspec import validate_job
+
+    spec = validate_job({"name": "study", "roles": {"guest": [1], "host": [2, 3], "arbiter": [1]},
+                         "tables": {1: "a", 2: "b", 3: "c"},
+                         "pipeline": [{"name": "p", "component": "psi"},
+                                      {"name": "lr", "component": "hetero_lr", "params": {"max_iter": 3}}]})
+    assert proposal_detail(1, spec, 2) == {
+        "from": 1, "name": "study", "roles": {"guest": [1], "host": [2, 3], "arbiter": [1]}, "our_roles": ["host"],
+        "tables": {"1": "a", "2": "b", "3": "c"}, "components": ["psi", "hetero_lr"],
+        "params_digest": digest({"p": {}, "lr": {"max_iter": 3}}),
+    }
