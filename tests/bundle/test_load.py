@@ -101,3 +101,10 @@ def test_load_without_a_key_needs_allow_unsigned_and_says_so(tmp_path: Path, sig
     assert not (tmp_path / "site").exists() and images.loaded == []
     result = load_bundle(signed_bundle[0], allow_unsigned=True, dest=tmp_path / "site", images=images)
     assert not result.manifest.signed  # the signature was there but nobody checked it: never reported as checked
+
+
+def test_the_default_destination_is_the_bundle_name_without_its_archive_suffix() -> None:
+    from fatectl.bundle.load import default_directory
+
+    assert [default_directory(Path(n)) for n in ("site.tar.gz", "site.tgz", "site.tar", "site.bin")] == [
+        "site", "site", "site", "site.bin.d"]

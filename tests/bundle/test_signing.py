@@ -73,3 +73,19 @@ def test_unusable_key_files_are_named(tmp_path: Path) -> None:
         signing.load_public_key(tmp_path / "junk")
     with pytest.raises(signing.SigningKeyError, match="cannot read key"):
         signing.load_public_key(tmp_path / "absent.pub")
+
+
+def test_keygen_creates_missing_directories_and_a_world_readable_public_key(tmp_path: Path) -> None:
+    pair = signing.generate_keypair(tmp_path / "vendor" / "keys" / "site.key")
+    assert stat.S_IMODE(pair.private_path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(pair.public_path.stat().st_mode) == 0o644
+
+
+def test_a_raw_key_must_be_exactly_32_bytes_of_strict_base64(tmp_path: Path) -> None:
+    good = signing.generate_keypair(tmp_path / "k").public_path
+    raw = signing.load_public_key(good).public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    for name, text in (("short", base64.b64encode(raw[:31])), ("long", base64.b64encode(raw + b"\0")),
+                       ("stray", base64.b64encode(raw)[:20] + b"!" + base64.b64encode(raw)[20:])):
+        (tmp_path / name).write_bytes(text)
+        with pytest.raises(signing.SigningKeyError, match="expected an Ed25519 public key"):
+            signing.load_public_key(tmp_path / name)

@@ -148,3 +148,89 @@ def test_refusal_counts_stay_bounded_whatever_senders_are_claimed() -> None:
             quotas.reserve(pool, peer, 11)
     assert len(quotas.refused) == MAX_COUNTED + 1
     assert quotas.refused[OTHERS]["unopened_peer_bytes"] == 50
+
+
+def test_an_open_jobs_refusals_name_their_limit_and_unknown_peers_have_none() -> None:
+    async def go() -> None:
+        boxes, _ = _boxes()
+        boxes.open("j")
+        with pytest.raises(TooLarge, match="a message of 121 bytes exceeds max_message_bytes=120 at party 1's router"):
+            boxes.admit("j", 2, 121)
+        for tag in ("a", "b", "c"):
+            await _put(boxes, "j", tag, 2, 1)
+        with pytest.raises(QuotaExceeded, match=r"party 2 already has 3 messages of open jobs at party 1's router "
+                                                r"\(peer_messages=3\); retry later"):
+            boxes.admit("j", 2, 1)
+        assert boxes.quotas.refused_by(2) == 2
+        assert dict(boxes.quotas.refused[2]) == {"max_message_bytes": 1, "peer_messages": 1}
+        assert boxes.quotas.refused_by(99) == 0 and boxes.quotas.refused_by(None) == 0
+        assert "99" not in boxes.quotas.status()["peers"]
+
+    _run(go())
+
+
+def _fill(quotas: Quotas, pool: str, sizes: list[int], first_peer: int = 10) -> None:
+    for i, size in enumerate(sizes):
+        quotas.reserve(quotas.pools[pool], first_peer + i, size)
+
+
+def test_a_small_pool_with_room_still_counts_against_the_routers_total() -> None:
+    quotas = Quotas(LIMITS, 1)
+    _fill(quotas, "job", [100, 100, 45])  # 245 of total_bytes=250 held by open jobs
+    with pytest.raises(StorageFull, match=r"^party 1's router holds 245 bytes; 6 more would exceed total_bytes=250; "
+                                          "retry later$"):
+        quotas.reserve(quotas.pools["unopened"], 2, 6)  # the unopened pool itself holds nothing
+    assert dict(quotas.refused[2]) == {"total_bytes": 1}
+    quotas.reserve(quotas.pools["unopened"], 2, 5)  # exactly up to the total
+
+
+def test_a_pools_own_total_and_the_routers_name_what_they_hold() -> None:
+    quotas = Quotas(LIMITS, 1)
+    _fill(quotas, "unopened", [10])
+    with pytest.raises(StorageFull, match=r"^party 1's router holds 10 bytes of messages of jobs this party has not "
+                                          r"opened; 6 more would exceed unopened_total_bytes=15; retry later$"):
+        quotas.reserve(quotas.pools["unopened"], 2, 6)
+    _fill(quotas, "job", [100, 100], first_peer=20)
+    with pytest.raises(StorageFull, match=r"^party 1's router holds 210 bytes of messages; 41 more would exceed "
+                                          r"total_bytes=250; retry later$"):
+        quotas.reserve(quotas.pools["job"], 2, 41)
+
+
+def test_the_router_holds_at_most_total_messages() -> None:
+    quotas = Quotas(LIMITS, 1)
+    _fill(quotas, "job", [1] * 10)  # total_messages=10, one per sender: the tenth still fits
+    with pytest.raises(StorageFull, match=r"^party 1's router holds 10 messages \(total_messages=10\); retry later$"):
+        quotas.reserve(quotas.pools["job"], 99, 1)
+    assert dict(quotas.refused[99]) == {"total_messages": 1}
+
+
+def test_control_and_unopened_refusals_name_their_limits() -> None:
+    quotas = Quotas(LIMITS, 1)
+    control, unopened = quotas.pools["control"], quotas.pools["unopened"]
+    for _ in range(2):
+        quotas.reserve(control, 2, 8)
+    with pytest.raises(QuotaExceeded, match=r"^party 2 already has 16 bytes of control messages at party 1's router; "
+                                            r"1 more would exceed control_peer_bytes=16; retry later$"):
+        quotas.reserve(control, 2, 1)
+    for _ in range(4):
+        quotas.reserve(control, 3, 1)
+    with pytest.raises(QuotaExceeded, match=r"^party 3 already has 4 control messages at party 1's router "
+                                            r"\(control_peer_messages=4\); retry later$"):
+        quotas.reserve(control, 3, 1)
+    for _ in range(2):
+        quotas.reserve(unopened, 4, 1)
+    with pytest.raises(QuotaExceeded, match=r"\(unopened_peer_messages=2\)"):
+        quotas.reserve(unopened, 4, 1)
+    assert quotas.refused_by(2) == quotas.refused_by(3) == quotas.refused_by(4) == 1
+
+
+def test_messages_in_transit_have_their_own_pool_and_never_expire() -> None:
+    quotas = Quotas(LIMITS, 1)
+    relay = quotas.pools["relay"]
+    assert (relay.name, relay.ttl) == ("relay", float("inf"))
+    ticket = quotas.reserve(relay, 5, 100)
+    assert quotas.status()["pools"]["relay"] == {"bytes": 100, "count": 1}
+    with pytest.raises(QuotaExceeded, match="party 5 already has 100 bytes of messages in transit at party 1's router"):
+        quotas.reserve(relay, 5, 1)
+    quotas.release(ticket)
+    assert quotas.status()["pools"]["relay"] == {"bytes": 0, "count": 0}

@@ -7,6 +7,7 @@ import ssl
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -70,11 +71,27 @@ def test_too_large_message_is_refused(tmp_path: Path) -> None:
         lab.close()
 
 
-def test_forwarding_retries_until_the_peer_comes_back(tmp_path: Path) -> None:
+def test_forwarding_retries_until_the_peer_comes_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     lab = RouterLab(tmp_path, tuning={"retry": {"deadline": 30, "initial_backoff": 0.05, "max_backoff": 0.2}})
     try:
         lab.stop_router(B)
         result: list[BaseException | None] = []
+        # Each attempt A's router makes to reach B is counted: the test goes on once it has retried.
+        hops = lab.routers[A].router.hops
+        attempt = hops._post
+        failures: list[BaseException] = []
+        retried = threading.Event()
+
+        async def counted(*args: Any, **kwargs: Any) -> None:
+            try:
+                await attempt(*args, **kwargs)
+            except BaseException as err:
+                failures.append(err)
+                if len(failures) >= 2:
+                    retried.set()
+                raise
+
+        monkeypatch.setattr(hops, "_post", counted)
 
         def send() -> None:
             try:
@@ -85,7 +102,7 @@ def test_forwarding_retries_until_the_peer_comes_back(tmp_path: Path) -> None:
 
         sender = threading.Thread(target=send)
         sender.start()
-        time.sleep(0.6)
+        assert retried.wait(20), "A's router never retried the unreachable peer"
         assert not result, "the send must still be retrying"
         lab.routers[B] = lab.loop.run(start_router(lab.configs[B]))
         sender.join(30)
@@ -188,9 +205,19 @@ def test_config_errors_are_reported_together() -> None:
         assert expected in text
 
 
-def test_a_router_stops_promptly_despite_open_long_polls(tmp_path: Path) -> None:
+def test_a_router_stops_promptly_despite_open_long_polls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     lab = RouterLab(tmp_path)
     outcome: list[BaseException] = []
+    # The router's long poll is observed: the router is stopped only once the poll waits inside it.
+    mailboxes = lab.routers[A].router.mailboxes
+    take = mailboxes.take
+    polling = threading.Event()
+
+    async def observed(*args: Any, **kwargs: Any) -> Any:
+        polling.set()
+        return await take(*args, **kwargs)
+
+    monkeypatch.setattr(mailboxes, "take", observed)
 
     def poll() -> None:
         try:
@@ -200,7 +227,7 @@ def test_a_router_stops_promptly_despite_open_long_polls(tmp_path: Path) -> None
 
     try:
         threading.Thread(target=poll, daemon=True).start()
-        time.sleep(0.3)
+        assert polling.wait(20), "the long poll never reached the router"
         started = time.monotonic()
         lab.stop_router(A)
         assert time.monotonic() - started < 5

@@ -9,21 +9,28 @@ tested over mTLS in test_malicious_exchange.py.
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
 
 from fate.federation.errors import ConfigError
 from fate.federation.federation import Federation
 from fate.federation.memory import MemoryHub, MemoryTransport
 from fate.federation.signed import SignedTransport, signed
-from fate.federation.signing import MAGIC, AuthenticationError, Signer, Verifier
+from fate.federation.signing import HEADER_MAX, MAGIC, AuthenticationError, Signer, Verifier
 from fate.federation.transport import Transport
 from fatectl.pki import SecretsLayout, create_ca, ensure_secrets, issue_certificate, write_pem_pair
-from tests.federation.forgery import forge
+from tests.federation.forgery import PrivateKey, envelope, forge
 from tests.federation.lab import tls_of
 from tests.federation.specs import federation
 
@@ -181,3 +188,123 @@ def test_keys_that_are_not_the_party_s_own_are_a_config_error(secrets: SecretsLa
 def test_without_tls_there_is_nothing_to_sign_with() -> None:
     inner = MemoryHub().transport(A)
     assert signed(inner, {"mode": "none"}) is inner
+
+
+# ---- certificates the federation CA issued that still may not sign (mutation testing) ----
+
+
+def _mint(secrets: SecretsLayout, name: str, *, ca: bool = False, may_sign: bool = True, rsa_key: bool = False,
+          valid_from: float = -3600.0, valid_for: float = 7200.0) -> tuple[PrivateKey, bytes]:
+    """A certificate issued by the federation CA itself, with the one property under test."""
+    ca_key = serialization.load_pem_private_key(secrets.ca_key_file.read_bytes(), password=None)
+    ca_cert = x509.load_pem_x509_certificate(secrets.ca_file.read_bytes())
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    key: PrivateKey = rsa.generate_private_key(65537, 2048) if rsa_key else ec.generate_private_key(ec.SECP256R1())
+    start = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=valid_from)
+    usage = dict.fromkeys(("content_commitment", "key_encipherment", "data_encipherment", "key_agreement",
+                           "key_cert_sign", "crl_sign", "encipher_only", "decipher_only"), False)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(seconds=valid_for))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=may_sign, **{**usage, "key_agreement": not may_sign}),
+                       critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return key, cert.public_bytes(serialization.Encoding.DER)
+
+
+@pytest.mark.parametrize(
+    ("kind", "refusal"),
+    [
+        ({"ca": True}, "the signer's certificate is a CA certificate"),
+        ({"may_sign": False}, "the certificate of party-9999 may not sign"),
+        ({"name": "exchange"}, "the signer's certificate names no party-<id> with an EC key"),
+        ({"rsa_key": True}, "the signer's certificate names no party-<id> with an EC key"),
+        ({"valid_from": -7200.0, "valid_for": 3600.0}, "the certificate of party-9999 is not valid now"),
+        ({"valid_from": 3600.0}, "the certificate of party-9999 is not valid now"),
+    ],
+    ids=["ca-certificate", "no-digital-signature", "no-party-name", "rsa-key", "expired", "not-yet-valid"],
+)
+def test_a_federation_certificate_unfit_for_signing_is_refused(net: Net, kind: dict[str, Any], refusal: str) -> None:
+    options = dict(kind)  # the parameter itself is shared by every run of this test
+    name = options.pop("name", f"party-{A}")
+    key, cert = _mint(net.secrets, name, **options)
+    job = _job()
+    net.relay(A).send(job, "t", B, envelope(key, cert, A, B, job, "t", b"sign me"))
+    with pytest.raises(AuthenticationError) as refused:
+        net.parties[B].recv(job, "t", A, timeout=5)
+    assert str(refused.value) == f"rejected 't' of job {job} from party {A}: {refusal}"
+
+
+def test_any_message_already_read_is_refused_again_in_order_or_not(net: Net) -> None:
+    job = _job()
+    for n in range(4):
+        net.parties[A].send(job, f"t{n}", B, f"m{n}".encode())
+    sent = net.wire[-4:]
+    for n in (0, 1, 3, 2):  # read partly out of order: the window has a gap for a while
+        assert net.parties[B].recv(job, f"t{n}", A, timeout=5) == f"m{n}".encode()
+    for n in (0, 1, 2, 3):
+        net.relay(A).send(job, f"t{n}", B, sent[n])
+        with pytest.raises(AuthenticationError, match=f"message {n} of this sender was already received"):
+            net.parties[B].recv(job, f"t{n}", A, timeout=5)
+
+
+def test_a_signature_header_is_read_only_up_to_its_limit(net: Net) -> None:
+    key, cert = _mint(net.secrets, f"party-{A}")
+    job = _job()
+    # A header of exactly HEADER_MAX bytes is parsed (and its padded certificate then refused) ...
+    net.relay(A).send(job, "t", B, envelope(key, cert, A, B, job, "t", b"", header_size=HEADER_MAX))
+    with pytest.raises(AuthenticationError, match="the signer's certificate is malformed"):
+        net.parties[B].recv(job, "t", A, timeout=5)
+    # ... one byte more is refused before any of it is read, however well-formed.
+    net.relay(A).send(job, "t", B, envelope(key, cert, A, B, job, "t", b"", header_size=HEADER_MAX + 1))
+    with pytest.raises(AuthenticationError, match=f"rejected 't' of job {job} from party {A}: "
+                                                  "its signature header is malformed"):
+        net.parties[B].recv(job, "t", A, timeout=5)
+
+
+def test_unreadable_key_files_are_a_config_error_naming_them(secrets: SecretsLayout, tmp_path: Path) -> None:
+    files = secrets.party(A)
+    with pytest.raises(ConfigError, match=f"cannot load the party key \\({tmp_path}/none.crt, "):
+        Signer(A, str(tmp_path / "none.crt"), str(files.key_file))
+    rsa_key = rsa.generate_private_key(65537, 2048)
+    (tmp_path / "rsa.key").write_bytes(rsa_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    with pytest.raises(ConfigError, match="rsa.key: the party key must be an EC key"):
+        Signer(A, str(files.cert_file), str(tmp_path / "rsa.key"))
+    with pytest.raises(ConfigError, match=f"cannot load the federation CA {tmp_path}/none.crt"):
+        Verifier(A, str(tmp_path / "none.crt"))
+
+
+def test_a_verifier_of_another_party_is_refused(secrets: SecretsLayout) -> None:
+    files = secrets.party(B)
+    own = Signer(B, str(files.cert_file), str(files.key_file))
+    with pytest.raises(ValueError, match="do not belong to party 10000"):
+        SignedTransport(MemoryHub().transport(B), own, Verifier(A, str(secrets.ca_file)))
+
+
+def test_without_tls_the_party_is_warned_that_nothing_is_signed(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="fate.federation.signed"):
+        signed(MemoryHub().transport(A), {"mode": "none"})
+    assert caplog.messages == ["tls mode none: messages of party 9999 are neither signed nor verified"]
+
+
+def test_ending_one_job_keeps_the_replay_protection_of_the_others(net: Net, monkeypatch: pytest.MonkeyPatch) -> None:
+    live, ended = _job(), _job()
+    net.parties[A].send(live, "t", B, b"once")
+    assert net.parties[B].recv(live, "t", A, timeout=5) == b"once"
+    once = net.wire[-1]
+    receiver = net.parties[B]
+    assert isinstance(receiver, SignedTransport)
+    dropped: list[str] = []
+    monkeypatch.setattr(receiver.inner, "drop_job", lambda job_id: dropped.append(job_id) or 7)
+    assert receiver.drop_job(ended) == 7 and dropped == [ended]  # the router frees the ended job's mailbox
+    net.relay(A).send(live, "t", B, once)
+    with pytest.raises(AuthenticationError, match="message 0 of this sender was already received"):
+        receiver.recv(live, "t", A, timeout=5)

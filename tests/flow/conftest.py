@@ -138,6 +138,9 @@ def status(s: Scheduler, job_id: str) -> str:
 
 def wait_status(s: Scheduler, job_id: str, wanted: tuple[str, ...] = TERMINAL, timeout: float = 20.0) -> JobRecord:
     wait_for(lambda: status(s, job_id) in wanted, timeout, f"job {job_id} on party {s.me} to be {wanted}")
+    if set(wanted) <= set(TERMINAL):
+        # The flow sets the final status, then appends the audit log's `end` record: wait for both.
+        wait_for(lambda: "end" in kinds(s, job_id), timeout, f"the end of job {job_id} in party {s.me}'s audit log")
     return s.store.get_job(job_id)
 
 

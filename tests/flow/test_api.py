@@ -53,6 +53,31 @@ def test_token_is_required_except_for_health(tmp_path: Path) -> None:
     _with_client(tmp_path, body)
 
 
+
+def test_the_token_counts_only_as_a_bearer_token(tmp_path: Path) -> None:
+    async def body(client: TestClient) -> None:
+        for header in (f"Basic {TOKEN}", TOKEN, f"Bearer {TOKEN}x", f"Bearer {TOKEN[:-1]}", "Bearer "):
+            assert (await client.get("/v1/jobs", headers={"Authorization": header})).status == 401, header
+        assert (await client.get("/v1/jobs", headers={"Authorization": f"bearer  {TOKEN} "})).status == 200
+
+    _with_client(tmp_path, body)
+
+
+def test_the_read_only_credential_may_only_read(tmp_path: Path) -> None:
+    reader = "r" * 43
+    (tmp_path / "reader").write_text(reader)
+
+    async def body(client: TestClient) -> None:
+        as_reader = {"Authorization": f"Bearer {reader}"}
+        assert (await client.get("/v1/jobs", headers=as_reader)).status == 200
+        assert (await client.head("/v1/jobs", headers=as_reader)).status == 200
+        refused = await client.post("/v1/jobs", headers=as_reader, data=b"roles: {}")
+        assert refused.status == 403 and "may only read" in (await refused.json())["error"]
+        assert (await client.post("/v1/jobs", headers=AUTH, data=b"roles: {}")).status == 400  # the token may write
+        assert (await client.get("/v1/jobs", headers={"Authorization": f"Basic {reader}"})).status == 401
+
+    _with_client(tmp_path, body, reader_token_file=str(tmp_path / "reader"))
+
 def test_upload_validates_and_lists(tmp_path: Path) -> None:
     async def body(client: TestClient) -> None:
         bad = await client.post("/v1/tables/t1", data=b"id,x\na,1\nb,oops\n", headers=AUTH)

@@ -4,10 +4,13 @@ decided by the first rule that covers a proposal."""
 from __future__ import annotations
 
 import pytest
+from ruamel.yaml import YAML
 
+from fate.flow.agreement import Agreement, floor_problems
 from fate.flow.config import parse_flow_config
 from fate.flow.errors import ConfigError
-from fate.flow.policy import Policy, PolicyError, Rule, decide, parse_policy
+from fate.flow.jobspec import JobSpec, validate_job
+from fate.flow.policy import Decision, Policy, PolicyError, Rule, decide, parse_policy
 
 BREAST = Rule("breast", "auto", peers=(9999,), components=("psi", "hetero_lr", "evaluation"),
               tables=("breast_hetero_host",), roles=("host",))
@@ -97,3 +100,77 @@ def test_the_first_covering_rule_decides_and_empty_lists_match_anything() -> Non
 def test_own_jobs_are_accepted_whatever_the_rules_say() -> None:
     policy = Policy(approval="deny", rules=(Rule("none", "deny"),))
     assert decide(policy, 10000, 10000, ["psi"], "t", ["guest"]).rule == "own job"
+
+
+# ---- found by mutation testing (docs/testing.md) ----
+
+
+def test_own_jobs_are_accepted_and_say_why() -> None:
+    own = decide(Policy(approval="deny"), 10000, 10000, ["psi"], "t", ["guest"])
+    assert own == Decision("accept", "own job", "submitted with this party's flow token")
+
+
+def test_a_denying_rule_names_itself_and_the_initiator_and_tells_the_proposer_only_our_refusal() -> None:
+    refused = decide(Policy(rules=(Rule("no-9999", "deny", peers=(9999,)),)), 10000, 9999, ["psi"], "t", ["host"])
+    assert refused == Decision("refuse", "rule no-9999", "denied by rule no-9999 for party 9999",
+                               "refused by party 10000's policy")
+
+
+def test_a_rule_covers_a_job_using_exactly_its_components() -> None:
+    assert _decide(Policy(rules=(BREAST,)), components=("psi", "hetero_lr", "evaluation")) == ("accept", "rule breast")
+
+
+def test_a_name_list_given_as_one_string_is_refused_not_spelled_out() -> None:
+    # "psi" must not become the components 'p', 's', 'i'
+    with pytest.raises(PolicyError) as info:
+        parse_policy({"rules": [{"name": "r", "components": "psi", "tables": [1]}]})
+    assert info.value.problems == ("policy.rules[0].components: expected a list of names, got 'psi'",
+                                   "policy.rules[0].tables: expected a list of names, got [1]")
+    assert str(info.value) == ("invalid policy: policy.rules[0].components: expected a list of names, got 'psi'; "
+                               "policy.rules[0].tables: expected a list of names, got [1]")
+
+
+def test_limits_of_one_are_positive_and_seconds_must_be_finite_numbers() -> None:
+    policy = parse_policy({"min_batch_size": 1, "max_parties": 1, "approval_timeout": 1})
+    assert (policy.min_batch_size, policy.max_parties, policy.approval_timeout) == (1, 1, 1.0)
+    for bad in (0, float("inf"), "1h", True):
+        with pytest.raises(PolicyError, match="policy.approval_timeout: expected a positive number of seconds"):
+            parse_policy({"approval_timeout": bad})
+
+
+def _spec(params: str = "{}", arbiter: int = 1, second: str = "") -> JobSpec:
+    job = (f"roles: {{guest: [1], host: [2], arbiter: [{arbiter}]}}\ntables: {{1: t, 2: t}}\npipeline:\n"
+           f"  - {{name: lr, component: hetero_lr, params: {params}}}\n")
+    if second:
+        job += f"  - {{name: lr2, component: hetero_lr, params: {second}}}\n"
+    return validate_job(YAML(typ="safe").load(job))
+
+
+def test_every_lr_step_is_held_to_the_floors_not_only_the_last() -> None:
+    problems = floor_problems(Policy(), _spec("{encrypt_param: {key_length: 1024}}", second="{}"), 2)
+    assert problems == ["lr (hetero_lr): 1024-bit keys are under the floor of 2048 bits"]
+
+
+@pytest.mark.parametrize(
+    ("params", "problem"),
+    [
+        ("{encrypt_param: weak}", "lr (hetero_lr): encrypt_param.key_length None is not a key size"),
+        ("{encrypt_param: {key_length: '4096'}}", "lr (hetero_lr): encrypt_param.key_length '4096' is not a key size"),
+        ("{batch_size: '64'}", "lr (hetero_lr): batch_size '64' is not a row count"),
+        ("{batch_size: 31}", "lr (hetero_lr): batches of 31 rows are under the floor of 32"),
+    ],
+)
+def test_lr_parameters_that_are_not_numbers_are_refused_by_name(params: str, problem: str) -> None:
+    assert floor_problems(Policy(), _spec(params), 2) == [problem]
+
+
+def test_a_batch_of_exactly_the_floor_is_accepted() -> None:
+    assert floor_problems(Policy(), _spec("{batch_size: 32}"), 2) == []
+
+
+def test_an_agreement_waiting_only_for_a_person_is_not_overdue_at_the_answer_deadline() -> None:
+    agreement = Agreement(frozenset({2, 3}), answer_by=10.0, answered={2, 3}, accepted={2}, pending={3: 100.0})
+    assert agreement.overdue(50.0, 5, 90) == ""
+    assert agreement.overdue(100.0, 5, 90) == "party 3 did not approve within 90s"
+    assert Agreement(frozenset({2, 3}), answer_by=10.0, answered={2}).overdue(10.0, 5, 90) == (
+        "no answer from parties [3] within 5s")
