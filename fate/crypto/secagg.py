@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import math
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,23 +25,53 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from fate.crypto.errors import CryptoError, EncodingOverflowError
-from fate.crypto.shamir import (  # noqa: F401  (the primitives of secure aggregation, in one place)
-    PACK,
-    PACK_PRIME,
-    PACK_SHARE,
-    PRIME,
-    SECRET_BYTES,
-    SecAggError,
-    combine,
-    combine_int,
-    combine_packed,
-    lagrange_at_zero,
-    share_bytes,
-    share_int,
-    split,
-    split_int,
-    split_packed,
+from fate.crypto.errors import EncodingOverflowError
+
+# Re-exported: the primitives of secure aggregation, in one place.
+from fate.crypto.shamir import (
+    PACK as PACK,
+)
+from fate.crypto.shamir import (
+    PACK_PRIME as PACK_PRIME,
+)
+from fate.crypto.shamir import (
+    PACK_SHARE as PACK_SHARE,
+)
+from fate.crypto.shamir import (
+    PRIME as PRIME,
+)
+from fate.crypto.shamir import (
+    SECRET_BYTES as SECRET_BYTES,
+)
+from fate.crypto.shamir import (
+    SecAggError as SecAggError,
+)
+from fate.crypto.shamir import (
+    combine as combine,
+)
+from fate.crypto.shamir import (
+    combine_int as combine_int,
+)
+from fate.crypto.shamir import (
+    combine_packed as combine_packed,
+)
+from fate.crypto.shamir import (
+    lagrange_at_zero as lagrange_at_zero,
+)
+from fate.crypto.shamir import (
+    share_bytes as share_bytes,
+)
+from fate.crypto.shamir import (
+    share_int as share_int,
+)
+from fate.crypto.shamir import (
+    split as split,
+)
+from fate.crypto.shamir import (
+    split_int as split_int,
+)
+from fate.crypto.shamir import (
+    split_packed as split_packed,
 )
 
 NONCE_BYTES = 12
@@ -138,7 +167,7 @@ def prg_words(seed: bytes, count: int, modulus_bits: int, stream: int = 0) -> np
     words = np.empty(count, dtype="<u8")
     # Straight into the array: no intermediate bytes object for an 80 KB mask.
     Cipher(algorithms.ChaCha20(seed, nonce), mode=None).encryptor().update_into(_zeros(8 * count),
-                                                                               memoryview(words).cast("B"))
+                                                                               words.data.cast("B"))
     return words if modulus_bits == 64 else words & np.uint64(modulus_mask(modulus_bits))
 
 

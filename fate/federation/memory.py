@@ -25,7 +25,8 @@ class MemoryHub:
         self.on_wire = on_wire
         self._parties: set[int] = set()
         self._queues: dict[_Key, deque[bytes]] = {}
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         # One condition per awaited key, all on the hub's lock: a message wakes only the thread
         # waiting for it, not every party of the process (with ten clients that was most of a round).
         self._waiting: dict[_Key, tuple[threading.Condition, list[int]]] = {}  # key -> (condition, [waiters])
@@ -64,7 +65,7 @@ class MemoryHub:
                     raise TransportError(
                         f"timed out after {timeout:g}s waiting for {tag!r} of job {job_id} from party {src}"
                     )
-                waiter, count = self._waiting.setdefault(key, (threading.Condition(self._cond), [0]))
+                waiter, count = self._waiting.setdefault(key, (threading.Condition(self._lock), [0]))
                 count[0] += 1
                 try:
                     waiter.wait(remaining)

@@ -18,9 +18,9 @@ from fate.federation import codec
 from fate.federation.federation import Federation
 from fate.federation.memory import MemoryHub
 from fate.ml.homo.secagg import (
+    Deal,
     Roster,
     SecAggAbort,
-    Deal,
     SecAggClient,
     SecAggRefused,
     Setting,

@@ -41,7 +41,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from fate.crypto import secagg as sa
