@@ -7,7 +7,8 @@ at once: `accept`, `pending` (a person must approve; the job waits there as `pen
 broadcasts `start`, and only a job this party accepted moves to running here. A refusal, a
 party silent for AGREE_TIMEOUT, or an approval not given within the approval timeout fails the
 job on every party. A party whose worker fails tells everyone, and everyone fails the job with
-that party's reason; a stop likewise reaches every party. What this party is asked, decides and
+that party's reason (except where a client may drop out of horizontal training: fate.flow.dropouts,
+the dropout recorded instead); a stop likewise reaches every party. What this party is asked, decides and
 does goes to its audit log (fate.flow.audit), and so does every control message it ignores.
 """
 
