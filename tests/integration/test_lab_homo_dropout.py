@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from fatectl.errors import RemoteError
 from fatectl.flowclient import FlowClient
 
 from .conftest import Lab
@@ -51,7 +52,10 @@ def _kill_at(clients: dict[int, FlowClient], job_id: str, phase: str, victim: in
         os.kill(aggregator, signal.SIGSTOP)
         try:
             time.sleep(0.3)  # the victim reaches its next wait and records it
-            view = clients[victim].job(job_id)
+            try:
+                view = clients[victim].job(job_id)
+            except RemoteError:  # the proposal has not reached the victim's flow yet
+                continue
             for wait in view.get("waiting") or []:
                 found = re.search(r"\.sa(\d+)\.(\w+)\|", str(wait.get("tag")))
                 if found and found.group(2) == phase and int(found.group(1)) >= 1 and view.get("worker_pid"):
