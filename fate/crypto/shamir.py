@@ -40,9 +40,9 @@ def split_int(secret: int, threshold: int, xs: Sequence[int], prime: int) -> dic
     shares = {}
     for x in xs:
         y = 0
-        for c in reversed(coefficients):  # Horner
-            y = (y * x + c) % prime
-        shares[x] = y
+        for c in reversed(coefficients):  # Horner, reduced once at the end: x is small, y grows by log2(x) bits a step
+            y = y * x + c
+        shares[x] = y % prime
     return shares
 
 

@@ -5,7 +5,8 @@ Bonawitz et al. (2017), every message relayed by the aggregator:
 0. advertise: each client sends two X25519 public keys (channel c, mask s).
 1. deal: each client Shamir-shares (threshold t) among its neighbours a fresh self-mask seed b
    and, packed as one secret, its mask seeds with its neighbours for the round
-   (p_uv = HKDF(KA(s_u, s_v), round)); the share for peer v is sealed with their channel key.
+   (p_uv = ChaCha20 under HKDF(KA(s_u, s_v), job), nonce = round); the share for peer v is
+   sealed with their channel key.
 2. masked input: y_u = x_u + PRG(b_u) + sum_v +-PRG(p_uv) modulo 2^k.
 3. unmasking: the aggregator names survivors (sent y) and dropped clients (dealt but sent no
    y); each survivor reveals its shares of the survivors' b and of the dropped clients' mask
@@ -129,9 +130,15 @@ def sign(a: int, b: int, roster: Roster) -> int:
     return 1 if roster.point(a) < roster.point(b) else -1
 
 
-def mask_seed(pair_secret: bytes, setting: Setting, round_no: int) -> bytes:
-    """A pair's mask seed for one round: HKDF of the X25519 secret, bound to the job and round."""
-    return sa.derive(pair_secret, "mask", round_ctx(setting, round_no))
+def pair_key(pair_secret: bytes, setting: Setting) -> bytes:
+    """A pair's mask key for the job (or for the round, with fresh keys): HKDF of the X25519 secret."""
+    return sa.derive(pair_secret, "mask", setting.context.encode())
+
+
+def mask_seed(key: bytes, round_no: int) -> bytes:
+    """The pair's mask seed of one round: ChaCha20 under the pair key, nonce = the round (a PRF), so
+    a revealed seed opens that round's mask and nothing of the key or of other rounds."""
+    return sa.prg_words(key, 4, 64, round_no).tobytes()
 
 
 def mask(seed: bytes, size: int, setting: Setting) -> np.ndarray:
@@ -165,7 +172,7 @@ class SecAggClient:
     _keys: tuple[sa.KeyPair, sa.KeyPair] | None = field(default=None, init=False)  # channel c, mask s
     _peers: dict[int, dict[str, bytes]] = field(default_factory=dict, init=False)
     _channel: dict[int, ChaCha20Poly1305] = field(default_factory=dict, init=False)
-    _pair: dict[int, bytes] = field(default_factory=dict, init=False)  # peer -> X25519 secret of the pair
+    _pair: dict[int, bytes] = field(default_factory=dict, init=False)  # peer -> the pair's mask key
     _members: set[int] | None = field(default=None, init=False)  # last survivors, when a short round is next
     _deal: Deal | None = field(default=None, init=False)  # ours, for the coming or current round
     _round: dict[str, Any] = field(default_factory=dict, init=False)
@@ -211,7 +218,7 @@ class SecAggClient:
         mine = self.graph[self.me]
         self._channel = {p: ChaCha20Poly1305(sa.agree(channel, k["c"], "channel", job_ctx))
                          for p, k in keys.items() if p in mine}
-        self._pair = {p: sa.exchange(mask_key, k["s"]) for p, k in keys.items() if p in mine}
+        self._pair = {p: pair_key(sa.exchange(mask_key, k["s"]), self.setting) for p, k in keys.items() if p in mine}
 
     def _make_deal(self, round_no: int, holders: set[int]) -> dict[int, bytes]:
         """Deal round `round_no`: b and the packed mask seeds, shared among `holders` (us included), sealed per peer."""
@@ -219,7 +226,7 @@ class SecAggClient:
         if len(holders) < t:
             raise SecAggAbort(f"only {len(holders)} of this client's neighbourhood take part; the threshold is {t}")
         peers = self.roster.sort(holders - {self.me})
-        seeds = {p: mask_seed(self._pair[p], self.setting, round_no) for p in peers}
+        seeds = {p: mask_seed(self._pair[p], round_no) for p in peers}
         points = [self.roster.point(p) for p in (self.me, *peers)]
         b = sa.random_seed()
         b_shares = sa.split(b, t, points)
