@@ -1,8 +1,7 @@
 """Horizontal training in compose labs on a real Docker engine: the shipped homo jobs, unchanged.
 
 A 2-party lab runs examples/jobs/breast-homo-lr.yaml (guest + one host, the arbiter on the guest's
-party); a 3-party lab with an exchange runs examples/jobs/breast-homo-lr-3.yaml (three clients,
-threshold 2 of 3). Each party uploads only its own rows, through its own flow.
+party); a 3-party lab runs examples/jobs/breast-homo-lr-3.yaml (three clients, threshold 2 of 3). Each party uploads only its own rows, through its own flow.
 
 Its own image tag (fate-engine:homo-e2e), so it never races another build of 0.1.0.
 """
@@ -52,7 +51,7 @@ def two(cli: Cli, image: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 @pytest.fixture(scope="module")
 def three(cli: Cli, image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield from _lab(cli, tmp_path_factory.mktemp("homo3"), 3, True, "e2e-homo-three", 3900)
+    yield from _lab(cli, tmp_path_factory.mktemp("homo3"), 3, False, "e2e-homo-three", 3900)
 
 
 def _json(proc: Any) -> Any:
@@ -84,7 +83,7 @@ def test_breast_homo_lr_runs_unchanged_in_a_two_party_compose_lab(cli: Cli, two:
     assert arbiter["method"] == "secagg" and all(d == [] for d in arbiter["dropped"])
 
 
-def test_the_three_client_example_runs_unchanged_through_an_exchange(cli: Cli, three: Path) -> None:
+def test_the_three_client_example_runs_unchanged_in_a_three_party_lab(cli: Cli, three: Path) -> None:
     for party, name in ((9999, "breast_homo_guest"), (10000, "breast_homo_host_1"), (10001, "breast_homo_host_2")):
         _upload(cli, three, party, name)
     done = _json(cli.run("job", "submit", str(three), "--party", "9999", str(JOBS / "breast-homo-lr-3.yaml"),
