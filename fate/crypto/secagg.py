@@ -4,7 +4,7 @@
   channel key and to bind both to the round they belong to;
 - ChaCha20 as the PRG that expands a 32-byte seed into a mask vector modulo 2^k;
 - ChaCha20-Poly1305 for the share ciphertexts that travel through the aggregator;
-- Shamir secret sharing over GF(2^521 - 1), large enough for a 32-byte secret;
+- Shamir secret sharing (fate.crypto.shamir), one secret or packs of them;
 - fixed-point encoding modulo 2^k that refuses any input with which the sum could wrap.
 
 The protocol that uses them (who sends what when, dropouts) is `fate.ml.homo.secagg`.
@@ -12,9 +12,9 @@ The protocol that uses them (who sends what when, dropouts) is `fate.ml.homo.sec
 
 from __future__ import annotations
 
+import functools
 import math
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,17 +25,59 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from fate.crypto.errors import CryptoError, EncodingOverflowError
+from fate.crypto.errors import EncodingOverflowError
 
-# A Mersenne prime: reduction is cheap and every 32-byte secret (< 2^256) is a field element.
-PRIME = (1 << 521) - 1
-SECRET_BYTES = 32
+# Re-exported: the primitives of secure aggregation, in one place.
+from fate.crypto.shamir import (
+    PACK as PACK,
+)
+from fate.crypto.shamir import (
+    PACK_PRIME as PACK_PRIME,
+)
+from fate.crypto.shamir import (
+    PACK_SHARE as PACK_SHARE,
+)
+from fate.crypto.shamir import (
+    PRIME as PRIME,
+)
+from fate.crypto.shamir import (
+    SECRET_BYTES as SECRET_BYTES,
+)
+from fate.crypto.shamir import (
+    SecAggError as SecAggError,
+)
+from fate.crypto.shamir import (
+    combine as combine,
+)
+from fate.crypto.shamir import (
+    combine_int as combine_int,
+)
+from fate.crypto.shamir import (
+    combine_packed as combine_packed,
+)
+from fate.crypto.shamir import (
+    lagrange_at_zero as lagrange_at_zero,
+)
+from fate.crypto.shamir import (
+    share_bytes as share_bytes,
+)
+from fate.crypto.shamir import (
+    share_int as share_int,
+)
+from fate.crypto.shamir import (
+    split as split,
+)
+from fate.crypto.shamir import (
+    split_int as split_int,
+)
+from fate.crypto.shamir import (
+    split_packed as split_packed,
+)
+
 NONCE_BYTES = 12
 KEY_BYTES = 32
 
 
-class SecAggError(CryptoError, ValueError):
-    """A secure-aggregation value that is malformed, forged or cannot be reconstructed."""
 
 
 # ---- keys -------------------------------------------------------------------------------
@@ -110,84 +152,56 @@ def random_seed() -> bytes:
 # ---- PRG and channel ---------------------------------------------------------------------
 
 
-def prg_words(seed: bytes, count: int, modulus_bits: int) -> np.ndarray:
-    """`count` uniform words modulo 2^modulus_bits from a 32-byte seed (ChaCha20 keystream)."""
+def prg_words(seed: bytes, count: int, modulus_bits: int, stream: int = 0) -> np.ndarray:
+    """`count` uniform words modulo 2^modulus_bits: the ChaCha20 keystream of `seed` under nonce `stream`.
+
+    One key gives independent vectors for distinct `stream` numbers (the round), so a pair's mask
+    key is derived once per job and each round reads its own stream: no key derivation per round.
+    """
     if len(seed) != KEY_BYTES:
         raise SecAggError("a PRG seed is 32 bytes")
-    # The seed is used for exactly one vector, so a fixed (zero) nonce and counter are safe.
-    stream = Cipher(algorithms.ChaCha20(seed, b"\0" * 16), mode=None).encryptor().update(bytes(8 * count))
-    # Read-only view of the keystream: callers only add it, so no copy unless it must be reduced.
-    words = np.frombuffer(stream, dtype="<u8")
+    if not 0 <= stream < 1 << 96:
+        raise SecAggError("a PRG stream number is below 2^96")
+    # cryptography's 16-byte ChaCha20 nonce: a 32-bit block counter (0), then the 96-bit nonce.
+    nonce = b"\0" * 4 + stream.to_bytes(12, "little")
+    words = np.empty(count, dtype="<u8")
+    # Straight into the array: no intermediate bytes object for an 80 KB mask.
+    Cipher(algorithms.ChaCha20(seed, nonce), mode=None).encryptor().update_into(_zeros(8 * count),
+                                                                               words.data.cast("B"))
     return words if modulus_bits == 64 else words & np.uint64(modulus_mask(modulus_bits))
+
+
+@functools.lru_cache(maxsize=4)
+def _zeros(size: int) -> bytes:
+    """The plaintext a keystream is read through (cached: every mask of a vector has one size)."""
+    return bytes(size)
 
 
 def modulus_mask(modulus_bits: int) -> int:
     return (1 << modulus_bits) - 1
 
 
+def random_nonce() -> bytes:
+    return secrets.token_bytes(NONCE_BYTES)
+
+
 def seal(key: bytes, plaintext: bytes, associated: bytes) -> bytes:
     """Authenticated encryption (ChaCha20-Poly1305); the nonce travels in front."""
-    nonce = secrets.token_bytes(NONCE_BYTES)
+    nonce = random_nonce()
     return nonce + ChaCha20Poly1305(key).encrypt(nonce, plaintext, associated)
 
 
 def open_sealed(key: bytes, sealed: bytes, associated: bytes) -> bytes:
+    return open_with(ChaCha20Poly1305(key), sealed, associated)
+
+
+def open_with(cipher: ChaCha20Poly1305, sealed: bytes, associated: bytes) -> bytes:
     if not isinstance(sealed, bytes) or len(sealed) < NONCE_BYTES + 16:
         raise SecAggError("a sealed share is too short")
     try:
-        return ChaCha20Poly1305(key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], associated)
+        return cipher.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], associated)
     except InvalidTag:
         raise SecAggError("a share ciphertext failed authentication (forged, or not addressed to us)") from None
-
-
-# ---- Shamir secret sharing ---------------------------------------------------------------
-
-
-def split(secret: bytes, threshold: int, xs: Sequence[int]) -> dict[int, int]:
-    """Shares y = f(x) of a random polynomial of degree threshold-1 with f(0) = secret."""
-    if len(secret) != SECRET_BYTES:
-        raise SecAggError(f"only {SECRET_BYTES}-byte secrets are shared")
-    if not 1 <= threshold <= len(xs):
-        raise SecAggError(f"threshold {threshold} for {len(xs)} shares")
-    if len(set(xs)) != len(xs) or any(not 0 < x < PRIME for x in xs):
-        raise SecAggError("share points must be distinct and non-zero")
-    coefficients = [int.from_bytes(secret, "big")] + [secrets.randbelow(PRIME) for _ in range(threshold - 1)]
-    shares = {}
-    for x in xs:
-        y = 0
-        for c in reversed(coefficients):  # Horner
-            y = (y * x + c) % PRIME
-        shares[x] = y
-    return shares
-
-
-def combine(shares: dict[int, int], threshold: int) -> bytes:
-    """The secret from any `threshold` shares (Lagrange interpolation at 0)."""
-    if len(shares) < threshold:
-        raise SecAggError(f"{len(shares)} shares cannot rebuild a secret that needs {threshold}")
-    points = sorted(shares.items())[:threshold]
-    secret = 0
-    for i, (xi, yi) in enumerate(points):
-        num, den = 1, 1
-        for j, (xj, _) in enumerate(points):
-            if i != j:
-                num = num * (-xj) % PRIME
-                den = den * (xi - xj) % PRIME
-        secret = (secret + yi * num * pow(den, -1, PRIME)) % PRIME
-    if secret >= 1 << (8 * SECRET_BYTES):
-        raise SecAggError("the shares do not rebuild a 32-byte secret (inconsistent or forged shares)")
-    return secret.to_bytes(SECRET_BYTES, "big")
-
-
-def share_bytes(value: int) -> bytes:
-    return value.to_bytes((PRIME.bit_length() + 7) // 8, "big")
-
-
-def share_int(data: bytes) -> int:
-    value = int.from_bytes(data, "big")
-    if not 0 <= value < PRIME:
-        raise SecAggError("a share is outside the field")
-    return value
 
 
 # ---- fixed point modulo 2^k --------------------------------------------------------------

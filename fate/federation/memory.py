@@ -25,7 +25,11 @@ class MemoryHub:
         self.on_wire = on_wire
         self._parties: set[int] = set()
         self._queues: dict[_Key, deque[bytes]] = {}
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        # One condition per awaited key, all on the hub's lock: a message wakes only the thread
+        # waiting for it, not every party of the process (with ten clients that was most of a round).
+        self._waiting: dict[_Key, tuple[threading.Condition, list[int]]] = {}  # key -> (condition, [waiters])
 
     def transport(self, party_id: int) -> MemoryTransport:
         with self._cond:
@@ -41,7 +45,9 @@ class MemoryHub:
             self.on_wire(job_id, tag, src, dst, payload)
         with self._cond:
             self._queues.setdefault(key, deque()).append(bytes(payload))
-            self._cond.notify_all()
+            waiting = self._waiting.get(key)
+            if waiting is not None:
+                waiting[0].notify_all()
 
     def _take(self, key: _Key, timeout: float) -> bytes:
         deadline = time.monotonic() + timeout
@@ -59,7 +65,14 @@ class MemoryHub:
                     raise TransportError(
                         f"timed out after {timeout:g}s waiting for {tag!r} of job {job_id} from party {src}"
                     )
-                self._cond.wait(remaining)
+                waiter, count = self._waiting.setdefault(key, (threading.Condition(self._lock), [0]))
+                count[0] += 1
+                try:
+                    waiter.wait(remaining)
+                finally:
+                    count[0] -= 1
+                    if not count[0]:
+                        del self._waiting[key]
 
     def pending(self) -> int:
         """Messages sent but not yet received (tests use it to check nothing leaks)."""

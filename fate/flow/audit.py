@@ -36,6 +36,7 @@ KINDS = (
     "reply",  # a party's answer to our proposal
     "start",  # the job started here
     "end",  # the job ended here: status and reason
+    "dropout",  # a client of a job that goes on without it failed (fate.flow.dropouts)
     "read",  # a worker read one of our tables
     "output",  # a worker wrote an output (data table, model, metric)
     "ignored",  # a control message we did not act on (forged, malformed, not allowed)

@@ -20,6 +20,7 @@ from fate.federation.transport import Transport, TransportError
 from fate.flow.audit import AuditLog, short
 from fate.flow.config import FlowConfig
 from fate.flow.control import ControlChannel
+from fate.flow.dropouts import DROPOUT_SOURCE
 from fate.flow.errors import Conflict
 from fate.flow.jobspec import NAME, validate_job
 from fate.flow.store import TERMINAL, JobRecord, Store
@@ -141,9 +142,11 @@ class JobRunner:
         return errors[-1].removeprefix("error: ") if errors else ""
 
     def _check_done(self, job_id: str, done: list[int]) -> None:
+        """Success once every party finished its part (or, in a job that allows it, dropped out)."""
         spec = validate_job(self.store.get_job(job_id)["spec"])
         if set(spec.parties) <= set(done):
-            self._end(job_id, "success", "")
+            dropped = [e["message"] for e in self.store.logs(job_id) if e["source"] == DROPOUT_SOURCE]
+            self._end(job_id, "success", ("finished without: " + "; ".join(dropped)) if dropped else "")
 
     def _end(self, job_id: str, status: str, reason: str, expect: tuple[str, ...] = ()) -> bool:
         if not self.store.has_job(job_id) or not self.store.set_status(job_id, status, reason, expect):

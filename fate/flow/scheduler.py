@@ -7,7 +7,8 @@ at once: `accept`, `pending` (a person must approve; the job waits there as `pen
 broadcasts `start`, and only a job this party accepted moves to running here. A refusal, a
 party silent for AGREE_TIMEOUT, or an approval not given within the approval timeout fails the
 job on every party. A party whose worker fails tells everyone, and everyone fails the job with
-that party's reason; a stop likewise reaches every party. What this party is asked, decides and
+that party's reason (except where a client may drop out of horizontal training: fate.flow.dropouts,
+the dropout recorded instead); a stop likewise reaches every party. What this party is asked, decides and
 does goes to its audit log (fate.flow.audit), and so does every control message it ignores.
 """
 
@@ -25,6 +26,7 @@ from fate.federation.transport import Transport, TransportError
 from fate.flow.agreement import Agreement, Evaluation, evaluate, table_problem
 from fate.flow.audit import proposal_detail, short
 from fate.flow.config import FlowConfig
+from fate.flow.dropouts import DROPOUT_SOURCE, dropout_refused
 from fate.flow.errors import BadRequest, Conflict
 from fate.flow.jobspec import NAME, JobSpec, validate_job
 from fate.flow.policy import public_refusal
@@ -68,13 +70,27 @@ class Scheduler(JobRunner):
                     self.audit.append("start", job_id, f"party {src}", {"initiator": src})
                     self._start_worker(job_id)
             elif kind == "failed":
-                self._end(job_id, "failed", str(msg.get("reason", f"party {src} failed")))
+                self._on_failed(src, job_id, str(msg.get("reason", f"party {src} failed")))
             elif kind == "stop":
                 self._end(job_id, "canceled", f"stopped by party {src}")
             else:
                 self._check_done(job_id, self.store.mark_done(job_id, src))
         else:
             self._ignored(src, job_id, kind, "unknown message type")
+
+    def _on_failed(self, src: int, job_id: str, reason: str) -> None:
+        """A party failed: the job fails here too, unless it is a client that may drop out (fate.flow.dropouts)."""
+        job = self.store.get_job(job_id)
+        refused = dropout_refused(validate_job(job["spec"]), src)
+        if refused or job["status"] != "running":
+            self._end(job_id, "failed", reason)
+            return
+        note = short(reason, 1000)
+        self.store.log(job_id, DROPOUT_SOURCE, f"party {src} dropped out: {note}")
+        self.store.log(job_id, "flow", f"party {src} dropped out ({note}); the job goes on without it "
+                                       "while the aggregator's protocol allows")
+        self.audit.append("dropout", job_id, f"party {src}", {"party": src, "reason": note})
+        self._check_done(job_id, self.store.mark_done(job_id, src))
 
     def _may_not_steer(self, src: int, job_id: str, kind: str) -> str:
         """Why `src` may not send `kind` for this job ("" when it may): only a job's participants

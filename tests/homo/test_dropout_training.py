@@ -64,19 +64,22 @@ def _train(homo: BreastHomo, kill_on: str, before: bool) -> tuple[AggregatorMode
 
 
 @pytest.mark.parametrize(("kill_on", "before", "sum_holds_victim"), [
-    (".sa2.y", False, True),    # killed right after sending its masked update in round 2
-    (".sa2.y", True, False),    # killed just before sending it
-    (".sa2.cts", True, False),  # killed before sharing its round-2 self-mask seed
+    (".sa2.y", False, True),        # killed right after sending its masked update in round 2
+    (".sa2.y", True, False),        # killed just before sending it (and its round-2 b shares, which travel with it)
+    (".sa2.shares", True, True),    # killed after its masked update, before its unmasking shares
+    (".sa0.cts", True, False),      # killed in the first round, before sharing its keys
+    (".sa0.shares", True, True),    # killed in the first round, after its masked update
 ])
 def test_training_survives_a_killed_client(homo: BreastHomo, kill_on: str, before: bool, sum_holds_victim: bool) -> None:
     model, results = _train(homo, kill_on, before)
-    victim = HOSTS[1]
+    victim, killed_in = HOSTS[1], int(kill_on.split(".")[1].removeprefix("sa"))
     assert model.rounds == 5
-    # Round 2 holds the victim's input only when it was sent; it is left out from then on.
+    # The kill round holds the victim's input only when it was sent; it is left out from then on.
     dropped = [set(d) for d in model.dropped]
-    assert dropped[:2] == [set(), set()]
-    assert dropped[2] == (set() if sum_holds_victim else {victim})
-    assert dropped[3] == ({victim} if sum_holds_victim else set())
+    assert dropped[:killed_in] == [set()] * killed_in
+    assert dropped[killed_in] == (set() if sum_holds_victim else {victim})
+    assert dropped[killed_in + 1] == ({victim} if sum_holds_victim else set())
+    assert all(d == set() for d in dropped[killed_in + 2:])
     survivors = [results[GUEST], results[HOSTS[0]]]
     assert all(isinstance(r, ClientModel) and r.rounds == 5 for r in survivors)
     assert model.params is not None

@@ -82,3 +82,37 @@ def test_a_sum_outside_the_proven_range_is_detected() -> None:
     garbage = sa.prg_words(sa.random_seed(), 100, 64)  # what masks that did not cancel look like
     with pytest.raises(EncodingOverflowError, match="masks did not cancel"):
         enc.decode(garbage)
+
+
+@pytest.mark.parametrize("count", [1, 8, 9, 17])
+def test_packed_secrets_rebuild_from_any_threshold_of_holders(count: int) -> None:
+    values = [sa.random_seed() for _ in range(count)]
+    shares = sa.split_packed(values, 3, [1, 2, 3, 4, 5])
+    assert all(len(s) == -(-count // sa.PACK) * sa.PACK_SHARE for s in shares.values())
+    for holders in ([1, 2, 3], [2, 4, 5], [1, 3, 5, 4]):
+        assert sa.combine_packed({x: shares[x] for x in holders}, 3, count) == values
+    with pytest.raises(sa.SecAggError, match="2 shares cannot rebuild a secret that needs 3"):
+        sa.combine_packed({x: shares[x] for x in (1, 2)}, 3, count)
+    with pytest.raises(sa.SecAggError, match="packed secrets is"):
+        sa.combine_packed({x: shares[x][:-1] for x in (1, 2, 3)}, 3, count)
+
+
+def test_a_forged_packed_share_does_not_rebuild_the_secrets() -> None:
+    values = [sa.random_seed() for _ in range(4)]
+    shares = sa.split_packed(values, 3, [1, 2, 3])
+    forged = dict(shares)
+    forged[2] = bytes(b ^ 1 for b in shares[2][:-1]) + shares[2][-1:]
+    try:
+        rebuilt = sa.combine_packed(forged, 3, 4)
+    except sa.SecAggError as err:
+        assert "inconsistent or forged" in str(err) or "outside the field" in str(err)
+    else:
+        assert rebuilt != values
+
+
+def test_prg_streams_of_one_key_are_independent_and_repeatable() -> None:
+    key = sa.random_seed()
+    assert np.array_equal(sa.prg_words(key, 1000, 64, 3), sa.prg_words(key, 1000, 64, 3))
+    assert not np.array_equal(sa.prg_words(key, 1000, 64, 0), sa.prg_words(key, 1000, 64, 1))
+    with pytest.raises(sa.SecAggError, match="stream number"):
+        sa.prg_words(key, 10, 64, -1)

@@ -18,11 +18,13 @@ from fate.federation import codec
 from fate.federation.federation import Federation
 from fate.federation.memory import MemoryHub
 from fate.ml.homo.secagg import (
+    Deal,
     Roster,
     SecAggAbort,
     SecAggClient,
     SecAggRefused,
     Setting,
+    mask,
     neighborhoods,
     refusal,
 )
@@ -43,10 +45,23 @@ def _setting(n: int, threshold: int, timeout: float = 1.5, rekey: bool = False, 
     return Setting(threshold, sa.FixedPoint(16, 64, 1e6, n), timeout, "job/homo", rekey, neighbors)
 
 
+class Recording(SecAggClient):
+    """A client that keeps every deal it made (its b and mask seeds per round), for a test to play an
+    aggregator that somehow got both kinds of shares."""
+
+    deals: dict[tuple[int, int], Deal] = {}
+
+    def _make_deal(self, round_no: int, holders: set[int]) -> dict[int, bytes]:
+        sealed = super()._make_deal(round_no, holders)
+        assert self._deal is not None
+        Recording.deals[(self.me, round_no)] = self._deal
+        return sealed
+
+
 def _client(fed: Federation, setting: Setting, x: np.ndarray, rounds: int, stop: tuple[int, str] | None,
             late: float) -> Callable[[], Any]:
     def run() -> Any:
-        c = SecAggClient(fed, "t", setting, wait=30)
+        c = Recording(fed, "t", setting, wait=30)
         for r in range(rounds):
             halt = stop[1] if stop is not None and stop[0] == r else None
             if halt == "start":
@@ -139,68 +154,112 @@ def test_honest_clients_refuse_to_reveal_both_shares_of_one_client() -> None:
         run_round(4, 3, fed_class=AskingForBoth)
     cause = failed.value.__cause__
     assert isinstance(cause, SecAggRefused | SecAggAbort)
-    assert "both the self-mask and the mask-key shares" in str(cause)
+    assert "both the self-mask and the mask-seed shares" in str(cause)
 
 
-def _wire(n: int, threshold: int, **kw: Any) -> tuple[Collected, dict[int, np.ndarray], list[tuple[str, int, Any]]]:
-    seen: list[tuple[str, int, Any]] = []
+Seen = list[tuple[int, str, int, Any]]  # (round, phase, sender, message) of everything the aggregator receives
 
+
+def _recorder(seen: Seen) -> Callable[[str, str, int, int, bytes], None]:
     def record(job: str, tag: str, src: int, dst: int, payload: bytes) -> None:
-        if dst == ARBITER:  # everything the aggregator receives
-            seen.append((tag.split("|")[0].rsplit(".", 1)[-1], src, codec.decode(payload)))
+        if dst == ARBITER:
+            _, round_tag, phase = tag.split("|")[0].split(".")
+            seen.append((int(round_tag.removeprefix("sa")), phase, src, codec.decode(payload)))
+    return record
 
-    done, inputs, _ = run_round(n, threshold, on_wire=record, **kw)
+
+def _wire(n: int, threshold: int, rounds: int = 1, **kw: Any) -> tuple[list[Collected], dict[int, np.ndarray], Seen]:
+    seen: Seen = []
+    done, inputs, _ = run_rounds(n, threshold, rounds, on_wire=_recorder(seen), **kw)
     return done, inputs, seen
 
 
-def _aggregator_attempt(seen: list[tuple[str, int, Any]], victim: int, roster_points: Mapping[int, int],
-                        threshold: int) -> np.ndarray:
-    """Unmask the victim's input with all the aggregator holds: y, its self-mask shares, any mask-key shares."""
-    ctx = b"job/homo/round0"
-    y = next(v for kind, src, v in seen if kind == "y" and src == victim)
-    keys = {src: v for kind, src, v in seen if kind == "adv"}
-    answers = {src: v for kind, src, v in seen if kind == "shares"}
-    words = np.asarray(y, dtype=np.uint64)
-    b_shares = {roster_points[q]: sa.share_int(a["b"][victim]) for q, a in answers.items() if victim in a["b"]}
+def _aggregator_attempt(seen: Seen, victim: int, roster_points: Mapping[int, int], threshold: int,
+                        round_no: int = 0, neighbors: int | None = None) -> np.ndarray:
+    """Unmask the victim's input of a round with all the aggregator holds: its y and every share revealed
+    in any round (its self-mask seed b when it survived, its mask seeds when it was called dropped)."""
+    setting = _setting(len(roster_points), threshold)
+    words = np.asarray(next(v for r, kind, src, v in seen if r == round_no and kind == "y" and src == victim),
+                       dtype=np.uint64)
+    answers = [(src, v) for r, kind, src, v in seen if kind == "shares" and r == round_no]
+    b_shares = {roster_points[q]: sa.share_int(a["b"][victim]) for q, a in answers if victim in a["b"]}
     if len(b_shares) >= threshold:
-        b = sa.combine(b_shares, threshold)
-        words = words - sa.prg_words(sa.derive(b, "self", ctx), SIZE, 64)
-    s_shares = {roster_points[q]: sa.share_int(a["s"][victim]) for q, a in answers.items() if victim in a["s"]}
-    if len(s_shares) >= threshold:
-        s_private = sa.combine(s_shares, threshold)
-        for peer, k in keys.items():
-            if peer != victim:
-                noise = sa.prg_words(sa.agree(s_private, k["s"], "mask", ctx), SIZE, 64)
+        words = words - mask(sa.combine(b_shares, threshold), SIZE, setting)
+    for r in {r for r, kind, _, _ in seen if kind == "shares"}:  # mask seeds revealed in any round
+        s_shares = {roster_points[q]: a["s"][victim] for rr, kind, q, a in seen
+                    if rr == r and kind == "shares" and victim in a["s"]}
+        if len(s_shares) >= threshold:
+            graph = neighborhoods(tuple(roster_points), neighbors, setting.context)
+            peers = [p for p in roster_points if p in graph[victim]]
+            seeds = sa.combine_packed(s_shares, threshold, len(peers))
+            for peer, seed in zip(peers, seeds, strict=True):
+                noise = mask(seed, SIZE, setting)
                 words = words - noise if roster_points[victim] < roster_points[peer] else words + noise
     return words.view(np.int64).astype(np.float64) / 2**16
 
 
 def test_the_aggregator_cannot_unmask_a_single_client() -> None:
-    done, inputs, seen = _wire(4, 3)
+    """Three rounds: the first agrees keys and deals, the others are short (start, y, request, answer)."""
+    done, inputs, seen = _wire(4, 3, rounds=3)
     points = {p: i + 1 for i, p in enumerate(inputs)}
-    assert np.array_equal(done.total, _exact_sum(inputs, done.included))  # it does learn the sum
-    assert {kind for kind, _, _ in seen} == {"adv", "cts", "y", "shares"}
-    for victim, x in inputs.items():
-        guess = _aggregator_attempt(seen, victim, points, 3)
-        assert not np.allclose(guess, x, atol=1.0), f"party {victim}'s input was recovered"
-        assert np.median(np.abs(guess)) > 1e9  # still uniformly masked, nowhere near |x| ~ 50
+    for collected in done:
+        assert np.array_equal(collected.total, _exact_sum(inputs, collected.included))  # it does learn the sum
+    assert {kind for r, kind, _, _ in seen if r == 0} == {"adv", "cts", "y", "shares"}
+    assert {kind for r, kind, _, _ in seen if r > 0} == {"y", "shares"}
+    for round_no in range(3):
+        for victim, x in inputs.items():
+            guess = _aggregator_attempt(seen, victim, points, 3, round_no)
+            assert not np.allclose(guess, x, atol=1.0), f"party {victim}'s input of round {round_no} was recovered"
+            assert np.median(np.abs(guess)) > 1e9  # still uniformly masked, nowhere near |x| ~ 50
     raw = [np.ascontiguousarray(x).tobytes()[:64] for x in inputs.values()]
     raw += [sa.FixedPoint(16, 64, 1e6, 4).encode(x).tobytes()[:64] for x in inputs.values()]
-    for _, _, value in seen:
+    for _, _, _, value in seen:
         blob = codec.encode(value)
         assert not any(r in blob for r in raw)
 
 
-def test_a_late_client_stays_masked_though_its_mask_key_was_revealed() -> None:
-    """Dropped for being slow, its s_sk is rebuilt; its masked input still arrives, and stays masked by b."""
+@pytest.mark.parametrize("phase", ["start", "advertise"])
+def test_a_client_dropped_later_keeps_its_earlier_inputs_hidden(phase: str) -> None:
+    """It survived round 0 (its b revealed), then dropped before its masked input in round 1, so its
+    round-1 mask seeds were revealed. Under the paper's scheme with keys kept for the job, that would be
+    its mask private key, opening its round-0 input; here the seeds are per round and nothing opens."""
     victim = 10001
-    done, inputs, seen = _wire(4, 3, late={victim: 2.5})
+    done, inputs, seen = _wire(4, 3, rounds=2, stops={victim: (1, phase)})
+    assert done[0].included == tuple(inputs) and victim not in done[1].included
+    assert np.array_equal(done[1].total, _exact_sum(inputs, done[1].included))
+    assert any(kind == "shares" and victim in v["s"] for r, kind, _, v in seen if r == 1)  # its seeds came out
+    points = {p: i + 1 for i, p in enumerate(inputs)}
+    guess = _aggregator_attempt(seen, victim, points, 3, round_no=0)
+    assert not np.allclose(guess, inputs[victim], atol=1.0)
+    assert np.median(np.abs(guess)) > 1e9
+
+
+def test_the_attempt_would_unmask_with_both_kinds_of_shares() -> None:
+    """The attack above is sound: handed a client's b and mask seeds of one round (what refusals keep
+    from the aggregator), the same arithmetic recovers that client's input exactly."""
+    done, inputs, seen = _wire(4, 3, rounds=2)
+    points, setting = {p: i + 1 for i, p in enumerate(inputs)}, _setting(4, 3)
+    for round_no in range(2):
+        for victim, x in inputs.items():
+            deal = Recording.deals[(victim, round_no)]
+            y = next(v for r, kind, src, v in seen if r == round_no and kind == "y" and src == victim)
+            words = np.asarray(y, dtype=np.uint64) - mask(deal.b, SIZE, setting)
+            for peer, seed in deal.seeds.items():
+                noise = mask(seed, SIZE, setting)
+                words = words - noise if points[victim] < points[peer] else words + noise
+            assert np.array_equal(words.view(np.int64), np.rint(x * 2**16).astype(np.int64))
+
+
+def test_a_late_client_stays_masked_though_its_mask_seeds_were_revealed() -> None:
+    """Dropped for being slow, its mask seeds are rebuilt; its masked input still arrives, and stays masked by b."""
+    victim = 10001
+    rounds, inputs, seen = _wire(4, 3, late={victim: 2.5})
+    done = rounds[0]
     assert victim not in done.included
     assert np.array_equal(done.total, _exact_sum(inputs, done.included))
     points = {p: i + 1 for i, p in enumerate(inputs)}
-    assert any(kind == "shares" and victim in v["s"] for kind, _, v in seen)  # its mask key was revealed
-    if not any(kind == "y" and src == victim for kind, src, _ in seen):
-        pytest.skip("the late input did not arrive in time to be inspected")
+    assert any(kind == "shares" and victim in v["s"] for _, kind, _, v in seen)  # its mask seeds were revealed
+    assert any(kind == "y" and src == victim for _, kind, src, _ in seen)  # it sends y late, then hears it is out
     guess = _aggregator_attempt(seen, victim, points, 3)
     assert not np.allclose(guess, inputs[victim], atol=1.0)
     assert np.median(np.abs(guess)) > 1e9
@@ -220,14 +279,13 @@ def test_a_client_dropping_in_a_later_round(phase: str, rekey: bool) -> None:
         assert np.array_equal(collected.total, _exact_sum(inputs, collected.included))
 
 
-def test_a_revealed_mask_key_is_never_followed_by_its_self_mask() -> None:
-    """Keys live for the job: once a client's s_sk shares went out, its b shares never do."""
+def test_what_an_honest_client_refuses() -> None:
     members = {1, 2, 3, 4}
-    assert refusal({1, 2, 3}, {4}, members, set(), 3) == ""
-    assert "earlier round" in refusal({1, 2, 3, 4}, set(), members, {4}, 3)
-    assert "both the self-mask and the mask-key" in refusal({1, 2, 3, 4}, {4}, members, set(), 3)
-    assert "fewer than 3 inputs" in refusal({1, 2}, {3, 4}, members, set(), 3)
-    assert "leaves out" in refusal({1, 2, 3}, set(), members, set(), 3)
+    assert refusal({1, 2, 3}, {4}, members, 3) == ""
+    assert "both the self-mask and the mask-seed" in refusal({1, 2, 3, 4}, {4}, members, 3)
+    assert "fewer than 3 inputs" in refusal({1, 2}, {3, 4}, members, 3)
+    assert "leaves out" in refusal({1, 2, 3}, set(), members, 3)
+    assert "not members" in refusal({1, 2, 3}, {5}, members, 3)
 
 
 def test_secagg_plus_neighbourhoods_are_a_public_regular_graph() -> None:
@@ -253,15 +311,15 @@ def test_secagg_plus_with_dropouts_sums_exactly(phase: str) -> None:
 
 
 def test_secagg_plus_aggregator_cannot_unmask_a_single_client() -> None:
-    seen: list[tuple[str, int, Any]] = []
-
-    def record(job: str, tag: str, src: int, dst: int, payload: bytes) -> None:
-        if dst == ARBITER:
-            seen.append((tag.split("|")[0].rsplit(".", 1)[-1], src, codec.decode(payload)))
-
-    done, inputs, _ = run_rounds(8, 3, neighbors=4, on_wire=record)
-    assert np.array_equal(done[0].total, _exact_sum(inputs, done[0].included))
+    """8 clients, 4 neighbours: two short rounds after the first, one client dropping before y in round 1."""
+    victim = 10002
+    done, inputs, seen = _wire(8, 3, rounds=3, neighbors=4, stops={victim: (1, "share_keys")})
+    for collected in done:
+        assert np.array_equal(collected.total, _exact_sum(inputs, collected.included))
     points = {p: i + 1 for i, p in enumerate(inputs)}
-    for victim, x in inputs.items():
-        guess = _aggregator_attempt(seen, victim, points, 3)
-        assert not np.allclose(guess, x, atol=1.0) and np.median(np.abs(guess)) > 1e9
+    for round_no in range(3):
+        for p, x in inputs.items():
+            if p == victim and round_no:
+                continue  # it sent nothing after round 0
+            guess = _aggregator_attempt(seen, p, points, 3, round_no, neighbors=4)
+            assert not np.allclose(guess, x, atol=1.0) and np.median(np.abs(guess)) > 1e9

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from fatectl.errors import FatectlError
+from fatectl.errors import FatectlError, RemoteError
 from fatectl.flowclient import FlowClient
 from fatectl.lab.local import LocalLab
 
@@ -31,6 +31,17 @@ def _until(predicate: Callable[[], Any], timeout: float = 120.0, what: str = "co
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _worker_pid(client: FlowClient, job_id: str) -> int | None:
+    """The job's worker there; None until the proposal has reached that party (it travels asynchronously)."""
+    try:
+        pid: int | None = client.job(job_id)["worker_pid"]
+    except RemoteError as err:
+        if "no job" not in str(err):
+            raise
+        return None
+    return pid
+
+
 def _in_psi(client: FlowClient, job_id: str) -> bool:
     return any("psi:" in e["message"] for e in client.logs(job_id))
 
@@ -45,7 +56,7 @@ def test_killing_a_worker_fails_the_job_everywhere(two_party_lab: Lab, tmp_path:
     a, b = two_party_lab.client(9999), two_party_lab.client(10000)
     _big_tables(two_party_lab, tmp_path)
     job_id = a.submit(psi_job({9999: "big-g", 10000: "big-h"}, 9999, [10000]))["id"]
-    pid = _until(lambda: b.job(job_id)["worker_pid"], what="the host's worker")
+    pid = _until(lambda: _worker_pid(b, job_id), what="the host's worker")
     _until(lambda: _in_psi(b, job_id), what="the host's PSI to start")
     os.kill(pid, signal.SIGKILL)
     on_host, on_guest = b.wait(job_id, 120, 0.2), a.wait(job_id, 120, 0.2)

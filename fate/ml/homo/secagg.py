@@ -1,27 +1,36 @@
-"""One round of secure aggregation over the federation: clients (guest, hosts) and the aggregator (arbiter).
+"""Rounds of secure aggregation over the federation: clients (guest, hosts) and the aggregator (arbiter).
 
-The four phases of Bonawitz et al. (2017), every message relayed by the aggregator:
+Bonawitz et al. (2017), every message relayed by the aggregator:
 
 0. advertise: each client sends two X25519 public keys (channel c, mask s).
-1. share keys: each client Shamir-shares (threshold t) a fresh self-mask seed b (and, with
-   new keys, its mask private key s_sk) and seals the share for peer v with their channel key.
-2. masked input: y_u = x_u + PRG(b_u) + sum_v +-PRG(KA(s_u, s_v)) modulo 2^k.
-3. unmasking: the aggregator names survivors (sent y) and dropped clients (shared keys
-   but sent no y); each survivor reveals its shares of the survivors' b and of the
-   dropped clients' s_sk, never both for one client, and refuses a request that asks.
+1. deal: each client Shamir-shares (threshold t) among its neighbours a fresh self-mask seed b
+   and, packed as one secret, its mask seeds with its neighbours for the round
+   (p_uv = ChaCha20 under HKDF(KA(s_u, s_v), job), nonce = round); the share for peer v is
+   sealed with their channel key.
+2. masked input: y_u = x_u + PRG(b_u) + sum_v +-PRG(p_uv) modulo 2^k.
+3. unmasking: the aggregator names survivors (sent y) and dropped clients (dealt but sent no
+   y); each survivor reveals its shares of the survivors' b and of the dropped clients' mask
+   seeds, never both for one client, and refuses a request that asks.
 
-Keys are made once per job and reused (`rekey=False`: the X25519 work is done once, each
-round only derives new masks from the shared secrets), or made fresh every round as in the
-paper (`rekey=True`). Reuse is safe because a client whose s_sk was revealed never takes
-part again: the aggregator drops it, and honest clients refuse to reveal its b later.
+The paper shares the mask *private key* s_sk instead of the round's mask seeds; with keys kept
+for the job (as here, by default) that would let an aggregator that rebuilt a dropped client's
+s_sk remove its masks in every earlier round, where its b was revealed: its past inputs would
+come out one by one. Mask seeds are per round, so revealing a dropped client's seeds of round r
+opens nothing else. Keys are made once per job (`rekey=False`: the X25519 work is done once)
+or every round (`rekey=True`).
 
-SecAgg+ (Bell et al., CCS 2020): with `neighbors=k` each client masks with, and shares its
-secrets among, only its k neighbours on a ring laid out in a public pseudo-random order
-(derived from the job, not chosen by the aggregator): O(k) work per client instead of O(n).
+Rounds after the first are short with reused keys: a client deals the next round's shares in
+its unmasking answer (the next round's members are this round's survivors, which it has just
+been told), and the aggregator relays them with the next round's start. Each round is then
+start -> y -> request -> answer, instead of adding key advertisement and dealing.
+
+SecAgg+ (Bell et al., CCS 2020): with `neighbors=k` each client masks with, and deals among,
+only its k neighbours on a ring laid out in a public pseudo-random order (derived from the
+job, not chosen by the aggregator): O(k) work per client instead of O(n).
 
 The aggregator waits `timeout` seconds per phase; a client that has not answered by
-then is dropped for this round (it may join the next one). Any phase with fewer than t
-clients aborts the round: t is also the smallest number of inputs a revealed sum holds.
+then is dropped for this round. Any phase with fewer than t clients aborts the round: t
+is also the smallest number of inputs a revealed sum holds.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from fate.crypto import secagg as sa
 from fate.federation.federation import Federation
@@ -105,20 +115,48 @@ def aad(ctx: bytes, src: int, dst: int) -> bytes:
     return ctx + f"|{src}>{dst}".encode()
 
 
+def seal(channel: ChaCha20Poly1305, plain: bytes, associated: bytes) -> bytes:
+    """sa.seal with the pair's cipher object kept for the job (making one costs more than a share)."""
+    nonce = sa.random_nonce()
+    return nonce + channel.encrypt(nonce, plain, associated)
+
+
+def open_sealed(channel: ChaCha20Poly1305, sealed: bytes, associated: bytes) -> bytes:
+    return sa.open_with(channel, sealed, associated)
+
+
 def sign(a: int, b: int, roster: Roster) -> int:
     """Pairwise masks cancel: the lower point adds, the higher subtracts."""
     return 1 if roster.point(a) < roster.point(b) else -1
 
 
-def mask_seed(pair_secret: bytes, ctx: bytes) -> bytes:
-    return sa.derive(pair_secret, "mask", ctx)
+def pair_key(pair_secret: bytes, setting: Setting) -> bytes:
+    """A pair's mask key for the job (or for the round, with fresh keys): HKDF of the X25519 secret."""
+    return sa.derive(pair_secret, "mask", setting.context.encode())
 
 
-def self_mask_seed(b: bytes, ctx: bytes) -> bytes:
-    return sa.derive(b, "self", ctx)
+def mask_seed(key: bytes, round_no: int) -> bytes:
+    """The pair's mask seed of one round: ChaCha20 under the pair key, nonce = the round (a PRF), so
+    a revealed seed opens that round's mask and nothing of the key or of other rounds."""
+    return sa.prg_words(key, 4, 64, round_no).tobytes()
+
+
+def mask(seed: bytes, size: int, setting: Setting) -> np.ndarray:
+    """PRG(seed): the pairwise masks (seeds from mask_seed) and the self mask (b, fresh random bytes)."""
+    return sa.prg_words(seed, size, setting.encoding.modulus_bits)
 
 
 SHARE = 66  # bytes of one share of GF(2^521 - 1)
+
+
+@dataclass
+class Deal:
+    """What a client dealt for one round: its b, its mask seeds with its peers, who holds shares."""
+
+    round_no: int
+    b: bytes
+    seeds: dict[int, bytes]  # peer -> mask seed, peers in roster order
+    own: tuple[int, bytes]  # our own share of b and of the packed seeds
 
 
 @dataclass
@@ -132,12 +170,11 @@ class SecAggClient:
     roster: Roster = field(init=False)
     graph: dict[int, frozenset[int]] = field(init=False)
     _keys: tuple[sa.KeyPair, sa.KeyPair] | None = field(default=None, init=False)  # channel c, mask s
-    _fresh: bool = field(default=False, init=False)
     _peers: dict[int, dict[str, bytes]] = field(default_factory=dict, init=False)
-    _channel: dict[int, bytes] = field(default_factory=dict, init=False)
-    _pair: dict[int, bytes] = field(default_factory=dict, init=False)
-    _s_shares: dict[int, int] = field(default_factory=dict, init=False)  # peers' s_sk shares we hold
-    _revealed: set[int] = field(default_factory=set, init=False)  # peers whose s_sk share we gave out
+    _channel: dict[int, ChaCha20Poly1305] = field(default_factory=dict, init=False)
+    _pair: dict[int, bytes] = field(default_factory=dict, init=False)  # peer -> the pair's mask key
+    _members: set[int] | None = field(default=None, init=False)  # last survivors, when a short round is next
+    _deal: Deal | None = field(default=None, init=False)  # ours, for the coming or current round
     _round: dict[str, Any] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
@@ -148,6 +185,10 @@ class SecAggClient:
     def me(self) -> int:
         return self.fed.party_id
 
+    def short(self) -> bool:
+        """Whether the coming round is short: keys kept for the job and already agreed, shares dealt."""
+        return not self.setting.rekey and self._members is not None
+
     def _get(self, round_no: int, phase: str) -> Any:
         return self.fed.get(tag(self.prefix, round_no, phase), ARBITER, timeout=self.wait)
 
@@ -155,98 +196,112 @@ class SecAggClient:
         self.fed.remote(value, tag(self.prefix, round_no, phase), ARBITER)
 
     def submit(self, round_no: int, vector: np.ndarray) -> bool:
-        """All four phases; False when the aggregator left this client out of the round."""
+        """Every phase of a round; False when the aggregator left this client out of it."""
         self.advertise(round_no)
         return self.share_keys(round_no) and self.masked_input(round_no, vector) and self.unmask(round_no)
 
     def advertise(self, round_no: int) -> None:
-        self._fresh = self.setting.rekey or self._keys is None
-        if self._fresh:
+        if self.short():
+            return
+        if self.setting.rekey or self._keys is None:
             self._keys = (sa.KeyPair.generate(), sa.KeyPair.generate())
             self._send({"c": self._keys[0].public, "s": self._keys[1].public}, round_no, "adv")
 
     def _learn_keys(self, keys: dict[int, dict[str, bytes]]) -> None:
         assert self._keys is not None
-        channel, mask = self._keys
+        channel, mask_key = self._keys
         publics = [k["c"] for k in keys.values()] + [k["s"] for k in keys.values()]
-        if len(set(publics)) != len(publics) or keys[self.me] != {"c": channel.public, "s": mask.public}:
+        if len(set(publics)) != len(publics) or keys[self.me] != {"c": channel.public, "s": mask_key.public}:
             raise SecAggAbort("the advertised key list was tampered with (repeated keys, or not our own)")
         job_ctx = self.setting.context.encode()
         self._peers = keys
         mine = self.graph[self.me]
-        self._channel = {p: sa.agree(channel, k["c"], "channel", job_ctx) for p, k in keys.items() if p in mine}
-        self._pair = {p: sa.exchange(mask, k["s"]) for p, k in keys.items() if p in mine}
-        self._s_shares, self._revealed = {}, set()
+        self._channel = {p: ChaCha20Poly1305(sa.agree(channel, k["c"], "channel", job_ctx))
+                         for p, k in keys.items() if p in mine}
+        self._pair = {p: pair_key(sa.exchange(mask_key, k["s"]), self.setting) for p, k in keys.items() if p in mine}
+
+    def _make_deal(self, round_no: int, holders: set[int]) -> dict[int, bytes]:
+        """Deal round `round_no`: b and the packed mask seeds, shared among `holders` (us included), sealed per peer."""
+        t = self.setting.threshold
+        if len(holders) < t:
+            raise SecAggAbort(f"only {len(holders)} of this client's neighbourhood take part; the threshold is {t}")
+        peers = self.roster.sort(holders - {self.me})
+        seeds = {p: mask_seed(self._pair[p], round_no) for p in peers}
+        points = [self.roster.point(p) for p in (self.me, *peers)]
+        b = sa.random_seed()
+        b_shares = sa.split(b, t, points)
+        s_shares = sa.split_packed(list(seeds.values()), t, points)
+        self._deal = Deal(round_no, b, seeds, (b_shares[points[0]], s_shares[points[0]]))
+        ctx = round_ctx(self.setting, round_no)
+        return {p: seal(self._channel[p], sa.share_bytes(b_shares[x]) + s_shares[x], aad(ctx, self.me, p))
+                for p, x in zip(peers, points[1:], strict=True)}
 
     def share_keys(self, round_no: int) -> bool:
+        if self.short():
+            return True  # dealt with the last round's answer
         keys: dict[int, dict[str, bytes]] = self._get(round_no, "keys")
         if self.me not in keys or self._keys is None:
             return False
         self._check_members(keys, "clients with keys")
-        if self._fresh:
+        if not self._peers or self.setting.rekey:
             self._learn_keys(keys)
         elif any(self._peers.get(p) != k for p, k in keys.items()):
             raise SecAggAbort("the aggregator changed clients' public keys in the middle of the job")
-        ctx, t = round_ctx(self.setting, round_no), self.setting.threshold
-        points = {p: self.roster.point(p) for p in keys if p == self.me or p in self.graph[self.me]}
-        if len(points) < t:
-            raise SecAggAbort(f"only {len(points)} of this client's neighbourhood hold keys; the threshold is {t}")
-        b = sa.random_seed()
-        b_shares = sa.split(b, t, list(points.values()))
-        s_shares = sa.split(self._keys[1].private, t, list(points.values())) if self._fresh else {}
-        sealed = {}
-        for peer, x in points.items():
-            plain = sa.share_bytes(b_shares[x]) + (sa.share_bytes(s_shares[x]) if self._fresh else b"")
-            if peer == self.me:
-                self._round = {"b": b, "b_shares": {self.me: b_shares[x]}, "keys": set(keys)}
-                if self._fresh:
-                    self._s_shares[self.me] = s_shares[x]
-            else:
-                sealed[peer] = sa.seal(self._channel[peer], plain, aad(ctx, self.me, peer))
-        self._send(sealed, round_no, "cts")
+        self._send(self._make_deal(round_no, {p for p in keys if p == self.me or p in self.graph[self.me]}),
+                   round_no, "cts")
         return True
 
     def masked_input(self, round_no: int, vector: np.ndarray) -> bool:
-        relayed: dict[str, Any] = self._get(round_no, "fwd")
-        members = set(relayed["members"])
+        start: dict[str, Any] = self._get(round_no, "fwd")
+        members = set(start["members"])
         if self.me not in members:
             return False
-        st, ctx, enc = self._round, round_ctx(self.setting, round_no), self.setting.encoding
-        self._check_members(members, "clients that shared keys")
-        if not members <= st["keys"] or set(relayed["shares"]) != (members & self.graph[self.me]):
-            raise SecAggAbort("the aggregator relayed shares that do not match the members it named")
-        for peer, sealed in relayed["shares"].items():
-            plain = sa.open_sealed(self._channel[peer], sealed, aad(ctx, peer, self.me))
-            if len(plain) != SHARE * (2 if self._fresh else 1):
-                raise SecAggAbort(f"party {peer} sealed a share of the wrong size")
-            st["b_shares"][peer] = sa.share_int(plain[:SHARE])
-            if self._fresh:
-                self._s_shares[peer] = sa.share_int(plain[SHARE:])
-        st["members"] = members
-        words, k = enc.encode(vector), enc.modulus_bits
-        masked = words + sa.prg_words(self_mask_seed(st["b"], ctx), words.size, k)
+        self._check_members(members, "clients that dealt")
+        deal = self._deal
+        if deal is None or deal.round_no != round_no or not (members & self.graph[self.me]) <= set(deal.seeds):
+            raise SecAggAbort("the aggregator named members this client did not deal to")
+        held = self._open_shares(round_no, start["shares"], members & self.graph[self.me])
+        held[self.me] = deal.own
+        self._round = {"members": members, "held": held}
+        words = self.setting.encoding.encode(vector)
+        masked = words + mask(deal.b, words.size, self.setting)
         for peer in members & self.graph[self.me]:
-            noise = sa.prg_words(mask_seed(self._pair[peer], ctx), words.size, k)
+            noise = mask(deal.seeds[peer], words.size, self.setting)
             (np.add if sign(self.me, peer, self.roster) > 0 else np.subtract)(masked, noise, out=masked)
-        self._send(masked & np.uint64(sa.modulus_mask(k)), round_no, "y")
+        self._send(masked & np.uint64(sa.modulus_mask(self.setting.encoding.modulus_bits)), round_no, "y")
         return True
 
+    def _open_shares(self, round_no: int, relayed: Mapping[int, bytes],
+                     expected: set[int]) -> dict[int, tuple[int, bytes]]:
+        if set(relayed) != expected:
+            raise SecAggAbort("the aggregator relayed shares that do not match the members it named")
+        ctx, held = round_ctx(self.setting, round_no), {}
+        for peer, sealed in relayed.items():
+            plain = open_sealed(self._channel[peer], sealed, aad(ctx, peer, self.me))
+            if len(plain) < SHARE + sa.PACK_SHARE:
+                raise SecAggAbort(f"party {peer} sealed a share of the wrong size")
+            held[peer] = (sa.share_int(plain[:SHARE]), plain[SHARE:])
+        return held
+
     def unmask(self, round_no: int) -> bool:
-        ask: dict[str, list[int]] = self._get(round_no, "ask")
+        ask: dict[str, Any] = self._get(round_no, "ask")
         survivors, dropped = set(ask["survivors"]), set(ask["dropped"])
+        self._members = None
         if self.me not in survivors:
             return False
-        st = self._round
-        problem = refusal(survivors, dropped, st["members"], self._revealed, self.setting.threshold)
+        held, members = self._round["held"], self._round["members"]
+        problem = refusal(survivors, dropped, members, self.setting.threshold)
         if problem:
             self._send({"refused": problem}, round_no, "shares")
             raise SecAggRefused(f"party {self.me} refused to unmask round {round_no}: {problem}")
-        self._revealed |= dropped
-        near = self.graph[self.me] | {self.me}  # we hold shares of our neighbourhood only
-        self._send({
-            "b": {p: sa.share_bytes(st["b_shares"][p]) for p in survivors & near},
-            "s": {p: sa.share_bytes(self._s_shares[p]) for p in dropped & near},
-        }, round_no, "shares")
+        answer: dict[str, Any] = {
+            "b": {p: sa.share_bytes(held[p][0]) for p in survivors if p in held},
+            "s": {p: held[p][1] for p in dropped if p in held},
+        }
+        if not self.setting.rekey:  # deal the next round now: its members are these survivors
+            answer["deal"] = self._make_deal(round_no + 1, {self.me} | (survivors & self.graph[self.me]))
+            self._members = survivors
+        self._send(answer, round_no, "shares")
         self._round = {}  # this round's secrets are spent
         return True
 
@@ -258,17 +313,13 @@ class SecAggClient:
             raise SecAggAbort(f"the aggregator named parties {sorted(strangers)} that are not clients of this job")
 
 
-def refusal(survivors: set[int], dropped: set[int], members: set[int], revealed: set[int], threshold: int) -> str:
+def refusal(survivors: set[int], dropped: set[int], members: set[int], threshold: int) -> str:
     """Why an unmasking request must not be answered ('' when it may be)."""
     both = survivors & dropped
     if both:
-        return f"asked for both the self-mask and the mask-key shares of parties {sorted(both)}"
-    again = survivors & revealed
-    if again:
-        return (f"asked for the self-mask shares of parties {sorted(again)}, whose mask-key shares were "
-                "revealed in an earlier round (both shares of one client)")
+        return f"asked for both the self-mask and the mask-seed shares of parties {sorted(both)}"
     if not (survivors | dropped) <= members:
-        return "asked about parties that did not share keys this round"
+        return "asked about parties that are not members of this round"
     if survivors | dropped != members:
         return "the request leaves out some members"
     if len(survivors) < threshold:

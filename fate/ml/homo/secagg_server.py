@@ -22,10 +22,8 @@ from fate.ml.homo.secagg import (
     Roster,
     SecAggAbort,
     Setting,
-    mask_seed,
+    mask,
     neighborhoods,
-    round_ctx,
-    self_mask_seed,
     sign,
     tag,
 )
@@ -47,6 +45,10 @@ class SecAggServer:
     roster: Roster = field(init=False)
     graph: dict[int, frozenset[int]] = field(init=False)
     keys: dict[int, dict[str, bytes]] = field(default_factory=dict, init=False)
+    # Sealed shares each dealer dealt for the coming round (dealer -> holder -> ciphertext), and
+    # the peers each dealer's packed mask seeds are for (roster order): the next round's members.
+    deals: dict[int, dict[int, bytes]] = field(default_factory=dict, init=False)
+    dealt_peers: dict[int, tuple[int, ...]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.roster = Roster.of(self.fed)
@@ -75,47 +77,62 @@ class SecAggServer:
 
     def round(self, round_no: int, clients: Sequence[int], size: int) -> Collected:
         """One round with `clients` (roster order) invited; the sum of those whose masked input arrived."""
-        ctx = round_ctx(self.setting, round_no)
+        if self.setting.rekey or not self.deals:
+            self._agree(round_no, clients)
+        members = self._need([p for p in clients if p in self.deals], round_no, "dealing")
+        deals, peers = self.deals, self.dealt_peers
+        self.deals, self.dealt_peers = {}, {}
+        self._tell(round_no, "fwd", clients, lambda p: {
+            "members": list(members), "shares": {q: deals[q][p] for q in members if p in deals[q]}})
+        masked = {q: v for q, v in self._gather(round_no, "y", members).items()
+                  if isinstance(v, np.ndarray) and v.dtype == np.uint64 and v.shape == (size,)}
+        u3 = self._need(masked, round_no, "masked input")
+        dropped = tuple(p for p in members if p not in masked)
+        self._tell(round_no, "ask", members, lambda p: {"survivors": list(u3), "dropped": list(dropped)})
+        answers = self._gather(round_no, "shares", u3)
+        refusals = {p: a["refused"] for p, a in answers.items() if isinstance(a, dict) and "refused" in a}
+        if refusals:
+            raise SecAggAbort(f"round {round_no}: clients refused to unmask: {refusals}")
+        answers = {p: a for p, a in answers.items()
+                   if isinstance(a, dict) and isinstance(a.get("b"), dict) and isinstance(a.get("s"), dict)}
+        self._need(answers, round_no, "unmasking")
+        total = np.zeros(size, dtype=np.uint64)
+        for p in u3:
+            np.add(total, masked[p], out=total)
+            np.subtract(total, mask(self._rebuild(answers, "b", p, round_no)[0], size, self.setting), out=total)
+        for d in dropped:
+            seeds = dict(zip(peers[d], self._rebuild(answers, "s", d, round_no, len(peers[d])), strict=True))
+            for p in set(u3) & self.graph[d]:
+                (np.subtract if sign(p, d, self.roster) > 0 else np.add)(total, mask(seeds[p], size, self.setting),
+                                                                        out=total)
+        if not self.setting.rekey:  # the next round's deals came with the answers
+            for q, a in answers.items():
+                near = set(u3) & self.graph[q]
+                if isinstance(a.get("deal"), dict) and set(a["deal"]) == near:
+                    self.deals[q], self.dealt_peers[q] = a["deal"], self.roster.sort(near)
+        gone = tuple(p for p in clients if p not in u3)
+        return Collected(self.setting.encoding.decode(total), u3, gone)
+
+    def _agree(self, round_no: int, clients: Sequence[int]) -> None:
+        """Keys (advertised once per job, or every round) and this round's deals."""
         if self.setting.rekey or not self.keys:
             advertised = self._gather(round_no, "adv", clients)
             self.keys = {p: advertised[p] for p in self._need(advertised, round_no, "advertise")}
         u1 = self._need([p for p in clients if p in self.keys], round_no, "advertise")
         self._tell(round_no, "keys", clients, lambda p: {q: self.keys[q] for q in u1})
         # A client whose sealed shares do not cover every neighbour holding keys is treated as dropped.
-        sealed = {q: v for q, v in self._gather(round_no, "cts", u1).items()
-                  if isinstance(v, dict) and set(v) == set(u1) & self.graph[q]}
-        u2 = self._need(sealed, round_no, "share keys")
-        self._tell(round_no, "fwd", u1, lambda p: {
-            "members": list(u2), "shares": {q: sealed[q][p] for q in u2 if p in sealed[q] and p in u2}})
-        masked = {q: v for q, v in self._gather(round_no, "y", u2).items()
-                  if isinstance(v, np.ndarray) and v.dtype == np.uint64 and v.shape == (size,)}
-        u3 = self._need(masked, round_no, "masked input")
-        dropped = tuple(p for p in u2 if p not in masked)
-        self._tell(round_no, "ask", u2, lambda p: {"survivors": list(u3), "dropped": list(dropped)})
-        answers = self._gather(round_no, "shares", u3)
-        refusals = {p: a["refused"] for p, a in answers.items() if "refused" in a}
-        if refusals:
-            raise SecAggAbort(f"round {round_no}: clients refused to unmask: {refusals}")
-        self._need(answers, round_no, "unmasking")
-        k = self.setting.encoding.modulus_bits
-        total = np.zeros(size, dtype=np.uint64)
-        for p in u3:
-            np.add(total, masked[p], out=total)
-        for p in u3:
-            np.subtract(total, sa.prg_words(self_mask_seed(self._rebuild(answers, "b", p, round_no), ctx), size, k),
-                        out=total)
-        for d in dropped:
-            s_private = sa.KeyPair.from_private(self._rebuild(answers, "s", d, round_no))
-            for p in set(u3) & self.graph[d]:
-                noise = sa.prg_words(mask_seed(sa.exchange(s_private, self.keys[p]["s"]), ctx), size, k)
-                (np.subtract if sign(p, d, self.roster) > 0 else np.add)(total, noise, out=total)
-        gone = tuple(p for p in clients if p not in u3)
-        return Collected(self.setting.encoding.decode(total), u3, gone)
+        for q, v in self._gather(round_no, "cts", u1).items():
+            if isinstance(v, dict) and set(v) == set(u1) & self.graph[q]:
+                self.deals[q], self.dealt_peers[q] = v, self.roster.sort(set(u1) & self.graph[q])
 
-    def _rebuild(self, answers: Mapping[int, Any], kind: str, owner: int, round_no: int) -> bytes:
-        """A client's b or s_sk from the shares its answering neighbours revealed."""
-        shares = {self.roster.point(q): sa.share_int(a[kind][owner]) for q, a in answers.items() if owner in a[kind]}
-        if len(shares) < self.setting.threshold:
+    def _rebuild(self, answers: Mapping[int, Any], kind: str, owner: int, round_no: int,
+                 count: int = 1) -> list[bytes]:
+        """A client's b (kind "b") or its `count` packed mask seeds ("s") from its holders' revealed shares."""
+        shares = {self.roster.point(q): a[kind][owner] for q, a in answers.items() if owner in a[kind]}
+        t = self.setting.threshold
+        if len(shares) < t:
             raise SecAggAbort(f"round {round_no}: only {len(shares)} of party {owner}'s neighbours answered; "
-                              f"its {'self-mask seed' if kind == 'b' else 'mask key'} needs {self.setting.threshold}")
-        return sa.combine(shares, self.setting.threshold)
+                              f"its {'self-mask seed' if kind == 'b' else 'mask seeds'} need {t}")
+        if kind == "b":
+            return [sa.combine({x: sa.share_int(v) for x, v in shares.items()}, t)]
+        return sa.combine_packed(shares, t, count)
