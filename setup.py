@@ -45,6 +45,9 @@ setup(
         # The flow's PostgreSQL store (database_url: postgresql://...); [binary] brings its own
         # libpq, so neither a host nor the slim engine image needs Debian's.
         "postgres": ["psycopg[binary]>=3.1"],
+        # A party's compute on Ray (compute.engine: ray): 2.52 brought token authentication; [client]
+        # lets the flow reach its party's head as a Ray Client (ray://) without being a Ray node.
+        "ray": ["ray[client]>=2.52"],
         "test": [
             "pytest>=8",
             "pytest-timeout>=2.3",
