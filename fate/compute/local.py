@@ -92,7 +92,11 @@ class LocalBackend:
         return self._workers
 
     def worker_pids(self) -> list[int]:
-        return self.pool.worker_pids() if self.pool is not None else [os.getpid()]
+        if self.pool is None:
+            return [os.getpid()]
+        if len(self.pool.worker_pids()) < self._workers:  # processes start on first use; start them now
+            self.pool.map(task_key_tables, [()] * (self._workers * 2))
+        return self.pool.worker_pids()
 
     def warm_up(self, public_key: PublicKey) -> None:
         if self.pool is not None:

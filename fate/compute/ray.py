@@ -44,6 +44,7 @@ NAME = "ray"
 MAX_RESTARTS = 2  # per actor; a restarted actor rebuilds its tables lazily
 MAX_ATTEMPTS = 3  # per chunk, on different actors when there are several
 DEFAULT_TIMEOUT = 3600.0  # seconds one call may take before it fails instead of waiting on
+START_TIMEOUT = 300.0  # seconds for every actor to be placed and started (the cluster may lack CPUs)
 log = logging.getLogger("fate.compute.ray")
 
 
@@ -55,20 +56,25 @@ def _ray() -> Any:
     return ray
 
 
+def read_token(token_file: str) -> str:
+    """Ray's auth token from its file (a mounted Secret); errors name the file, never the content."""
+    try:
+        token = Path(token_file).read_text(encoding="utf-8").strip()
+    except OSError as err:
+        raise ComputeError(NAME, f"compute.token_file {token_file}: {err.strerror}") from None
+    if not token:
+        raise ComputeError(NAME, f"compute.token_file {token_file} is empty")
+    return token
+
+
 def _connect(ray: Any, slots: int, address: str, token_file: str) -> bool:
     """Join or start Ray once per process; True when this call started a private Ray (and owns it)."""
     if ray.is_initialized():
         return False
     if token_file:
-        try:
-            token = Path(token_file).read_text(encoding="utf-8").strip()
-        except OSError as err:
-            raise ComputeError(NAME, f"compute.token_file {token_file}: {err.strerror}") from None
-        if not token:
-            raise ComputeError(NAME, f"compute.token_file {token_file} is empty")
-        # Ray >= 2.52 reads these before connecting; the token itself is never logged.
+        # Ray >= 2.52 reads these when it connects (and passes them to a private Ray's processes).
         os.environ["RAY_AUTH_MODE"] = "token"
-        os.environ["RAY_AUTH_TOKEN"] = token
+        os.environ["RAY_AUTH_TOKEN"] = read_token(token_file)
     quiet = {"logging_level": logging.WARNING, "log_to_driver": False}
     try:
         if address:
@@ -95,7 +101,12 @@ class RayBackend:
         self._actors = [actor.remote() for _ in range(workers)]
         self._suspect: set[int] = set()
         self._next = 0
-        self._pids: list[int] = self._run("pid", [()] * workers, spread=False)
+        try:
+            self._pids: list[int] = self._run("pid", [()] * workers, spread=False, timeout=START_TIMEOUT)
+        except ComputeError:
+            self.close()
+            raise ComputeError(NAME, f"{workers} actors of {cpus_per_worker} CPU did not all start within "
+                                     f"{START_TIMEOUT:.0f} s; does the Ray cluster have the CPUs free?") from None
 
     # ---- dispatch ----
     def _label(self, index: int) -> str:
@@ -112,7 +123,8 @@ class RayBackend:
         index = self._next % count
         return (index + 1) % count if index == avoid and count > 1 else index
 
-    def _run(self, method: str, chunks: Sequence[tuple[Any, ...]], spread: bool = True) -> list[Any]:
+    def _run(self, method: str, chunks: Sequence[tuple[Any, ...]], spread: bool = True,
+             timeout: float | None = None) -> list[Any]:
         """Each chunk on an actor (round robin, or actor i for chunk i); a dead actor's chunk runs again elsewhere."""
         ray = self._ray
         errors = ray.exceptions
@@ -126,12 +138,13 @@ class RayBackend:
 
         for i in range(len(chunks)):
             submit(i, self._target() if spread else i)
-        deadline = time.monotonic() + self.timeout
+        limit = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1, timeout=max(0.0, deadline - time.monotonic()))
             if not ready:
                 busy = ", ".join(sorted({self._label(a) for _, a in pending.values()}))
-                raise ComputeError(NAME, f"{method} did not finish within {self.timeout:.0f} s", busy)
+                raise ComputeError(NAME, f"{method} did not finish within {limit:g} s", busy)
             i, index = pending.pop(ready[0])
             try:
                 results[i] = ray.get(ready[0])

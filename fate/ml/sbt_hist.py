@@ -32,6 +32,8 @@ Cell = Optional["mpz"]
 
 def _products(cts: Sequence[mpz], keys: np.ndarray, nsquare: mpz) -> tuple[list[int], list[mpz]]:
     """Product of the ciphertexts sharing each key (sorted keys, their products)."""
+    if not len(keys):  # no rows (an empty node, or a worker's empty share): no cells
+        return [], []
     order = np.argsort(keys, kind="stable")
     ordered = keys[order]
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]).tolist()
