@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from fate.flow.config import parse_flow_config
 from fatectl.project import write_compose
 from fatectl.render.compose import ray_services
 from fatectl.render.engine import Layout, engine_configs
@@ -98,6 +99,10 @@ def test_the_flow_is_pointed_at_its_own_head(ray_lab: tuple[Path, dict[str, Any]
                                      "address": f"ray://{party.name}-ray-head:10001",
                                      "token_file": "/run/secrets/ray_token"}
         assert config == engine_configs(fed, Layout.compose())[f"{party.name}/flow.yaml"]
+        # The engine reads it as written (fate.compute.config): nothing renamed, nothing refused.
+        parsed = parse_flow_config(config).compute
+        assert (parsed.engine, parsed.workers, parsed.address, parsed.token_file) == (
+            "ray", 2, f"ray://{party.name}-ray-head:10001", "/run/secrets/ray_token")
         depends = model["services"][f"{party.name}-flow"]["depends_on"]
         assert depends[f"{party.name}-ray-head"]["condition"] == "service_healthy"
 
