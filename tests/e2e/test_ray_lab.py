@@ -40,7 +40,7 @@ def lab(cli: Cli, engine_image: BuiltImage, tmp_path_factory: pytest.TempPathFac
     spec = write_spec(tmp_path_factory.mktemp("ray"), 2, False, "e2e-ray", port_offset=3600, ray_workers=2)
     fed = load_federation(spec)
     try:
-        cli.run("up", "compose", str(spec), "--timeout", "600")
+        cli.run("up", "compose", str(spec), "--timeout", "1500", timeout=1800)
         yield spec, fed
     finally:
         cli.run("down", "compose", str(spec), "--volumes", check=False)
