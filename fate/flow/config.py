@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from fate.compute.config import ComputeConfig, parse_compute
 from fate.flow.errors import ConfigError
 from fate.flow.policy import Policy, PolicyError, parse_policy
 
@@ -41,6 +42,8 @@ class FlowConfig:
     reader_token_file: Path | None = None
     # The party's own job policy (fate.flow.policy); absent means the secure default.
     policy: Policy = field(default_factory=Policy)
+    # Where this party's ciphertext work runs (fate.compute): local processes or its own Ray cluster.
+    compute: ComputeConfig = field(default_factory=ComputeConfig)
     source: str = ""
 
     def read_token(self) -> str:
@@ -156,6 +159,8 @@ def parse_flow_config(data: Any, source: str = "flow.yaml") -> FlowConfig:
         policy = parse_policy(data.get("policy"))
     except PolicyError as err:
         problems.extend(err.problems)
+    compute, compute_problems = parse_compute(data.get("compute"))
+    problems.extend(compute_problems)
     if problems:
         raise ConfigError(f"{source} is invalid", problems)
     return FlowConfig(
@@ -174,6 +179,7 @@ def parse_flow_config(data: Any, source: str = "flow.yaml") -> FlowConfig:
         peers=tuple(sorted(set(peers) - {party_id})),
         max_upload_bytes=max_upload,
         policy=policy,
+        compute=compute,
         source=source,
     )
 

@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 
 from fate import logs
+from fate.compute.config import build_backend
+from fate.compute.contract import ComputeBackend, ComputeError
 from fate.crypto import counters as crypto_counters
 from fate.crypto.codec import register_ciphertexts
 from fate.crypto.counters import Operations
@@ -65,6 +67,8 @@ class Worker:
         self._audited: set[tuple[str, ...]] = set()
         self.spec: JobSpec = validate_job(self.store.get_job(job_id)["spec"])
         self.roles = self.spec.roles_of(config.party_id)
+        # One backend per worker process, shared by every role's thread (run() builds and closes it).
+        self.compute: ComputeBackend | None = None
 
     # Every read of our tables and every output written goes to the party's audit log.
     def _read(self, name: str, step: Step, role: str) -> Table:
@@ -105,6 +109,7 @@ class Worker:
             save_model=lambda obj: output(step, role, "model", "model", _jsonable(obj)),
             log_metric=lambda name, value: output(step, role, "metric", name, _jsonable(value)),
             policy=self.config.policy,
+            compute=self.compute,
         )
 
     def _save(self, step: Step, role: str, result: ComponentResult) -> None:
@@ -157,6 +162,13 @@ class Worker:
         job_dir.mkdir(parents=True, exist_ok=True)
         transport = WaitRecorder(authenticated, job_dir, float(self.spec.stall_timeout))
         errors: list[str] = []
+        try:
+            self.compute = build_backend(self.config.compute)
+        except ComputeError as err:
+            transport.close()
+            self.store.log(self.job_id, FAILURE_SOURCE, f"error: {err}")
+            return 1
+        self.store.log(self.job_id, "compute", f"compute: {self.compute.name} backend, {self.compute.workers} workers")
         threads = [  # named after their role: the wait recorder says which role waits
             threading.Thread(target=self._run_role, args=(r, transport, errors), name=f"role-{r}", daemon=True)
             for r in self.roles
@@ -171,6 +183,7 @@ class Worker:
                 alive = [t for t in alive if t.is_alive()]
         finally:
             transport.close()
+            self.compute.close()
         if errors:
             self.store.log(self.job_id, FAILURE_SOURCE, f"error: {errors[0]}")
             return 1

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from fate.compute.contract import ComputeBackend
 from fate.federation.federation import Federation
 from fate.flow.policy import Policy
 
@@ -93,6 +94,9 @@ class ComponentContext:
     log_metric: Callable[[str, Any], None] = field(default=lambda name, value: None)
     # This party's own policy (its security floors), from its flow config; never from the job file.
     policy: Policy = field(default_factory=Policy)
+    # This party's compute backend (fate.compute), built once per worker process from its flow
+    # config; None runs the ciphertext work in this process.
+    compute: ComputeBackend | None = None
 
     def input_data(self) -> Table:
         """The upstream component's output table, or this party's own input table."""

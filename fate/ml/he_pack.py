@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import secrets
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import gmpy2
 import numpy as np
@@ -23,14 +24,11 @@ from fate.crypto.array import EncryptedArray
 from fate.crypto.errors import EncodingOverflowError
 from fate.crypto.keys import PrivateKey, PublicKey
 from fate.crypto.multiexp import FixedBaseTable
-from fate.crypto.pool import (
-    CryptoPool,
-    public_key_hs,
-    run_chunked,
-    task_decrypt,
-    task_encrypt,
-)
+from fate.crypto.pool import public_key_hs, run_chunked, task_decrypt, task_encrypt
 from fate.ml.component import ComponentError
+
+if TYPE_CHECKING:
+    from fate.compute.contract import ComputeBackend
 
 BLINDING_WINDOW = 8
 
@@ -43,19 +41,24 @@ def capacity(public: PublicKey, slot_bits: int) -> int:
     return k
 
 
-def encrypt_ints(public: PublicKey, values: Sequence[int], pool: CryptoPool | None = None) -> list[mpz]:
+def encrypt_ints(public: PublicKey, values: Sequence[int], compute: ComputeBackend | None = None) -> list[mpz]:
     """Fresh encryptions of non-negative integers below max_int (DJN, blinded)."""
     limit = public.max_int
     if any(v < 0 or v > limit for v in values):
         raise EncodingOverflowError("a packed record lies outside the key's plaintext range")
+    if compute is not None:
+        return compute.encrypt(public, list(values))
     head = (int(public.n), public_key_hs(public))
-    return run_chunked(pool, public.raw_encrypt, task_encrypt, head, list(values))
+    return run_chunked(None, public.raw_encrypt, task_encrypt, head, list(values))
 
 
-def decrypt_ints(private: PrivateKey, ciphertexts: Sequence[mpz], pool: CryptoPool | None = None) -> list[int]:
+def decrypt_ints(private: PrivateKey, ciphertexts: Sequence[mpz], compute: ComputeBackend | None = None) -> list[int]:
     key = private.public_key
     head = (int(key.n), int(private.p), int(private.q))
-    residues = run_chunked(pool, private.raw_decrypt, task_decrypt, head, list(ciphertexts))
+    if compute is not None:
+        residues = compute.decrypt(private, list(ciphertexts))
+    else:
+        residues = run_chunked(None, private.raw_decrypt, task_decrypt, head, list(ciphertexts))
     out = [int(r) for r in residues]
     if any(r > key.max_int for r in out):
         raise EncodingOverflowError("a folded sum decrypted outside the plaintext range: a slot overflowed "
@@ -75,12 +78,15 @@ def task_fold(nsquare: mpz, slot_bits: int, groups: Sequence[Sequence[mpz]]) -> 
     return out
 
 
-def fold(public: PublicKey, sums: Sequence[mpz], slot_bits: int, pool: CryptoPool | None = None) -> list[mpz]:
+def fold(public: PublicKey, sums: Sequence[mpz], slot_bits: int, compute: ComputeBackend | None = None) -> list[mpz]:
     """Fold ciphertexts of slot-sized sums into ceil(len / capacity) re-randomized ciphertexts."""
     k = capacity(public, slot_bits)
     groups = [list(sums[i : i + k]) for i in range(0, len(sums), k)]
     n2 = public.nsquare
-    folded = run_chunked(pool, lambda gs: task_fold(n2, slot_bits, gs), task_fold, (n2, slot_bits), groups)
+    if compute is not None:
+        folded = compute.fold(n2, slot_bits, groups)
+    else:
+        folded = run_chunked(None, lambda gs: task_fold(n2, slot_bits, gs), task_fold, (n2, slot_bits), groups)
     return blind(public, folded)
 
 

@@ -26,6 +26,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from fate.compute import ops
+from fate.compute.contract import ComputeBackend
 from fate.crypto import paillier
 from fate.crypto.encoding import multiplier_frac_bits
 from fate.federation.federation import Federation
@@ -67,7 +69,8 @@ def _receive_key(fed: Federation, params: HeteroLRParams, prefix: str) -> pailli
 def train_arbiter(fed: Federation, params: HeteroLRParams, prefix: str = "hetero_lr", log: Log = _quiet,
                   timer: PhaseTimer | None = None,
                   keys: tuple[paillier.PublicKey, paillier.PrivateKey] | None = None,
-                  policy: Policy | None = None) -> PartyModel:
+                  policy: Policy | None = None,
+                compute: ComputeBackend | None = None) -> PartyModel:
     """Hold the key for one training run; `keys` reuses a pair (tests decrypt what crossed the wire with it)."""
     timer = timer or PhaseTimer()
     params = secure_params(params, policy or Policy(), log)
@@ -93,15 +96,15 @@ def train_arbiter(fed: Federation, params: HeteroLRParams, prefix: str = "hetero
             with timer("wait"):
                 guest_msg = fed.get(f"{tag}.grad", "guest")
             with timer("decrypt"):
-                guest_part = [private.decrypt(guest_msg["grad"])]
+                guest_part = [ops.decrypt(compute, private, guest_msg["grad"])]
                 if guest_msg["bias"] is not None:
-                    guest_part.append(private.decrypt(guest_msg["bias"]).ravel())
+                    guest_part.append(ops.decrypt(compute, private, guest_msg["bias"]).ravel())
                 if guest_msg["loss"] is not None:
-                    batch_losses.append(float(private.decrypt(guest_msg["loss"]).ravel()[0]))
+                    batch_losses.append(float(ops.decrypt(compute, private, guest_msg["loss"]).ravel()[0]))
             with timer("wait"):
                 host_grads = fed.get_all(f"{tag}.grad", "host")
             with timer("decrypt"):
-                parts = [private.decrypt(g) for g in host_grads]
+                parts = [ops.decrypt(compute, private, g) for g in host_grads]
                 parts.append(np.concatenate(guest_part))
             with timer("plaintext"):
                 delta = optimizer.step(np.concatenate(parts), epoch)
@@ -124,7 +127,8 @@ def train_arbiter(fed: Federation, params: HeteroLRParams, prefix: str = "hetero
 
 def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], features: np.ndarray, labels: np.ndarray,
                 params: HeteroLRParams, prefix: str = "hetero_lr", log: Log = _quiet,
-                timer: PhaseTimer | None = None, policy: Policy | None = None) -> PartyModel:
+                timer: PhaseTimer | None = None, policy: Policy | None = None,
+                compute: ComputeBackend | None = None) -> PartyModel:
     timer = timer or PhaseTimer()
     policy = policy or Policy()
     params = secure_params(params, policy, log)
@@ -160,14 +164,14 @@ def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], feat
                 for msg in forwards[1:]:
                     u = u + accept(msg["u"], public, "a host's forward", n, ARBITERS)
             with timer("encrypt"):
-                d = (u + own).rerandomize()
+                d = ops.rerandomize(compute, u + own)
                 # The header's bound would tell the hosts max |own|; send the public one instead.
                 d = paillier.EncryptedArray(public, d.ciphertexts, d.shape, d.frac_bits, PUBLIC_BOUND * summands)
             with timer("transport"):
                 fed.remote(d, f"{tag}.d", "host")
             # Gradient from [[u]] (X^T [[u]] + X^T own) costs the same as from [[d]] and keeps [[d]] for the hosts only.
             with timer("matvec"):
-                grad = paillier.matvec_t(scaled[k], u, frac_bits=fracs[k]) + (scaled[k].T @ own)
+                grad = ops.matvec_t(compute, scaled[k], u, frac_bits=fracs[k]) + (scaled[k].T @ own)
                 bias = u.sum() * (1.0 / n) + np.array([own.mean()]) if fit_intercept else None
                 loss = None
                 if with_loss:
@@ -178,13 +182,13 @@ def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], feat
                     plain += penalty_loss(opt, weights, fit_intercept)
                     share = accept(forwards[0]["loss"], public, "the host's loss share", 1, ARBITERS)
                     column = cross[:, None]
-                    loss = paillier.matvec_t(column, u, multiplier_frac_bits(column, FEATURE_BITS)) + share + plain
+                    loss = ops.matvec_t(compute, column, u, multiplier_frac_bits(column, FEATURE_BITS)) + share + plain
             with timer("plaintext"):
                 penalty = add_penalty_gradient(opt, np.zeros_like(weights), weights, fit_intercept)
             with timer("encrypt"):
-                grad = (grad + penalty[: x.shape[1]]).rerandomize()
-                bias = None if bias is None else bias.rerandomize()
-                loss = None if loss is None else loss.rerandomize()
+                grad = ops.rerandomize(compute, grad + penalty[: x.shape[1]])
+                bias = None if bias is None else ops.rerandomize(compute, bias)
+                loss = None if loss is None else ops.rerandomize(compute, loss)
             with timer("transport"):
                 fed.remote({"grad": grad, "bias": bias, "loss": loss}, f"{tag}.grad", "arbiter")
             with timer("wait"):
@@ -203,7 +207,8 @@ def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], feat
 
 def train_host(fed: Federation, ids: Sequence[str], header: Sequence[str], features: np.ndarray,
                params: HeteroLRParams, prefix: str = "hetero_lr", log: Log = _quiet,
-               timer: PhaseTimer | None = None, policy: Policy | None = None) -> PartyModel:
+               timer: PhaseTimer | None = None, policy: Policy | None = None,
+                compute: ComputeBackend | None = None) -> PartyModel:
     timer = timer or PhaseTimer()
     policy = policy or Policy()
     params = secure_params(params, policy, log)
@@ -225,18 +230,19 @@ def train_host(fed: Federation, ids: Sequence[str], header: Sequence[str], featu
             with timer("plaintext"):
                 wx = x @ weights
             with timer("encrypt"):
-                forward = encrypt_public(public, 0.25 * wx)
+                forward = encrypt_public(public, 0.25 * wx, compute)
                 share = None
                 if with_loss:
-                    share = encrypt_public(public, [0.125 * float(np.mean(wx * wx)) + penalty_loss(opt, weights, False)])
+                    share = encrypt_public(public, [0.125 * float(np.mean(wx * wx)) + penalty_loss(opt, weights, False)],
+                                           compute)
             with timer("transport"):
                 fed.remote({"u": forward, "loss": share}, f"{tag}.fwd", "guest")
             with timer("wait"):
                 d = accept(fed.get(f"{tag}.d", "guest"), public, "the guest's [[d]]", len(x), ARBITERS, summands)
             with timer("matvec"):
-                grad = paillier.matvec_t(scaled[k], d, frac_bits=fracs[k])
+                grad = ops.matvec_t(compute, scaled[k], d, frac_bits=fracs[k])
             with timer("encrypt"):
-                grad = (grad + add_penalty_gradient(opt, np.zeros_like(weights), weights, False)).rerandomize()
+                grad = ops.rerandomize(compute, grad + add_penalty_gradient(opt, np.zeros_like(weights), weights, False))
             with timer("transport"):
                 fed.remote(grad, f"{tag}.grad", "arbiter")
             with timer("wait"):

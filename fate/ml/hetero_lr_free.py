@@ -25,6 +25,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from fate.compute import ops
+from fate.compute.contract import ComputeBackend
 from fate.crypto import paillier
 from fate.crypto.encoding import multiplier_frac_bits
 from fate.federation.federation import Federation
@@ -83,7 +85,8 @@ def _handshake(fed: Federation, prefix: str, role: str, params: HeteroLRParams, 
 
 def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], features: np.ndarray, labels: np.ndarray,
                 params: HeteroLRParams, prefix: str = "hetero_lr", log: Log = _quiet, timer: PhaseTimer | None = None,
-                policy: Policy | None = None, keys: Keys | None = None) -> PartyModel:
+                policy: Policy | None = None, keys: Keys | None = None,
+               compute: ComputeBackend | None = None) -> PartyModel:
     """`keys` reuses a key pair (tests read what crossed the wire with it)."""
     timer, policy = timer or PhaseTimer(), policy or Policy()
     params = secure_params(params, policy, log)
@@ -93,7 +96,7 @@ def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], feat
         batches = agree_guest(fed, prefix, ids, params.batch_size, policy)
     columns = features.shape[1] + (1 if fit_intercept else 0)
     (public, private), peer, host_columns = _handshake(fed, prefix, "guest", params, columns, batches, keys, timer)
-    oracle = DecryptionOracle(private, {"grad": host_columns}, "the host")
+    oracle = DecryptionOracle(private, {"grad": host_columns}, "the host", compute)
     y = signed_labels(labels)
     xs, ys = [features[rows] for rows in batches], [y[rows] for rows in batches]
     scaled = [x / len(x) for x in xs]
@@ -112,7 +115,7 @@ def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], feat
                 wx = x @ weights[: x.shape[1]] + (weights[-1] if fit_intercept else 0.0)
                 own = in_public_range(0.25 * wx - 0.5 * yb)
             with timer("encrypt"):
-                sent = encrypt_public(public, own)
+                sent = encrypt_public(public, own, compute)
             with timer("transport"):
                 fed.remote(sent, f"{tag}.own", "host")
             with timer("wait"):
@@ -123,10 +126,10 @@ def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], feat
             share = accept(forward.get("loss"), peer, "the host's loss share", 1, HOSTS) if loss_on else None
             with timer("matvec"):
                 # X_g^T d = X_g^T [[u_h]] + X_g^T own: the host's part under its key, ours in plaintext.
-                grad = paillier.matvec_t(scaled[k], u, frac_bits=fracs[k]) + (scaled[k].T @ own)
+                grad = ops.matvec_t(compute, scaled[k], u, frac_bits=fracs[k]) + (scaled[k].T @ own)
                 if fit_intercept:
                     grad = paillier.EncryptedArray.concatenate([grad, (u.sum() * (1.0 / n) + own.mean()).reshape(1)])
-                masked, grad_mask = mask(grad)
+                masked, grad_mask = mask(grad, compute)
             with timer("transport"):
                 fed.remote(masked, f"{tag}.grad", "host")
             loss_mask = None
@@ -136,8 +139,8 @@ def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], feat
                     column = ((wx - 2.0 * yb) / n)[:, None]
                     plain = np.log(2.0) + float(np.mean(-0.5 * yb * wx + 0.125 * wx * wx))
                     plain += penalty_loss(opt, weights, fit_intercept)
-                    loss = paillier.matvec_t(column, u, multiplier_frac_bits(column, FEATURE_BITS)) + share + plain
-                    masked_loss, loss_mask = mask(loss)
+                    loss = ops.matvec_t(compute, column, u, multiplier_frac_bits(column, FEATURE_BITS)) + share + plain
+                    masked_loss, loss_mask = mask(loss, compute)
                 with timer("transport"):
                     fed.remote(masked_loss, f"{tag}.loss", "host")
             with timer("wait"):
@@ -177,7 +180,8 @@ def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], feat
 
 def train_host(fed: Federation, ids: Sequence[str], header: Sequence[str], features: np.ndarray,
                params: HeteroLRParams, prefix: str = "hetero_lr", log: Log = _quiet, timer: PhaseTimer | None = None,
-               policy: Policy | None = None, keys: Keys | None = None) -> PartyModel:
+               policy: Policy | None = None, keys: Keys | None = None,
+               compute: ComputeBackend | None = None) -> PartyModel:
     timer, policy = timer or PhaseTimer(), policy or Policy()
     params = secure_params(params, policy, log)
     opt, loss_on = params.optimizer, with_loss(params)
@@ -186,7 +190,7 @@ def train_host(fed: Federation, ids: Sequence[str], header: Sequence[str], featu
     x_all = align_rows(ids, features, order)
     (public, private), peer, guest_columns = _handshake(fed, prefix, "host", params, x_all.shape[1], batches, keys,
                                                         timer)
-    oracle = DecryptionOracle(private, served_lengths(guest_columns, loss_on), "the guest")
+    oracle = DecryptionOracle(private, served_lengths(guest_columns, loss_on), "the guest", compute)
     xs = [x_all[rows] for rows in batches]
     scaled = [x / len(x) for x in xs]
     fracs = [multiplier_frac_bits(x, FEATURE_BITS) for x in scaled]
@@ -200,18 +204,19 @@ def train_host(fed: Federation, ids: Sequence[str], header: Sequence[str], featu
             with timer("plaintext"):
                 wx = x @ weights
             with timer("encrypt"):
-                forward = encrypt_public(public, 0.25 * wx)
+                forward = encrypt_public(public, 0.25 * wx, compute)
                 share = None
                 if loss_on:
-                    share = encrypt_public(public, [0.125 * float(np.mean(wx * wx)) + penalty_loss(opt, weights, False)])
+                    share = encrypt_public(public, [0.125 * float(np.mean(wx * wx)) + penalty_loss(opt, weights, False)],
+                                           compute)
             with timer("transport"):
                 fed.remote({"u": forward, "loss": share}, f"{tag}.fwd", "guest")
             with timer("wait"):
                 own = accept(fed.get(f"{tag}.own", "guest"), peer, "the guest's [[own]]", len(x), GUESTS)
             with timer("matvec"):
                 # [[d]]_G = [[own]]_G + u_h: a plaintext addition, so [[d]] stays under the guest's key only.
-                grad = paillier.matvec_t(scaled[k], own + 0.25 * wx, frac_bits=fracs[k])
-                masked, grad_mask = mask(grad)
+                grad = ops.matvec_t(compute, scaled[k], own + 0.25 * wx, frac_bits=fracs[k])
+                masked, grad_mask = mask(grad, compute)
             with timer("transport"):
                 fed.remote(masked, f"{tag}.hgrad", "guest")
             with timer("wait"):

@@ -72,14 +72,15 @@ def _run_hetero_lr(ctx: ComponentContext) -> ComponentResult:
         if free:
             ctx.log("hetero_lr: arbiter-free protocol (the arbiter role is on a data party); nothing to do here")
             return ComponentResult()
-        model = hetero_lr.train_arbiter(fed, params, prefix, ctx.log, policy=policy)
+        model = hetero_lr.train_arbiter(fed, params, prefix, ctx.log, policy=policy, compute=ctx.compute)
         ctx.save_model(model.to_dict())
         ctx.log_metric("loss", list(model.loss))
         return ComponentResult(model=model.to_dict(), metrics={"loss": list(model.loss), "iterations": model.iterations})
     table = ctx.input_data()
     warn_if_unscaled(ctx, table, "hetero_lr")
     if ctx.role == "host":
-        model = protocol.train_host(fed, table.ids, table.header, table.features, params, prefix, ctx.log, policy=policy)
+        model = protocol.train_host(fed, table.ids, table.header, table.features, params, prefix, ctx.log, policy=policy,
+                                    compute=ctx.compute)
         ctx.save_model(model.to_dict())
         predict_host(fed, model, table.ids, table.header, table.features, prefix)
         return ComponentResult(model=model.to_dict())
@@ -88,7 +89,7 @@ def _run_hetero_lr(ctx: ComponentContext) -> ComponentResult:
     if table.labels is None:
         raise ComponentError("the guest's table has no label column; hetero_lr needs labels on the guest")
     model = protocol.train_guest(fed, table.ids, table.header, table.features, table.labels, params, prefix, ctx.log,
-                                 policy=policy)
+                                 policy=policy, compute=ctx.compute)
     ctx.save_model(model.to_dict())
     if model.loss:
         ctx.log_metric("loss", list(model.loss))

@@ -37,6 +37,8 @@ from dataclasses import dataclass
 import gmpy2
 import numpy as np
 
+from fate.compute import ops
+from fate.compute.contract import ComputeBackend
 from fate.crypto import counters, encoding, paillier
 from fate.crypto.errors import EncodingOverflowError
 from fate.ml.component import ComponentError
@@ -55,10 +57,11 @@ def in_public_range(values: object) -> np.ndarray:
     return plain
 
 
-def encrypt_public(key: paillier.PublicKey, values: object) -> paillier.EncryptedArray:
+def encrypt_public(key: paillier.PublicKey, values: object,
+                   compute: ComputeBackend | None = None) -> paillier.EncryptedArray:
     """A fresh encryption whose header carries only protocol constants (scale, bound), not the data's magnitude."""
     plain = in_public_range(values)
-    fresh = paillier.encrypt(key, plain, frac_bits=FRAC_BITS)
+    fresh = ops.encrypt(compute, key, plain, frac_bits=FRAC_BITS)
     return paillier.EncryptedArray(key, fresh.ciphertexts, fresh.shape, FRAC_BITS, PUBLIC_BOUND)
 
 
@@ -85,13 +88,14 @@ class Mask:
     frac_bits: int
 
 
-def mask(encrypted: paillier.EncryptedArray) -> tuple[paillier.EncryptedArray, Mask]:
+def mask(encrypted: paillier.EncryptedArray,
+         compute: ComputeBackend | None = None) -> tuple[paillier.EncryptedArray, Mask]:
     """[[m + r]] with r uniform mod n, re-randomized, in a header with no scale and no bound."""
     key = encrypted.public_key
     n, n2 = key.n, key.nsquare
     r = tuple(secrets.randbelow(int(n)) for _ in range(encrypted.size))
     cts = [c * (1 + n * ri) % n2 for c, ri in zip(encrypted.ciphertexts, r, strict=True)]
-    masked = paillier.EncryptedArray(key, cts, (encrypted.size,), 0, None).rerandomize()
+    masked = ops.rerandomize(compute, paillier.EncryptedArray(key, cts, (encrypted.size,), 0, None))
     return masked, Mask(key, r, encrypted.frac_bits)
 
 
@@ -112,8 +116,10 @@ def unmask(answer: object, held: Mask, whose: str) -> np.ndarray:
 class DecryptionOracle:
     """This party's private key as a service to its one peer, limited to what the protocol needs."""
 
-    def __init__(self, private: paillier.PrivateKey, lengths: Mapping[str, int], peer: str) -> None:
+    def __init__(self, private: paillier.PrivateKey, lengths: Mapping[str, int], peer: str,
+                 compute: ComputeBackend | None = None) -> None:
         self.private = private
+        self.compute = compute
         self.lengths = dict(lengths)
         self.peer = peer
         self._served: set[tuple[int, int, str]] = set()
@@ -137,7 +143,7 @@ class DecryptionOracle:
             raise ComponentError(f"{self.peer} sent a {purpose} request that is not a valid ciphertext; refusing")
         self._served.add(slot)
         counters.count_decryptions(len(value.ciphertexts))  # raw decryptions, counted like the array's
-        return [int(m) for m in self.private.raw_decrypt(value.ciphertexts)]
+        return [int(m) for m in ops.raw_decrypt(self.compute, self.private, value.ciphertexts)]
 
 
 def served_lengths(columns: int, with_loss: bool) -> dict[str, int]:

@@ -22,8 +22,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
+from fate.compute.contract import ComputeBackend
+from fate.compute.tasks import INVALID, task_blind
 from fate.ml.component import ComponentContext, ComponentError, ComponentResult, Table
 
 POINT = 32
@@ -42,18 +43,23 @@ def hash_ids(ids: Sequence[str], salt: str) -> list[bytes]:
 
 
 class Blinder:
-    """A secret scalar, applied to points (multiplication commutes between two Blinders)."""
+    """A secret scalar, applied to points (multiplication commutes between two Blinders).
 
-    def __init__(self) -> None:
-        self._key = X25519PrivateKey.from_private_bytes(secrets.token_bytes(32))
+    With a compute backend the scalar goes to the party's own workers, which blind chunks of points.
+    """
+
+    def __init__(self, compute: ComputeBackend | None = None) -> None:
+        self._scalar = secrets.token_bytes(32)
+        self._compute = compute
 
     def blind(self, points: Sequence[bytes]) -> list[bytes]:
-        exchange, load = self._key.exchange, X25519PublicKey.from_public_bytes
-        try:
-            return [exchange(load(p)) for p in points]
-        except ValueError:
+        if any(not isinstance(p, bytes) or len(p) != POINT for p in points):
+            raise ComponentError("PSI peer sent a malformed point list")
+        out = task_blind(self._scalar, points) if self._compute is None else self._compute.blind(self._scalar, points)
+        if INVALID in out:
             # Only a low-order point (never a hash output) gives the all-zero result.
-            raise ComponentError("PSI peer sent an invalid curve point") from None
+            raise ComponentError("PSI peer sent an invalid curve point")
+        return out
 
 
 def pack(points: Sequence[bytes]) -> bytes:
@@ -70,12 +76,13 @@ def _shuffled(n: int) -> np.ndarray:
     return np.random.default_rng(secrets.randbits(128)).permutation(n)
 
 
-def guest_intersect(fed: Any, ids: Sequence[str], salt: str, sync: bool = True) -> list[int]:
+def guest_intersect(fed: Any, ids: Sequence[str], salt: str, sync: bool = True,
+                    compute: ComputeBackend | None = None) -> list[int]:
     """Guest side; returns positions (into `ids`) of the ids every host also holds.
 
     `fed` is the job's fate.federation.federation.Federation acting as guest.
     """
-    blinder = Blinder()
+    blinder = Blinder(compute)
     order = _shuffled(len(ids))  # order[k] = which id went out at position k
     fed.remote(pack(blinder.blind(hash_ids([ids[i] for i in order], salt))), "psi.guest_blinded", "host")
     hosts = fed.parties("host")
@@ -103,9 +110,10 @@ def guest_intersect(fed: Any, ids: Sequence[str], salt: str, sync: bool = True) 
     return [int(i) for i in result]
 
 
-def host_intersect(fed: Any, ids: Sequence[str], salt: str, sync: bool = True) -> list[int] | None:
+def host_intersect(fed: Any, ids: Sequence[str], salt: str, sync: bool = True,
+                   compute: ComputeBackend | None = None) -> list[int] | None:
     """Host side; returns positions (into `ids`) of the final intersection, or None without sync."""
-    blinder = Blinder()
+    blinder = Blinder(compute)
     order = _shuffled(len(ids))
     # Send ours first so the guest blinds them while we blind theirs.
     fed.remote(pack(blinder.blind(hash_ids([ids[i] for i in order], salt))), "psi.host_blinded", "guest")
@@ -137,9 +145,9 @@ def run(ctx: ComponentContext) -> ComponentResult:
     salt = str(ctx.param("salt", ctx.job_id))
     ctx.log(f"psi: {len(table)} ids as {ctx.role}")
     if ctx.role == "guest":
-        rows: list[int] | None = guest_intersect(ctx.federation, table.ids, salt, sync)
+        rows: list[int] | None = guest_intersect(ctx.federation, table.ids, salt, sync, ctx.compute)
     else:
-        rows = host_intersect(ctx.federation, table.ids, salt, sync)
+        rows = host_intersect(ctx.federation, table.ids, salt, sync, ctx.compute)
     if rows is None:
         ctx.log("psi: intersection not shared with hosts (sync_intersection: false)")
         return ComponentResult()

@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from fate.compute.contract import ComputeBackend
+from fate.compute.local import LocalBackend
 from fate.crypto import paillier
 from fate.crypto.errors import CryptoError
-from fate.crypto.pool import CryptoPool
 from fate.ml.component import ComponentContext, ComponentError, ComponentResult, Table
 from fate.ml.dataflow import binary_labels, side_tables, upstream_model
 from fate.ml.evaluation import auc
@@ -34,21 +35,23 @@ from fate.ml.sbt_params import SBTParams, params_from_model, parse_params
 from fate.ml.sbt_predict import predict_guest, predict_host
 
 SCORE, RESULT = "predict_score", "predict_result"
-# Below this much ciphertext work (rows x columns) the pool's start-up and copies cost more than they save.
+# Without a party backend (a component run outside a flow): below this much ciphertext work (rows x
+# columns) a pool's start-up and copies cost more than they save.
 POOL_WORK = 200_000
 
 
 @contextmanager
-def _pool(work: int) -> Iterator[CryptoPool | None]:
+def _compute(ctx: ComponentContext, work: int) -> Iterator[ComputeBackend | None]:
+    """The party's backend from the flow config; outside a flow, a local pool for big work only."""
+    if ctx.compute is not None:
+        yield ctx.compute
+        return
     cores = os.cpu_count() or 1
     if cores < 2 or work < POOL_WORK:
         yield None
         return
-    pool = CryptoPool(min(cores, 4))
-    try:
-        yield pool
-    finally:
-        pool.close()
+    with LocalBackend(min(cores, 4)) as backend:
+        yield backend
 
 
 def _scored(table: Table, raw: np.ndarray, threshold: float) -> Table:
@@ -67,8 +70,8 @@ def _guest(ctx: ComponentContext, p: SBTParams, data: Table, side: dict[str, Tab
     prefix = ctx.component or "hetero_secureboost"
     if model is None:
         labels = binary_labels(data, "hetero_secureboost")
-        with _pool(len(data) * 8) as pool:
-            model, raw = train_guest(ctx.federation, data, labels, p, prefix, _keys(ctx, p), ctx.log, pool,
+        with _compute(ctx, len(data) * 8) as compute:
+            model, raw = train_guest(ctx.federation, data, labels, p, prefix, _keys(ctx, p), ctx.log, compute,
                                      side.get("validate"))
         ctx.log_metric("loss", model["loss_history"])
         if model["validation_loss"]:
@@ -95,8 +98,8 @@ def _host(ctx: ComponentContext, p: SBTParams, data: Table, side: dict[str, Tabl
           model: dict[str, Any] | None) -> ComponentResult:
     prefix = ctx.component or "hetero_secureboost"
     if model is None:
-        with _pool(len(data) * len(data.header)) as pool:
-            model = train_host(ctx.federation, data, p, prefix, ctx.log, pool, side.get("validate"))
+        with _compute(ctx, len(data) * len(data.header)) as compute:
+            model = train_host(ctx.federation, data, p, prefix, ctx.log, compute, side.get("validate"))
     else:
         predict_host(ctx.federation, host_splits(model), data, f"{prefix}.predict.data")
     ctx.save_model(model)

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from fate.compute.contract import ComputeBackend
 from fate.crypto import paillier
-from fate.crypto.pool import CryptoPool
 from fate.federation.federation import Federation
 from fate.ml import he_pack
 from fate.ml.binning import Binned, bin_columns
@@ -36,9 +36,9 @@ Keys = tuple[paillier.PublicKey, paillier.PrivateKey]
 class FederatedHosts:
     """HostSide through the federation: one tag per tree and layer, every host in lockstep."""
 
-    def __init__(self, fed: Federation, prefix: str, keys: Keys, layout: GHLayout, pool: CryptoPool | None,
+    def __init__(self, fed: Federation, prefix: str, keys: Keys, layout: GHLayout, compute: ComputeBackend | None,
                  timer: PhaseTimer) -> None:
-        self.fed, self.prefix, self.layout, self.pool, self.timer = fed, prefix, layout, pool, timer
+        self.fed, self.prefix, self.layout, self.compute, self.timer = fed, prefix, layout, compute, timer
         self.public, self.private = keys
         self.hosts = fed.parties("host")
         self.tree = self.layer = 0
@@ -69,7 +69,7 @@ class FederatedHosts:
                 reply = self.fed.get(f"{self._tag()}.hist", "host", host)
             with self.timer("decrypt"):
                 cts = he_pack.from_wire(reply["sums"], self.public, f"host {host}'s histogram")
-                plain = he_pack.decrypt_ints(self.private, cts, self.pool)
+                plain = he_pack.decrypt_ints(self.private, cts, self.compute)
             with self.timer("plaintext"):
                 entries = int(reply["entries"])
                 decoded = decode(he_pack.fields(he_pack.unfold(plain, entries, slot, per), self.layout.widths))
@@ -137,7 +137,7 @@ def importance(trees: Sequence[Sequence[dict[str, Any]]]) -> dict[str, dict[str,
 
 
 def train_guest(fed: Federation, table: Table, labels: np.ndarray, p: SBTParams, prefix: str, keys: Keys,
-                log: Log = lambda _m: None, pool: CryptoPool | None = None, validate: Table | None = None,
+                log: Log = lambda _m: None, compute: ComputeBackend | None = None, validate: Table | None = None,
                 timer: PhaseTimer | None = None) -> tuple[dict[str, Any], np.ndarray]:
     """Train; returns the guest's model and the raw training scores of the kept trees."""
     timer = timer or PhaseTimer()
@@ -151,7 +151,7 @@ def train_guest(fed: Federation, table: Table, labels: np.ndarray, p: SBTParams,
                 "validate_ids": list(validate.ids) if use_valid and validate is not None else None},
                f"{prefix}.setup", "host")
     binned = bin_columns(table.features, "sbt", p.max_bin)
-    hosts = FederatedHosts(fed, prefix, keys, layout, pool, timer)
+    hosts = FederatedHosts(fed, prefix, keys, layout, compute, timer)
     init = initial_score(labels, p)
     scores, val_scores = np.full(n, init), np.full(len(validate) if validate is not None else 0, init)
     trees: list[list[dict[str, Any]]] = []
@@ -164,7 +164,7 @@ def train_guest(fed: Federation, table: Table, labels: np.ndarray, p: SBTParams,
         with timer("plaintext"):
             g_off, h = gradients(scores, labels)
         with timer("encrypt"):
-            cts = he_pack.encrypt_ints(keys[0], records(g_off, h, layout), pool)
+            cts = he_pack.encrypt_ints(keys[0], records(g_off, h, layout), compute)
         hosts.start_tree(t, cts)
         tree = grow_tree(binned, g_off, h, p, hosts, len(hosts.hosts))
         hosts.finish_tree()

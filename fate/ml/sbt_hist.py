@@ -5,7 +5,8 @@ feature: that is the whole cost of SecureBoost on a wide host. Features are take
 rows are first multiplied into cells of (bin of feature a, bin of feature b), then each
 cell into its bin of a and its bin of b. That costs rows + 2 x cells multiplications per
 pair instead of 2 x rows, almost halving the work when rows outnumber the (max_bin + 1)^2
-cells. Rows are split across the pool's processes; their partial sums multiply together.
+cells. Rows are split across the party's compute backend's workers (fate.compute); their partial
+sums multiply together (`merge_cells`).
 
 What leaves the host per node and feature are the cumulative sums "bins <= t" for every
 threshold t and the missing bin's sum, in the host's per-tree shuffled feature order. A bin
@@ -16,19 +17,23 @@ marks it absent instead of sending it (the guest could tell from the equal sums 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 from gmpy2 import mpz
 
-from fate.crypto.pool import CryptoPool, choose, split
 from fate.ml.sbt_grow import FeatureHist
+
+if TYPE_CHECKING:
+    from fate.compute.contract import ComputeBackend
 
 Cell = Optional["mpz"]
 
 
 def _products(cts: Sequence[mpz], keys: np.ndarray, nsquare: mpz) -> tuple[list[int], list[mpz]]:
     """Product of the ciphertexts sharing each key (sorted keys, their products)."""
+    if not len(keys):  # no rows (an empty node, or a worker's empty share): no cells
+        return [], []
     order = np.argsort(keys, kind="stable")
     ordered = keys[order]
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]).tolist()
@@ -71,25 +76,26 @@ def task_hist(nsquare: mpz, slots: int, n_nodes: int, cts: Sequence[mpz], bins: 
     return out
 
 
-def bin_sums(nsquare: mpz, cts: Sequence[mpz], bins: np.ndarray, build: Sequence[np.ndarray], slots: int,
-             pool: CryptoPool | None = None) -> list[Cell]:
-    """Encrypted sums per (build node, feature, slot) over the rows of each build node."""
-    rows = np.concatenate(build) if build else np.zeros(0, dtype=np.int64)
-    nodes = np.concatenate([np.full(len(r), k, dtype=np.int64) for k, r in enumerate(build)]) if build else rows
-    codes = np.where(bins[rows] < 0, slots - 1, bins[rows]).astype(np.int64)
-    picked = [cts[i] for i in rows.tolist()]
-    chosen = choose(pool, len(rows))
-    if chosen is None:
-        return task_hist(nsquare, slots, len(build), picked, codes, nodes)
-    parts = [s for s in split(range(len(rows)), chosen.processes) if isinstance(s, range) and len(s)]
-    partials = chosen.map(task_hist, [(nsquare, slots, len(build), picked[s.start : s.stop], codes[s.start : s.stop],
-                                       nodes[s.start : s.stop]) for s in parts])
-    out = partials[0]
+def merge_cells(partials: Sequence[list[Cell]], nsquare: mpz) -> list[Cell]:
+    """Cell-wise products of partial histograms over disjoint rows (a backend's workers' answers)."""
+    out = list(partials[0])
     for part in partials[1:]:
         for i, value in enumerate(part):
             if value is not None:
                 _into(out, i, value, nsquare)
     return out
+
+
+def bin_sums(nsquare: mpz, cts: Sequence[mpz], bins: np.ndarray, build: Sequence[np.ndarray], slots: int,
+             compute: ComputeBackend | None = None) -> list[Cell]:
+    """Encrypted sums per (build node, feature, slot) over the rows of each build node."""
+    rows = np.concatenate(build) if build else np.zeros(0, dtype=np.int64)
+    nodes = np.concatenate([np.full(len(r), k, dtype=np.int64) for k, r in enumerate(build)]) if build else rows
+    codes = np.where(bins[rows] < 0, slots - 1, bins[rows]).astype(np.int64)
+    picked = [cts[i] for i in rows.tolist()]
+    if compute is None:
+        return task_hist(nsquare, slots, len(build), picked, codes, nodes)
+    return compute.histogram(nsquare, slots, len(build), picked, codes, nodes)
 
 
 def threshold_entries(cells: list[Cell], n_nodes: int, n_bins: Sequence[int], order: Sequence[int], slots: int,

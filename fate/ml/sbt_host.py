@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from fate.compute.contract import ComputeBackend
 from fate.crypto import paillier
-from fate.crypto.pool import CryptoPool
 from fate.federation.federation import Federation
 from fate.ml import he_pack
 from fate.ml.binning import bin_columns
@@ -53,7 +53,7 @@ def _shuffled(n: int) -> list[int]:
 
 
 def train_host(fed: Federation, table: Table, p: SBTParams, prefix: str, log: Log = lambda _m: None,
-               pool: CryptoPool | None = None, validate: Table | None = None,
+               compute: ComputeBackend | None = None, validate: Table | None = None,
                timer: PhaseTimer | None = None) -> dict[str, Any]:
     timer = timer or PhaseTimer()
     with timer("wait"):
@@ -90,10 +90,10 @@ def train_host(fed: Federation, table: Table, p: SBTParams, prefix: str, log: Lo
                 break
             build = [_rows(r, n) for r in request["rows"]]
             with timer("histogram"):
-                cells = bin_sums(n2, cts, binned.bins, build, slots, pool)
+                cells = bin_sums(n2, cts, binned.bins, build, slots, compute)
                 entries, present = threshold_entries(cells, len(build), binned.bin_counts, order, slots, n2)
             with timer("fold"):
-                folded = he_pack.fold(public, entries, slot_bits, pool) if entries else []
+                folded = he_pack.fold(public, entries, slot_bits, compute) if entries else []
             per = he_pack.capacity(public, slot_bits)
             fed.remote({"sums": he_pack.as_wire(public, folded, slot_bits, per), "entries": len(entries),
                         "present": np.packbits(present), "flags": len(present)}, f"{tag}.hist", "guest")

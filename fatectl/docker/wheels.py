@@ -23,8 +23,10 @@ IMAGE_PYTHON = "3.11"
 _EPOCH = "315532800"  # 1980-01-01, the earliest time a zip entry can carry
 _MANYLINUX = ("manylinux2014", "manylinux_2_17", "manylinux_2_28", "manylinux_2_34")
 # The image can keep a party's flow store on PostgreSQL (flow.database.existingSecret): psycopg
-# with its own libpq, a few MB, so no image variant is needed for it.
-IMAGE_EXTRAS = "postgres"
+# with its own libpq, a few MB, so no image variant is needed for it. Ray (compute.engine: ray) is
+# in every image too: one tag means one content whatever the spec, a party switches engines
+# without a rebuild, and the Ray head and workers run from the very image the flow runs.
+IMAGE_EXTRAS = "postgres,ray"
 
 
 @dataclass(frozen=True)

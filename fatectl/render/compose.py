@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from fatectl.render.engine import Layout, board_service, engine_configs, flow_service, router_service
+from fatectl.render import ray
+from fatectl.render.engine import (
+    RAY_TOKEN_FILE,
+    Layout,
+    board_service,
+    engine_configs,
+    flow_service,
+    ray_head_service,
+    router_service,
+)
 from fatectl.render.templating import render_template
 from fatectl.render.yamltext import dump_yaml
 from fatectl.spec.model import Federation, Party
@@ -33,6 +42,13 @@ class Service:
     ports: list[str] = field(default_factory=list)
     healthcheck: list[str] = field(default_factory=list)
     depends_on: list[dict[str, str]] = field(default_factory=list)
+    environment: dict[str, str] = field(default_factory=dict)
+    # Ray nodes: CPU and memory limits, /dev/shm for the object store, a slower health check
+    # (each check starts a Python that imports ray).
+    cpus: int = 0
+    mem_limit: int = 0
+    shm_size: int = 0
+    check_interval: str = "10s"
 
 
 def secret_files(fed: Federation) -> dict[str, list[str]]:
@@ -42,12 +58,22 @@ def secret_files(fed: Federation) -> dict[str, list[str]]:
     for p in fed.parties:
         needs[router_service(p.name)] = [f"{p.name}/{f}" for f in tls]
         if "flow" in p.module_names:
-            needs[flow_service(p.name)] = [f"{p.name}/{f}" for f in [*tls, TOKEN_FILE, READER_TOKEN_FILE]]
+            ray_token = [RAY_TOKEN_FILE] if p.compute.starts_ray else []
+            needs[flow_service(p.name)] = [f"{p.name}/{f}" for f in [*tls, TOKEN_FILE, READER_TOKEN_FILE, *ray_token]]
+        for service in ray_services(p):
+            needs[service] = [f"{p.name}/{RAY_TOKEN_FILE}"]
         if "board" in p.module_names:
             needs[board_service(p.name)] = [f"{p.name}/{f}" for f in (READER_TOKEN_FILE, BOARD_PASSWORD_FILE)]
     if fed.exchange.enabled:
         needs[router_service(fed.exchange.name)] = [f"{fed.exchange.name}/{f}" for f in tls]
     return needs
+
+
+def ray_services(party: Party) -> list[str]:
+    """Compose services of the party's own Ray cluster (none unless compute.engine ray without rayAddress)."""
+    if not party.compute.starts_ray:
+        return []
+    return [ray_head_service(party.name), *(node.name for node in ray.worker_nodes(party))]
 
 
 def service_files(fed: Federation) -> dict[str, list[str]]:
@@ -104,6 +130,36 @@ def _party_services(party: Party, needs: dict[str, list[str]]) -> list[Service]:
         networks = [party.name, "federation"] if module.name == "router" else [party.name]
         published = [f"127.0.0.1:{ports[module.name]}:{module.port}"] if module.name in ports else []
         out.append(_process(party.name, module.name, needs, networks, published))
+    if party.compute.starts_ray:
+        out.extend(_ray_services(party, needs))
+        flow = next(s for s in out if s.name == flow_service(party.name))
+        # The flow is the cluster's Ray Client: it presents the token too (fate.compute also sets this).
+        flow.environment.update({k: v for k, v in ray.ENVIRONMENT.items()})
+        flow.depends_on.append({"name": ray_head_service(party.name), "condition": "service_healthy"})
+    return out
+
+
+def _ray_services(party: Party, needs: dict[str, list[str]]) -> list[Service]:
+    """The party's Ray head and workers: on the party's network only (never `federation`, no host
+    port), so no other party's container can even resolve them."""
+    head = ray.head_node(party)
+    out = []
+    for node, is_head in ((head, True), *((w, False) for w in ray.worker_nodes(party))):
+        out.append(Service(
+            name=node.name,
+            command=list(node.command),
+            config_dir="",
+            networks=[party.name],
+            volume="",
+            secrets=[{"source": _secret_name(f), "target": f.split("/", 1)[1]} for f in needs.get(node.name, [])],
+            healthcheck=["CMD", *ray.health_command(head.name, client_server=is_head)],
+            depends_on=[] if is_head else [{"name": head.name, "condition": "service_healthy"}],
+            environment=dict(ray.ENVIRONMENT),
+            cpus=node.cpus,
+            mem_limit=node.memory_bytes,
+            shm_size=node.shm_bytes,
+            check_interval="30s",
+        ))
     return out
 
 

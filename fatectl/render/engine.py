@@ -21,6 +21,10 @@ CONTAINER_DATA = "/data"
 # On Kubernetes a flow with flow.database.existingSecret reads its store's URL from this variable,
 # which the chart fills from the Secret: the URL (and any password in it) is in no ConfigMap.
 DATABASE_URL_ENV = "FATE_DATABASE_URL"
+# A party's own Ray cluster (compute.engine ray without rayAddress): the flow is a Ray Client of
+# its head, on the party's private network only, and presents Ray's token from this secret file.
+RAY_CLIENT_PORT = 10001
+RAY_TOKEN_FILE = "ray_token"
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,11 @@ def flow_service(name: str) -> str:
 
 def board_service(name: str) -> str:
     return f"{name}-board"
+
+
+def ray_head_service(name: str) -> str:
+    """Compose service / Kubernetes Service name of a party's own Ray head."""
+    return f"{name}-ray-head"
 
 
 def engine_configs(fed: Federation, layout: Layout) -> dict[str, dict[str, Any]]:
@@ -224,6 +233,32 @@ def _flow(fed: Federation, party: Party, layout: Layout) -> dict[str, Any]:
         # In a star topology the router knows only the exchange, so the flow is told whom to expect.
         "peers": [p.id for p in fed.peers_of(party.id)],
         "policy": flow_policy(party.policy),
+        "compute": flow_compute(party, layout),
+    }
+
+
+def flow_compute(party: Party, layout: Layout) -> dict[str, Any]:
+    """The flow's compute section (fate.compute reads it).
+
+    engine ray without rayAddress: compose and Helm start the party's own Ray head and workers,
+    and the flow reaches the head as a Ray Client with the party's Ray token; the local lab
+    leaves the address empty, so the flow starts a private Ray of its own on this machine.
+    With rayAddress the flow joins that cluster, presenting a token only when the chart is
+    given one (kubernetes.existingRayTokenSecret).
+    """
+    compute = party.compute
+    address, token_file = compute.ray_address, ""
+    if compute.starts_ray and layout.kind != "local":
+        address = f"ray://{ray_head_service(layout.release or party.name)}:{RAY_CLIENT_PORT}"
+        token_file = _secret_file(party, layout, RAY_TOKEN_FILE)
+    elif compute.ray_address and layout.kind == "helm" and party.kubernetes.existing_ray_token_secret:
+        token_file = _secret_file(party, layout, RAY_TOKEN_FILE)
+    return {
+        "engine": compute.engine,
+        "workers": compute.workers,
+        "cpus_per_worker": compute.cpus_per_worker,
+        "address": address,
+        "token_file": token_file,
     }
 
 

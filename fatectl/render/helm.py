@@ -10,9 +10,10 @@ from typing import Any
 
 from fatectl import __version__
 from fatectl.render.engine import Layout, engine_configs
+from fatectl.render.ray import memory_bytes, object_store_bytes
 from fatectl.render.templating import render_template
 from fatectl.resources import templates_root
-from fatectl.spec.model import DEFAULT_PORTS, Exchange, Federation, Module, Party, Resources, thaw
+from fatectl.spec.model import DEFAULT_PORTS, Compute, Exchange, Federation, Module, Party, Resources, thaw
 
 CHART_DIR = "helm/fate-party"
 # Disk for the bodies a router holds (spooled above 4 MiB). The router refuses past its own
@@ -158,6 +159,7 @@ def _party_values(
             },
         },
         "networkPolicy": {"enabled": True, "peers": [_policy_peer(p) for p in peers], "extraFlowSources": []},
+        **_compute_values(party.compute, k8s.existing_ray_token_secret),
         "nodeSelector": thaw(k8s.node_selector),
         "tolerations": thaw(k8s.tolerations),
         "affinity": thaw(k8s.affinity),
@@ -198,9 +200,27 @@ def _exchange_values(fed: Federation, exchange: Exchange, routes: list[dict[str,
             "peers": [_policy_peer(p) for p in fed.parties],
             "extraFlowSources": [],
         },
+        **_compute_values(Compute(), ""),
         "nodeSelector": {},
         "tolerations": [],
         "affinity": {},
+    }
+
+
+def _compute_values(compute: Compute, token_secret: str) -> dict[str, Any]:
+    """compute as the chart reads it, and the sizing of the Ray cluster it starts for engine ray."""
+    return {
+        "compute": {
+            "engine": compute.engine,
+            "workers": compute.workers,
+            "cpusPerWorker": compute.cpus_per_worker,
+            "memory": compute.memory,
+            "rayAddress": compute.ray_address,
+        },
+        "ray": {
+            "objectStoreMemory": object_store_bytes(memory_bytes(compute.memory)),
+            "token": {"existingSecret": token_secret},
+        },
     }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from fatectl.spec.model import (
     MODULES,
     Compose,
+    Compute,
     Engine,
     Exchange,
     Federation,
@@ -135,9 +136,21 @@ def _party(data: dict[str, Any], host_ports: dict[str, int]) -> Party:
             ),
             existing_tls_secret=k8s["existingTlsSecret"],
             existing_token_secret=k8s["existingTokenSecret"],
+            existing_ray_token_secret=k8s["existingRayTokenSecret"],
         ),
         compose=Compose(host_ports=MappingProxyType(dict(sorted(host_ports.items(), key=_module_order)))),
         policy=_policy(data["policy"]),
+        compute=_compute(data["compute"]),
+    )
+
+
+def _compute(data: dict[str, Any]) -> Compute:
+    return Compute(
+        engine=data["engine"],
+        workers=data["workers"],
+        cpus_per_worker=data["cpusPerWorker"],
+        memory=data["memory"],
+        ray_address=data["rayAddress"],
     )
 
 

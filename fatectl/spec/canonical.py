@@ -11,7 +11,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from fatectl.spec.model import Exchange, Federation, Module, Party, PartyPolicy, Resources, thaw
+from fatectl.spec.model import Compute, Exchange, Federation, Module, Party, PartyPolicy, Resources, thaw
 
 
 def canonical_data(fed: Federation) -> dict[str, Any]:
@@ -102,9 +102,23 @@ def _party(party: Party) -> dict[str, Any]:
         },
         "existingTlsSecret": k8s.existing_tls_secret,
         "existingTokenSecret": k8s.existing_token_secret,
+        "existingRayTokenSecret": k8s.existing_ray_token_secret,
     }
     out["compose"] = {"hostPorts": dict(party.compose.host_ports)}
     out["policy"] = _policy(party.policy)
+    out["compute"] = _compute(party.compute)
+    return out
+
+
+def _compute(compute: Compute) -> dict[str, Any]:
+    """Only the keys the engine uses: the rules refuse Ray sizes with engine local, memory with rayAddress."""
+    out: dict[str, Any] = {"engine": compute.engine, "workers": compute.workers}
+    if compute.engine == "ray":
+        out["cpusPerWorker"] = compute.cpus_per_worker
+        if compute.ray_address:
+            out["rayAddress"] = compute.ray_address
+        else:
+            out["memory"] = compute.memory
     return out
 
 

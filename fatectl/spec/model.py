@@ -113,6 +113,7 @@ class Kubernetes:
     # Existing Secrets to use instead of chart-generated ones (TLS material, flow token).
     existing_tls_secret: str = ""
     existing_token_secret: str = ""
+    existing_ray_token_secret: str = ""  # key auth_token
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,22 @@ class Compose:
     """Where a party's services are published on the lab host (always on 127.0.0.1)."""
 
     host_ports: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class Compute:
+    """Where a party's flow runs its heavy work (fatectl.spec.compute)."""
+
+    engine: str = "local"  # local | ray
+    workers: int = 2  # local: processes; ray: actors (and the Ray worker nodes fatectl starts)
+    cpus_per_worker: int = 1  # ray only: whole CPUs (Ray's num-cpus is an integer)
+    memory: str = "2Gi"  # ray only: each Ray node fatectl starts
+    ray_address: str = ""  # ray only: an existing cluster; empty = fatectl starts the party's own
+
+    @property
+    def starts_ray(self) -> bool:
+        """fatectl runs a Ray head and workers for this party (compose services, chart Deployments)."""
+        return self.engine == "ray" and not self.ray_address
 
 
 @dataclass(frozen=True)
@@ -157,6 +174,7 @@ class Party:
     kubernetes: Kubernetes
     compose: Compose = field(default_factory=Compose)
     policy: PartyPolicy = field(default_factory=PartyPolicy)
+    compute: Compute = field(default_factory=Compute)
 
     def module(self, name: str) -> Module | None:
         return next((m for m in self.modules if m.name == name), None)

@@ -12,9 +12,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from fatectl.errors import Problem
+from fatectl.spec.compute import compute_problems
 from fatectl.spec.document import Document, PathKey, dotted
 from fatectl.spec.model import MODULE_DEPENDENCIES, MODULES
-from fatectl.spec.schema import QUANTITY
+from fatectl.spec.patterns import QUANTITY, quantity_value
 
 MIN_SECURE_KEY_BITS = 2048
 
@@ -178,21 +179,6 @@ def compose_host_ports(doc: Document, data: dict[str, Any]) -> Iterator[Problem]
     yield from _unique(doc, "host port", taken)
 
 
-_SUFFIXES = {"m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
-             "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-
-
-def _quantity(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    text = str(value)
-    suffix = next((s for s in sorted(_SUFFIXES, key=len, reverse=True) if text.endswith(s)), "")
-    try:
-        return float(text[: len(text) - len(suffix)]) * _SUFFIXES.get(suffix, 1)
-    except ValueError:
-        return None
-
-
 def quantity_text(value: int | float | str) -> str:
     """A resource value as Kubernetes writes it: 1.0 -> "1", 0.5 -> "0.5"; strings unchanged."""
     if isinstance(value, float) and value.is_integer():
@@ -228,7 +214,7 @@ def requests_within_limits(doc: Document, data: dict[str, Any]) -> Iterator[Prob
         if not isinstance(requests, dict) or not isinstance(limits, dict):
             continue
         for name, wanted in requests.items():
-            asked, cap = _quantity(wanted), _quantity(limits.get(name))
+            asked, cap = quantity_value(wanted), quantity_value(limits.get(name))
             if asked is not None and cap is not None and asked > cap:
                 given = (*path, "requests", name) in doc.values
                 yield doc.problem(
@@ -283,4 +269,5 @@ RULES: tuple[Rule, ...] = (
     compose_host_ports,
     numeric_quantities,
     requests_within_limits,
+    compute_problems,
 )

@@ -22,6 +22,7 @@ def generate_spec_text(
     node_ports: bool = False,
     host_port_base: int = HOST_PORT_BASE,
     lab_policy: bool = False,
+    ray_workers: int = 0,
 ) -> str:
     """A valid spec for n_parties parties (ids 9999, 10000, ...), with or without an exchange.
 
@@ -32,6 +33,8 @@ def generate_spec_text(
     lab_policy=True gives every party a rule running any job of the other parties without a person
     (labs that run jobs unattended) and, with key_bits below 2048, floors that accept those keys;
     without it every party keeps the secure default policy.
+    ray_workers > 0 gives every party compute engine ray with its own Ray cluster of that many
+    workers (1 CPU, 1Gi each).
     """
     if not 2 <= n_parties <= 1000:
         raise SpecError(f"a generated federation has 2..1000 parties, not {n_parties}")
@@ -79,6 +82,8 @@ def generate_spec_text(
         if node_ports:
             lines += ["      serviceType: NodePort", f"      nodePorts: {{router: {30000 + index}}}"]
         lines += ["    compose:", f"      hostPorts: {{{ports}}}"]
+        if ray_workers:
+            lines.append(f"    compute: {{engine: ray, workers: {ray_workers}, cpusPerWorker: 1, memory: 1Gi}}")
         if lab_policy:
             lines += _lab_policy(party_id, [FIRST_PARTY_ID + i for i in range(n_parties)], key_bits)
     return "\n".join(lines) + "\n"

@@ -9,22 +9,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from fatectl.spec.compute import COMPUTE
 from fatectl.spec.model import APPROVALS, COMPONENTS, DEFAULT_PORTS, JOB_ROLES, MODULES
+from fatectl.spec.patterns import (
+    DNS_LABEL,
+    DNS_SUBDOMAIN,
+    HOST,
+    IMAGE,
+    LABEL_KEY,
+    LABEL_VALUE,
+    PATTERNS,
+    PLAIN_NAME,
+    QUANTITY,
+    REGISTRY,
+    TAG,
+)
 
 API_VERSION = "fatectl/v1"
 # Names get suffixes (-router, -flow-0, release names), so leave room under the 63-char DNS limit.
 NAME_MAX = 40
-DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
-# Cerberus appends "$" to a pattern, so any alternation must be grouped.
-HOST = r"(?:[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*|[0-9a-fA-F:]*:[0-9a-fA-F:.]+)"
-QUANTITY = r"[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?"
-IMAGE = r"[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*"
-TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
-REGISTRY = r"([A-Za-z0-9][-A-Za-z0-9.]*(:[0-9]+)?(/[a-z0-9._-]+)*)?"
-LABEL_KEY = r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
-LABEL_VALUE = r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?"
-PLAIN_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"  # as the flow checks table and job names
+# Re-exported: the reference generator and the validator name patterns through the schema.
+__all__ = ["PATTERNS", "QUANTITY", "SCHEMA"]
 SERVICE_TYPES = ["ClusterIP", "NodePort", "LoadBalancer"]
 MAX_ID = 2**31 - 1
 # Compose host ports when none are given: slot 0 is the exchange, party i (0-based) takes slot i+1,
@@ -34,19 +39,6 @@ HOST_PORT_SLOT = 10
 EXCHANGE_HOST_PORT = f"{HOST_PORT_BASE}, or the next free port"
 PARTY_HOST_PORT = f"{HOST_PORT_BASE} + {HOST_PORT_SLOT}*(index+1) + (router 0, flow 1, board 2), or the next free port"
 
-# What a regex means, in words, for error messages.
-PATTERNS: dict[str, str] = {
-    DNS_LABEL: "a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit",
-    DNS_SUBDOMAIN: "a DNS name: lowercase letters, digits, '-' and '.'",
-    HOST: "a host name or IP address",
-    QUANTITY: "a Kubernetes quantity such as 500m, 2, 512Mi or 10Gi",
-    IMAGE: "an image name: lowercase letters, digits, '.', '_', '-' and '/'",
-    TAG: "an image tag: letters, digits, '_', '.', '-' (at most 128)",
-    REGISTRY: "a registry host[:port][/path], or empty",
-    LABEL_KEY: "a Kubernetes label key such as kubernetes.io/os",
-    LABEL_VALUE: "a Kubernetes label value (letters, digits, '-', '_', '.')",
-    PLAIN_NAME: "a name: letters, digits, '_', '.', '-' (up to 64), starting with a letter or digit",
-}
 
 
 def _doc(text: str, **extra: str) -> dict[str, str]:
@@ -225,6 +217,9 @@ KUBERNETES: dict[str, Any] = {
     },
     "existingTlsSecret": {**_SECRET_NAME, "meta": _doc("existing Secret with ca.crt/tls.crt/tls.key")},
     "existingTokenSecret": {**_SECRET_NAME, "meta": _doc("existing Secret with flow_token, flow_reader_token (and board_password with a board)")},
+    "existingRayTokenSecret": {**_SECRET_NAME, "meta": _doc(
+        "existing Secret with key auth_token, Ray's token: the chart's Ray cluster uses it instead of generating "
+        "one; with compute.rayAddress the flow presents it to that cluster (KubeRay's Secret has this key)")},
 }
 
 def _list(item: dict[str, Any], doc: str) -> dict[str, Any]:
@@ -314,6 +309,8 @@ PARTY: dict[str, Any] = {
             )
         },
     },
+    "compute": {"type": "dict", "default": {}, "schema": COMPUTE,
+                "meta": _doc("where the flow's heavy work runs: local processes or Ray (docs/render.md, Ray)")},
     "policy": {"type": "dict", "default": {}, "schema": POLICY,
                "meta": _doc("what this party runs for others (rules, approvals) and its security floors")},
 }

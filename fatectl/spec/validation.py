@@ -140,6 +140,10 @@ def _message(error: ValidationError) -> str:
         hint = f"; did you mean '{close[0]}'?" if close else ""
         return f"unallowed value {value!r}, must be one of: {', '.join(choices)}{hint}"
     if code == errors.REGEX_MISMATCH.code:
+        # An optional field's pattern is "(P)?": say what P means, and that empty is allowed too.
+        inner = constraint[1:-2] if constraint.startswith("(") and constraint.endswith(")?") else None
+        if inner in PATTERNS and constraint not in PATTERNS:
+            return f"{value!r} is not {PATTERNS[inner]}, or empty"
         return f"{value!r} is not {PATTERNS.get(constraint, 'in the expected format')}"
     if code == errors.BAD_TYPE_FOR_SCHEMA.code:
         return f"must be a mapping, got {_describe(value)}"

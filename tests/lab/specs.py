@@ -11,7 +11,8 @@ from fatectl.spec.schema import HOST_PORT_BASE
 
 
 def write_spec(
-    directory: Path, n_parties: int, exchange: bool, name: str, port_offset: int = 0, key_bits: int = 1024
+    directory: Path, n_parties: int, exchange: bool, name: str, port_offset: int = 0, key_bits: int = 1024,
+    ray_workers: int = 0,
 ) -> Path:
     """A generated spec whose compose host ports are moved by `port_offset`, so labs coexist.
 
@@ -20,7 +21,7 @@ def write_spec(
     """
     text = generate_spec_text(
         n_parties, exchange, name=name, key_bits=key_bits, host_port_base=HOST_PORT_BASE + port_offset,
-        lab_policy=True,
+        lab_policy=True, ray_workers=ray_workers,
     )
     path = directory / f"{name}.yaml"
     path.write_text(text, encoding="utf-8")

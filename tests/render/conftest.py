@@ -101,6 +101,7 @@ def spec_cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Federation
     work = tmp_path_factory.mktemp("specs")
     return {
         "two-party": load_federation(EXAMPLES / "two-party.yaml"),
+        "two-party-ray": load_federation(EXAMPLES / "two-party-ray.yaml"),
         "three-party-exchange": load_federation(EXAMPLES / "three-party-exchange.yaml"),
         "generated-10": load_text(work, generate_spec_text(10, False, node_ports=True), "g10.yaml"),
         "generated-50-exchange": load_text(work, generate_spec_text(50, True), "g50.yaml"),

@@ -11,8 +11,9 @@ import pytest
 import yaml
 
 from fatectl.project import write_compose
-from fatectl.render.compose import render_compose
+from fatectl.render.compose import ray_services, render_compose
 from fatectl.render.engine import Layout, engine_configs
+from fatectl.render.ray import ENVIRONMENT as RAY_ENVIRONMENT
 from fatectl.spec.model import Federation
 
 from .tools import CASES, compose_model, docker_compose, write_cases
@@ -37,6 +38,7 @@ def test_compose_accepts_the_project(
     assert model["name"] == fed.name
     services: dict[str, Any] = model["services"]
     expected = _routers(fed) | {f"{p.name}-{m}" for p in fed.parties for m in p.module_names}
+    expected |= {s for p in fed.parties for s in ray_services(p)}  # a party's own Ray (test_compose_ray.py)
     assert set(services) == expected
     on_federation = {name for name, s in services.items() if "federation" in s["networks"]}
     assert on_federation == _routers(fed)
@@ -47,8 +49,10 @@ def test_compose_accepts_the_project(
             assert set(service["networks"]) <= {party.name, "federation"}
     for name, service in services.items():
         assert all(p["host_ip"] == "127.0.0.1" for p in service.get("ports", [])), name
-        assert not service.get("environment"), f"{name}: no environment values"
-        assert service["healthcheck"]["test"][:5] == ["CMD", "python", "-m", "fate", "check"], name
+        # Ray's variables name its token file and require it; no other value, never a secret.
+        assert set(service.get("environment", {})) <= set(RAY_ENVIRONMENT), f"{name}: no environment values"
+        check = ["CMD", "ray", "health-check"] if "-ray-" in name else ["CMD", "python", "-m", "fate", "check"]
+        assert service["healthcheck"]["test"][: len(check)] == check, name
         assert not service.get("profiles"), f"{name}: started by a plain `up`"
     assert set(model["volumes"]) == {f"{n.removesuffix('-router')}-data" for n in _routers(fed)}
 

@@ -10,6 +10,7 @@ from fatectl.errors import RenderError
 from fatectl.render.engine import Layout, engine_configs
 from fatectl.spec.loader import load_federation
 from fatectl.spec.model import Compose, Federation
+from fatectl.spec.sample import generate_spec_text
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -92,3 +93,29 @@ def test_every_target_gives_each_flow_its_partys_policy(tmp_path: Path) -> None:
                                      "tables": ["breast_hetero_host"], "roles": ["host"]}]
     # bank-a writes no policy: its flow gets every secure default, written out.
     assert parse_policy(engine_configs(fed, Layout.compose())["bank-a/flow.yaml"]["policy"]) == Policy()
+
+
+def test_every_target_gives_each_flow_its_compute_section(tmp_path: Path) -> None:
+    spec = tmp_path / "ray.yaml"
+    spec.write_text(generate_spec_text(2, False, ray_workers=3), encoding="utf-8")
+    fed = load_federation(spec)
+    party = fed.parties[0]
+    assert (party.compute.engine, party.compute.workers, party.compute.starts_ray) == ("ray", 3, True)
+    common = {"engine": "ray", "workers": 3, "cpus_per_worker": 1}
+    local = engine_configs(fed, Layout.local(str(tmp_path / "s"), str(tmp_path / "d")))
+    compose = engine_configs(fed, Layout.compose())
+    helm = engine_configs(fed, Layout.helm(release="prod"))
+    key = f"{party.name}/flow.yaml"
+    # The local lab: a private Ray started by the flow itself on the host (no head, no token file).
+    assert local[key]["compute"] == {**common, "address": "", "token_file": ""}
+    assert compose[key]["compute"] == {**common, "address": f"ray://{party.name}-ray-head:10001",
+                                       "token_file": "/run/secrets/ray_token"}
+    assert helm[key]["compute"] == {**common, "address": "ray://prod-ray-head:10001",
+                                    "token_file": "/run/secrets/ray_token"}
+    # Without ray, every target says so in the same words.
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(generate_spec_text(2, False), encoding="utf-8")
+    for layout in (Layout.compose(), Layout.helm(), Layout.local(str(tmp_path / "s"), str(tmp_path / "d"))):
+        config = engine_configs(load_federation(plain), layout)["party-9999/flow.yaml"]
+        assert config["compute"] == {"engine": "local", "workers": 2, "cpus_per_worker": 1, "address": "",
+                                     "token_file": ""}

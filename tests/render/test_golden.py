@@ -13,7 +13,7 @@ from fatectl.spec.loader import load_federation
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 GOLDEN = Path(__file__).resolve().parent / "golden"
-EXAMPLE_NAMES = ["two-party", "three-party-exchange"]
+EXAMPLE_NAMES = ["two-party", "two-party-ray", "three-party-exchange"]
 
 
 def _rendered(example: str) -> dict[str, str]:

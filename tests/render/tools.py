@@ -21,9 +21,10 @@ from fatectl.lab.compose import compose_command
 from fatectl.spec.model import Federation
 
 K8S_VERSION = "1.37.0"
-# The spec_cases fixture's keys: both examples, generated 10/50-party specs, built edge cases.
+# The spec_cases fixture's keys: the examples, generated 10/50-party specs, built edge cases.
 CASES = [
     "two-party",
+    "two-party-ray",
     "three-party-exchange",
     "generated-10",
     "generated-50-exchange",

@@ -43,6 +43,42 @@ fate.io/role: {{ .Values.role }}
 {{- (.Values.flow.database | default dict).existingSecret | default "" -}}
 {{- end -}}
 
+{{/* A Ray cluster of the party's own: compute.engine ray, no rayAddress, a flow to serve. */}}
+{{- define "fate-party.rayStarts" -}}
+{{- $c := .Values.compute | default dict -}}
+{{- if and .Values.flow.enabled (eq ($c.engine | default "local") "ray") (not $c.rayAddress) -}}true{{- end -}}
+{{- end -}}
+
+{{- define "fate-party.rayTokenSecret" -}}
+{{- default (printf "%s-ray-token" (include "fate-party.fullname" .)) ((.Values.ray | default dict).token | default dict).existingSecret -}}
+{{- end -}}
+
+{{/* The flow presents a Ray token: to its own cluster, or to rayAddress when given an existing Secret. */}}
+{{- define "fate-party.flowRayToken" -}}
+{{- $c := .Values.compute | default dict -}}
+{{- if include "fate-party.rayStarts" . -}}true
+{{- else if and (eq ($c.engine | default "local") "ray") $c.rayAddress ((.Values.ray | default dict).token | default dict).existingSecret -}}true
+{{- end -}}
+{{- end -}}
+
+{{/* Where Ray reads its token, and that it must; no secret here (the token is a mounted file). */}}
+{{- define "fate-party.rayEnv" -}}
+- {name: RAY_AUTH_MODE, value: token}
+- {name: RAY_AUTH_TOKEN_PATH, value: /run/secrets/ray_token}
+- {name: RAY_USAGE_STATS_ENABLED, value: "0"}
+{{- end -}}
+
+{{- define "fate-party.computeConfig" -}}
+{{- $c := .Values.compute | default dict -}}
+{{- $address := $c.rayAddress | default "" -}}
+{{- if include "fate-party.rayStarts" . -}}
+{{- $address = printf "ray://%s-ray-head:10001" (include "fate-party.fullname" .) -}}
+{{- end -}}
+{{- $token := ternary "/run/secrets/ray_token" "" (eq (include "fate-party.flowRayToken" .) "true") -}}
+{{- $cfg := dict "engine" ($c.engine | default "local") "workers" (int64 ($c.workers | default 2)) "cpus_per_worker" (int64 ($c.cpusPerWorker | default 1)) "address" $address "token_file" $token -}}
+{{- toYaml $cfg -}}
+{{- end -}}
+
 {{- define "fate-party.tlsConfig" -}}
 {{- if eq .Values.tls.mode "none" -}}
 mode: none
@@ -95,6 +131,7 @@ key_file: /run/secrets/tls.key
 {{- with .Values.flow.policy }}
 {{- $_ = set $cfg "policy" . -}}
 {{- end }}
+{{- $_ = set $cfg "compute" (include "fate-party.computeConfig" . | fromYaml) -}}
 {{- toYaml $cfg -}}
 {{- end -}}
 
@@ -167,6 +204,12 @@ affinity:
           items:
             - {key: flow_token, path: flow_token}
             - {key: flow_reader_token, path: flow_reader_token}
+    {{- end }}
+    {{- if .ray }}
+      - secret:
+          name: {{ include "fate-party.rayTokenSecret" .ctx }}
+          items:
+            - {key: auth_token, path: ray_token}
     {{- end }}
 {{- end -}}
 
