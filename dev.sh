@@ -66,6 +66,12 @@ tests() {
     fi
     export FATECTL_BROWSER=1 FATECTL_POSTGRES=1
   fi
+  # checkov pins dependencies of its own that clash with the test tools: it gets a venv of its own.
+  if [ ! -x .venv-checkov/bin/checkov ]; then
+    say "installing checkov (its own venv) for the chart policy checks"
+    python3 -m venv .venv-checkov && .venv-checkov/bin/python -m pip install -q checkov
+  fi
+  export FATECTL_CHECKOV="$PWD/.venv-checkov/bin/checkov"
   if docker_ready; then
     export FATECTL_E2E=1
     bash compose/base-image.sh
