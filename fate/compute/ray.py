@@ -87,6 +87,30 @@ def _connect(ray: Any, slots: int, address: str, token_file: str) -> bool:
     return True
 
 
+def _encode_grid(x: np.ndarray, frac: int) -> tuple[np.ndarray, int, list[int]]:
+    """fate.crypto.matvec's encoding (encode, strip common twos) as a (rows, cols) array, and each
+    column's sum of |multiplier|; vectorized when it fits int64, so the driver's serial share stays small
+    (the shared suite checks the ciphertexts equal fate.crypto.matvec's)."""
+    rows, cols = x.shape
+    with np.errstate(over="ignore"):
+        scaled = np.ldexp(x, frac)
+    limit = float(2**62) / max(rows, 1)  # every column sum of |v| must fit int64 too
+    if frac >= 0 and x.size and bool(np.all(np.abs(scaled) < limit)):
+        grid = np.rint(scaled).astype(np.int64)
+        combined = int(np.bitwise_or.reduce(np.abs(grid), axis=None))
+        if combined == 0:
+            return grid, 0, [0] * cols
+        shift = min((combined & -combined).bit_length() - 1, frac)
+        grid >>= shift
+        return grid, frac - shift, [int(v) for v in np.abs(grid).sum(axis=0)]
+    ints, frac = encoding.strip_common_twos(encoding.encode(x, frac), frac)
+    try:
+        out = np.array(ints, dtype=np.int64).reshape(rows, cols)
+    except OverflowError:
+        out = np.array(ints, dtype=object).reshape(rows, cols)
+    return out, frac, [sum(abs(v) for v in ints[j::cols]) for j in range(cols)]
+
+
 class RayBackend:
     name = NAME
 
@@ -207,18 +231,11 @@ class RayBackend:
         if x.ndim != 2 or encrypted.ndim != 1 or x.shape[0] != encrypted.size or self._small(x.shape[0]):
             return matvec_t(matrix, encrypted, frac_bits=frac_bits)  # shape errors and small inputs: in-process
         rows, cols = x.shape
-        # The same encoding as fate.crypto.matvec (the shared suite checks the ciphertexts are identical).
         frac = encoding.multiplier_frac_bits(x) if frac_bits is None else frac_bits
-        ints, frac = encoding.strip_common_twos(encoding.encode(x, frac), frac)
-        bound = None
-        if encrypted.bound is not None:
-            bound = encrypted.bound * max((sum(abs(v) for v in ints[j::cols]) for j in range(cols)), default=0)
+        grid, frac, col_sums = _encode_grid(x, frac)
+        bound = None if encrypted.bound is None else encrypted.bound * max(col_sums, default=0)
         key = encrypted.public_key
         EncryptedArray(key, [], (0,), 0, bound)  # refuses a result that could overflow, before any work
-        try:
-            grid = np.array(ints, dtype=np.int64).reshape(rows, cols)
-        except OverflowError:
-            grid = np.array(ints, dtype=object).reshape(rows, cols)
         n2, size = key.nsquare, width(key.nsquare)
         cts = encrypted.ciphertexts
         chunks = [(int(n2), pack(cts[s.start : s.stop], size), grid[s.start : s.stop])
