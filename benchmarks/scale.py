@@ -244,10 +244,11 @@ def model(runs: dict[tuple[str, int], dict[str, Any]]) -> None:
     serial = max(ep["party_cpu_s"].values()) / n
     target_rows, cores = 10**8, 32 * 16
     link = ARGS.link_gbit * 1e9 / 8  # bytes per second
-    # Per row per epoch: [[u]] host->guest, [[d]] guest->host over the inter-party link; inside each party
-    # every row's ciphertext goes driver -> actor and (encryption, re-randomization) actor -> driver as blocks.
+    # Per row per epoch: [[u]] host->guest and [[d]] guest->host cross the inter-party link; inside the
+    # busier party (the guest) each row's ciphertext goes to an actor and back for re-randomization and
+    # once more to an actor for X^T[[u]]: 3 packed ciphertexts through its driver's link.
     between = 2 * CT_BYTES * target_rows / link
-    inside = 4 * CT_BYTES * target_rows / link
+    inside = 3 * CT_BYTES * target_rows / link
     compute = parallel * target_rows / cores
     driver = serial * target_rows
     print(f"\ncost model (per-row costs from {base['engine']} x1 here: workers {parallel * 1e6:.1f} us/row, "
