@@ -151,7 +151,7 @@ def epoch(backend: ComputeBackend, guest: np.ndarray, labels: np.ndarray, host: 
             try:
                 return job()
             finally:
-                threads_cpu[role] = round(time.thread_time() - start, 2)
+                threads_cpu[role] = round(time.thread_time() - start, 4)
         return run
 
     out = run_threads({role: timed(role, job) for role, job in jobs.items()}, timeout=24 * 3600)
@@ -231,34 +231,55 @@ def report(results: list[dict[str, Any]]) -> None:
     model(runs)
 
 
+def serial_per_row(data_rows: int) -> dict[str, float]:
+    """The drivers' serial CPU per row: one Ray actor takes every chunk (off this process); an epoch at
+    rows/4 and at rows, 30 + 30 columns; the slope drops fixed costs. Two readings: the busiest party's
+    own thread, and this whole process (all three parties' drivers, Ray's client threads, the hub)."""
+    from fate.compute.ray import RayBackend
+
+    rng = np.random.default_rng(7)
+    cols, thread, process = 30, {}, {}
+    keys = paillier.generate_keypair(ARGS.bits, insecure=ARGS.bits < 2048)
+    with RayBackend(1) as backend:
+        for key in (keys[0], shared_public_key(int(keys[0].n))):
+            backend.warm_up(key)
+        for rows in (data_rows // 4, data_rows):
+            guest, host = rng.standard_normal((rows, cols)), rng.standard_normal((rows, cols))
+            labels = (guest[:, 0] + host[:, 0] > 0).astype(np.float64)
+            start = time.process_time()
+            thread[rows] = max(epoch(backend, guest, labels, host, keys)["party_cpu_s"].values())
+            process[rows] = time.process_time() - start
+    small, large = data_rows // 4, data_rows
+    return {"thread_us": (thread[large] - thread[small]) / (large - small) * 1e6,
+            "process_us": (process[large] - process[small]) / (large - small) * 1e6, "cols": cols,
+            "readings": f"busiest party thread {thread[small]:.3f} s / {thread[large]:.3f} s, whole process "
+                        f"{process[small]:.3f} s / {process[large]:.3f} s at {small} / {large} rows"}
+
+
 def model(runs: dict[tuple[str, int], dict[str, Any]]) -> None:
-    """Per-row costs from the one-worker Ray epoch, projected to 10^8 rows on 32 nodes x 16 cores."""
+    """Per-row costs measured here, projected to the full shape on this machine and to 10^8 rows on
+    32 nodes x 16 cores (docs/benchmarks.md, "Scaling a party", states the assumptions)."""
     base = runs.get(("ray", 1))
     if base is None or "epoch" not in base:
         return
-    ep = base["epoch"]
-    n = ARGS.rows
-    parallel = sum(ep["worker_cpu_s"]) / n  # worker CPU per row (all chunked work of the three parties)
-    # What stays serial in a party's own process (its driver): encoding, packing and unpacking blocks,
-    # ciphertext additions, the wire codec. Parties run side by side, so the busiest party's thread counts.
-    serial = max(ep["party_cpu_s"].values()) / n
-    target_rows, cores = 10**8, 32 * 16
+    ep, n = base["epoch"], ARGS.rows
+    parallel = sum(ep["worker_cpu_s"]) / n  # actor CPU per row: all chunked work of the three parties
+    probe = serial_per_row(n)
+    # Conservative: every party's driver work counted as one serial stream (really one per party).
+    serial = max(probe["process_us"], probe["thread_us"]) / 1e6
+    print(f"\nserial probe ({probe['cols']} + {probe['cols']} columns): {probe['readings']}; "
+          f"{probe['thread_us']:.1f} us/row (busiest party), {probe['process_us']:.1f} us/row (whole process)")
     link = ARGS.link_gbit * 1e9 / 8  # bytes per second
-    # Per row per epoch: [[u]] host->guest and [[d]] guest->host cross the inter-party link; inside the
-    # busier party (the guest) each row's ciphertext goes to an actor and back for re-randomization and
-    # once more to an actor for X^T[[u]]: 3 packed ciphertexts through its driver's link.
-    between = 2 * CT_BYTES * target_rows / link
-    inside = 3 * CT_BYTES * target_rows / link
-    compute = parallel * target_rows / cores
-    driver = serial * target_rows
-    print(f"\ncost model (per-row costs from {base['engine']} x1 here: workers {parallel * 1e6:.1f} us/row, "
-          f"driver {serial * 1e6:.1f} us/row; {ARGS.link_gbit:g} Gbit/s links)")
-    print("| term | seconds at 10^8 rows, 32 x 16 cores |")
-    print("|---|---|")
-    for label, value in (("chunked work / 512 workers", compute), ("driver (serial)", driver),
-                         ("between parties ([[u]], [[d]])", between), ("driver <-> actors (packed blocks)", inside),
-                         ("epoch", compute + driver + between + inside)):
-        print(f"| {label} | {value:.0f} |")
+    print(f"\ncost model: chunked work {parallel * 1e6:.0f} us/row (one actor, {ARGS.host_cols}+{ARGS.guest_cols} "
+          f"columns), driver {serial * 1e6:.1f} us/row serial, packed ciphertexts {CT_BYTES} B, "
+          f"{ARGS.link_gbit:g} Gbit/s links")
+    print("| rows | cores | chunked work / cores | driver (serial) | between parties | driver <-> actors | epoch |")
+    print("|---|---|---|---|---|---|---|")
+    for rows, cores in ((100_000, 1), (100_000, 2), (10**8, 32 * 16)):
+        # Per row: [[u]] host->guest and [[d]] guest->host cross the inter-party link; the busier party (the
+        # guest) sends each row's ciphertext to an actor and back (re-randomization) and once more (X^T[[u]]).
+        terms = (parallel * rows / cores, serial * rows, 2 * CT_BYTES * rows / link, 3 * CT_BYTES * rows / link)
+        print(f"| {rows:,} | {cores} | " + " | ".join(f"{t:.0f} s" for t in terms) + f" | {sum(terms):.0f} s |")
 
 
 def main() -> None:
