@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -125,6 +126,7 @@ class RayBackend:
         self._actors = [actor.remote() for _ in range(workers)]
         self._suspect: set[int] = set()
         self._next = 0
+        self._lock = threading.Lock()  # the parties' threads share one backend
         try:
             self._pids: list[int] = self._run("pid", [()] * workers, spread=False, timeout=START_TIMEOUT)
         except ComputeError:
@@ -137,15 +139,26 @@ class RayBackend:
         return f"actor {index} (pid {self._pids[index]})" if index < len(getattr(self, "_pids", [])) else f"actor {index}"
 
     def _target(self, avoid: int | None = None) -> int:
+        """A live actor other than `avoid` (for a chunk whose actor died), round robin."""
         count = len(self._actors)
+        with self._lock:
+            self._next += 1
+            start = self._next
         for step in range(count):
-            index = (self._next + step) % count
+            index = (start + step) % count
             if index != avoid and index not in self._suspect:
-                self._next = index + 1
                 return index
-        self._next += 1
-        index = self._next % count
-        return (index + 1) % count if index == avoid and count > 1 else index
+        return (start + (1 if start % count == avoid and count > 1 else 0)) % count
+
+    def _spread(self, chunks: int) -> list[int]:
+        """Chunk i of one call on actor (start + i): every call covers all actors evenly, even when several
+        parties' threads submit at once (a shared round robin would let one call pile onto one actor)."""
+        count = len(self._actors)
+        with self._lock:
+            start = self._next
+            self._next += chunks
+        healthy = [i for i in range(count) if i not in self._suspect] or list(range(count))
+        return [healthy[(start + i) % len(healthy)] for i in range(chunks)]
 
     def _run(self, method: str, chunks: Sequence[tuple[Any, ...]], spread: bool = True,
              timeout: float | None = None) -> list[Any]:
@@ -160,8 +173,8 @@ class RayBackend:
             attempts[i] += 1
             pending[getattr(self._actors[index], method).remote(*chunks[i])] = (i, index)
 
-        for i in range(len(chunks)):
-            submit(i, self._target() if spread else i)
+        for i, index in enumerate(self._spread(len(chunks)) if spread else range(len(chunks))):
+            submit(i, index)
         limit = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + limit
         while pending:
