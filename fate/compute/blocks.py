@@ -19,7 +19,11 @@ def width(modulus: int) -> int:
 
 def pack(values: Sequence[int], size: int) -> np.ndarray:
     """Non-negative integers below 2^(8*size) as a (len, size) uint8 array."""
-    data = b"".join(v.to_bytes(size, "little") for v in values)
+    try:
+        data = b"".join(v.to_bytes(size, "little") for v in values)
+    except OverflowError:
+        raise ValueError(f"a value is negative or wider than {size} bytes; it is no residue or ciphertext "
+                         "of this key") from None
     return np.frombuffer(data, dtype=np.uint8).reshape(len(values), size)
 
 

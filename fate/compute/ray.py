@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -87,6 +88,30 @@ def _connect(ray: Any, slots: int, address: str, token_file: str) -> bool:
     return True
 
 
+def _encode_grid(x: np.ndarray, frac: int) -> tuple[np.ndarray, int, list[int]]:
+    """fate.crypto.matvec's encoding (encode, strip common twos) as a (rows, cols) array, and each
+    column's sum of |multiplier|; vectorized when it fits int64, so the driver's serial share stays small
+    (the shared suite checks the ciphertexts equal fate.crypto.matvec's)."""
+    rows, cols = x.shape
+    with np.errstate(over="ignore"):
+        scaled = np.ldexp(x, frac)
+    limit = float(2**62) / max(rows, 1)  # every column sum of |v| must fit int64 too
+    if frac >= 0 and x.size and bool(np.all(np.abs(scaled) < limit)):
+        grid = np.rint(scaled).astype(np.int64)
+        combined = int(np.bitwise_or.reduce(np.abs(grid), axis=None))
+        if combined == 0:
+            return grid, 0, [0] * cols
+        shift = min((combined & -combined).bit_length() - 1, frac)
+        grid >>= shift
+        return grid, frac - shift, [int(v) for v in np.abs(grid).sum(axis=0)]
+    ints, frac = encoding.strip_common_twos(encoding.encode(x, frac), frac)
+    try:
+        out = np.array(ints, dtype=np.int64).reshape(rows, cols)
+    except OverflowError:
+        out = np.array(ints, dtype=object).reshape(rows, cols)
+    return out, frac, [sum(abs(v) for v in ints[j::cols]) for j in range(cols)]
+
+
 class RayBackend:
     name = NAME
 
@@ -101,6 +126,7 @@ class RayBackend:
         self._actors = [actor.remote() for _ in range(workers)]
         self._suspect: set[int] = set()
         self._next = 0
+        self._lock = threading.Lock()  # the parties' threads share one backend
         try:
             self._pids: list[int] = self._run("pid", [()] * workers, spread=False, timeout=START_TIMEOUT)
         except ComputeError:
@@ -113,15 +139,26 @@ class RayBackend:
         return f"actor {index} (pid {self._pids[index]})" if index < len(getattr(self, "_pids", [])) else f"actor {index}"
 
     def _target(self, avoid: int | None = None) -> int:
+        """A live actor other than `avoid` (for a chunk whose actor died), round robin."""
         count = len(self._actors)
+        with self._lock:
+            self._next += 1
+            start = self._next
         for step in range(count):
-            index = (self._next + step) % count
+            index = (start + step) % count
             if index != avoid and index not in self._suspect:
-                self._next = index + 1
                 return index
-        self._next += 1
-        index = self._next % count
-        return (index + 1) % count if index == avoid and count > 1 else index
+        return (start + (1 if start % count == avoid and count > 1 else 0)) % count
+
+    def _spread(self, chunks: int) -> list[int]:
+        """Chunk i of one call on actor (start + i): every call covers all actors evenly, even when several
+        parties' threads submit at once (a shared round robin would let one call pile onto one actor)."""
+        count = len(self._actors)
+        with self._lock:
+            start = self._next
+            self._next += chunks
+        healthy = [i for i in range(count) if i not in self._suspect] or list(range(count))
+        return [healthy[(start + i) % len(healthy)] for i in range(chunks)]
 
     def _run(self, method: str, chunks: Sequence[tuple[Any, ...]], spread: bool = True,
              timeout: float | None = None) -> list[Any]:
@@ -136,8 +173,8 @@ class RayBackend:
             attempts[i] += 1
             pending[getattr(self._actors[index], method).remote(*chunks[i])] = (i, index)
 
-        for i in range(len(chunks)):
-            submit(i, self._target() if spread else i)
+        for i, index in enumerate(self._spread(len(chunks)) if spread else range(len(chunks))):
+            submit(i, index)
         limit = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + limit
         while pending:
@@ -207,18 +244,11 @@ class RayBackend:
         if x.ndim != 2 or encrypted.ndim != 1 or x.shape[0] != encrypted.size or self._small(x.shape[0]):
             return matvec_t(matrix, encrypted, frac_bits=frac_bits)  # shape errors and small inputs: in-process
         rows, cols = x.shape
-        # The same encoding as fate.crypto.matvec (the shared suite checks the ciphertexts are identical).
         frac = encoding.multiplier_frac_bits(x) if frac_bits is None else frac_bits
-        ints, frac = encoding.strip_common_twos(encoding.encode(x, frac), frac)
-        bound = None
-        if encrypted.bound is not None:
-            bound = encrypted.bound * max((sum(abs(v) for v in ints[j::cols]) for j in range(cols)), default=0)
+        grid, frac, col_sums = _encode_grid(x, frac)
+        bound = None if encrypted.bound is None else encrypted.bound * max(col_sums, default=0)
         key = encrypted.public_key
         EncryptedArray(key, [], (0,), 0, bound)  # refuses a result that could overflow, before any work
-        try:
-            grid = np.array(ints, dtype=np.int64).reshape(rows, cols)
-        except OverflowError:
-            grid = np.array(ints, dtype=object).reshape(rows, cols)
         n2, size = key.nsquare, width(key.nsquare)
         cts = encrypted.ciphertexts
         chunks = [(int(n2), pack(cts[s.start : s.stop], size), grid[s.start : s.stop])

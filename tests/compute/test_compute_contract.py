@@ -53,7 +53,7 @@ def test_rerandomizing_keeps_plaintexts_and_changes_every_ciphertext(backend: Co
     assert all(a != b for a, b in zip(fresh, cts, strict=True))
 
 
-@pytest.mark.parametrize("frac_bits", [None, 24])
+@pytest.mark.parametrize("frac_bits", [None, 24, 70])  # 70: multipliers beyond int64 take the exact path
 def test_matvec_is_ciphertext_for_ciphertext_the_in_process_one(backend: ComputeBackend, keys: Keys,
                                                                frac_bits: int | None) -> None:
     pk, sk = keys

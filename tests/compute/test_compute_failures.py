@@ -81,3 +81,31 @@ def test_ray_gives_up_on_a_call_that_outlives_its_timeout(keys: Keys, request: p
     late = r"worker actor 0 \(pid \d+\): decrypt did not finish within 0.5 s"
     with RayBackend(1, cpus_per_worker=0.5, timeout=0.5) as backend, pytest.raises(ComputeError, match=late):
         backend.decrypt(sk, cts)
+
+
+def test_local_processes_killed_twice_in_one_call_fail_with_one_clear_error(keys: Keys) -> None:
+    from fate.compute.local import LocalBackend
+
+    pk, sk = keys
+    cts = pk.raw_encrypt(list(range(JOB)))
+    with LocalBackend(2) as backend:
+        first = backend.worker_pids()
+        started = time.monotonic()
+        thread, outcome = _in_thread(lambda: backend.decrypt(sk, cts))
+        time.sleep(1.0)
+        os.kill(first[0], signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        fresh: list[int] = []
+        while time.monotonic() < deadline and not fresh:  # the re-run's fresh processes
+            assert backend.pool is not None
+            fresh = [pid for pid in backend.pool.worker_pids() if pid not in first]
+            time.sleep(0.05)
+        assert fresh, "the pool was not replaced after its worker died"
+        time.sleep(0.5)
+        os.kill(fresh[0], signal.SIGKILL)
+        thread.join(BOUND)
+        assert not thread.is_alive()
+    err = outcome.get("error")
+    assert isinstance(err, ComputeError), outcome
+    assert err.backend == "local" and f"pid {first[0]}" in err.worker and f"pid {fresh[0]}" in err.worker
+    assert "task_decrypt failed twice" in str(err) and time.monotonic() - started < BOUND
