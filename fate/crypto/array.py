@@ -229,9 +229,12 @@ class EncryptedArray:
     def rerandomize(self, pool: CryptoPool | None = None) -> EncryptedArray:
         """Fresh obfuscation: same plaintexts, unlinkable ciphertexts (do this before sending)."""
         key = self.public_key
-        cts = run_chunked(
-            pool, key.raw_rerandomize, task_rerandomize, (int(key.n), public_key_hs(key)), self.ciphertexts
-        )
+        if key.obfuscators.ready() >= self.size:
+            # Precomputed factors: one multiplication each, cheaper here than shipping them to workers.
+            cts = key.raw_rerandomize(self.ciphertexts)
+        else:
+            head = (int(key.n), public_key_hs(key))
+            cts = run_chunked(pool, key.raw_rerandomize, task_rerandomize, head, self.ciphertexts)
         counters.count_rerandomizations(len(cts))
         return self._like(cts)
 
@@ -255,9 +258,11 @@ def encrypt(
     frac = encoding.DEFAULT_FRAC_BITS if frac_bits is None else frac_bits
     ints = encoding.encode(arr, frac)
     residues = encoding.to_residues(ints, public_key.n, public_key.max_int)
-    cts = run_chunked(
-        pool, public_key.raw_encrypt, task_encrypt, (int(public_key.n), public_key_hs(public_key)), residues
-    )
+    if public_key.obfuscators.ready() >= len(residues):
+        cts = public_key.raw_encrypt(residues)  # online: one multiplication per value
+    else:
+        head = (int(public_key.n), public_key_hs(public_key))
+        cts = run_chunked(pool, public_key.raw_encrypt, task_encrypt, head, residues)
     counters.count_encryptions(len(cts))
     return EncryptedArray(public_key, cts, arr.shape, frac, _max_abs(ints))
 
