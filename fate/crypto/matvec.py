@@ -63,8 +63,8 @@ def matvec_t(
         else:
             cts = [signed_multiexp(encrypted.ciphertexts, col, n2) for col in columns]
     elif matrix is not None:
-        row_slices = [s for s in split(range(rows), chosen.processes) if isinstance(s, range)]
-        parts = [(n2, encrypted.ciphertexts[s.start : s.stop], matrix[:, s.start : s.stop]) for s in row_slices]
+        ranges = [s for s in split(range(rows), chosen.processes) if isinstance(s, range)]
+        parts = [(n2, encrypted.ciphertexts[s.start : s.stop], matrix[:, s.start : s.stop]) for s in ranges]
         try:
             partials = chosen.map(task_shared_matvec, parts)
         except ZeroDivisionError:  # a non-unit among the bases: no inverses, take the unsigned path
