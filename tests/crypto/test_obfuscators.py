@@ -117,3 +117,18 @@ def test_a_pickled_key_carries_neither_table_nor_factors() -> None:
     assert copy.hs == public._table.pow(1)  # the same h_s, so workers' ciphertexts match the parent's
     assert len(pickle.dumps(public)) < 400
     np.testing.assert_array_equal(private.decrypt(paillier.encrypt(copy, [3.0])), [3.0])
+
+
+def test_the_owner_makes_the_same_kind_of_factor_by_crt_and_fills_the_public_pool() -> None:
+    public, private = _fresh_key()
+    factors = [private.obfuscator() for _ in range(5)]
+    assert len(set(factors)) == 5 and all(0 < f < public.nsquare for f in factors)
+    assert [int(m) for m in private.raw_decrypt(factors)] == [0] * 5
+    # Same h_s: the CRT factor for alpha equals the public table's power for alpha.
+    tp, tq, psq, _ = private._crt_tables
+    assert tp.pow(12345) == public._table.pow(12345) % psq
+    private.precompute(8)
+    public.obfuscators.wait(10)
+    assert public.obfuscators.ready() == 8
+    enc = paillier.encrypt(public, [0.5, -4.0])
+    np.testing.assert_array_equal(private.decrypt(enc.rerandomize()), [0.5, -4.0])
