@@ -130,9 +130,14 @@ class PublicKey:
                     self.__dict__["_obfuscators"] = pool
         return pool
 
-    def precompute(self, count: int) -> None:
-        """Have `count` obfuscators ready for coming encryptions, computed by a background thread."""
-        self.obfuscators.fill_async(count)
+    def precompute(self, count: int, pool: CryptoPool | None = None) -> None:
+        """Have `count` obfuscators ready for coming encryptions, computed by a background thread
+        (in small batches on the process pool, `pool` or the default one, when there is one)."""
+        # Deferred: the pool module builds on keys.
+        from fate.crypto.offline import worker_batches
+
+        make_batch, batch = worker_batches(self, pool)
+        self.obfuscators.fill_async(count, make_batch, batch)
 
     def raw_encrypt(self, residues: Iterable[int]) -> list[mpz]:
         """Encrypt plaintexts already reduced to [0, n)."""
@@ -215,11 +220,16 @@ class PrivateKey:
         a, b = tp.pow(alpha), tq.pow(alpha)
         return a + psq * ((b - a) * psq_inv % tq.modulus)
 
-    def precompute(self, count: int) -> None:
-        """As PublicKey.precompute, for this key's owner: the pool makes its factors by CRT from now on."""
-        pool = self.public_key.obfuscators
-        pool.set_maker(self.obfuscator)
-        pool.fill_async(count)
+    def precompute(self, count: int, pool: CryptoPool | None = None) -> None:
+        """As PublicKey.precompute, for this key's owner: on the process pool if there is one, else
+        in-process by CRT (the owner's factors cost ~15 % less that way)."""
+        from fate.crypto.offline import worker_batches
+
+        make_batch, batch = worker_batches(self.public_key, pool)
+        factors = self.public_key.obfuscators
+        if make_batch is None:
+            factors.set_maker(self.obfuscator)
+        factors.fill_async(count, make_batch, batch)
 
     def raw_decrypt(self, ciphertexts: Sequence[mpz]) -> list[mpz]:
         """Residues in [0, n) via CRT: two half-size exponentiations per ciphertext."""

@@ -47,6 +47,8 @@ class ObfuscatorPool:
         self._target = 0
         self._filler: threading.Thread | None = None
         self._generation = 0
+        self._make_batch: Callable[[int], list[mpz]] | None = None
+        self.batch = FILL_BATCH
         # Statistics for tests and benchmarks: what was precomputed, served from the pool, made online.
         self.produced = 0
         self.served_offline = 0
@@ -75,8 +77,11 @@ class ObfuscatorPool:
         out.extend(make() for _ in range(count - offline))
         return out
 
-    def fill(self, count: int) -> int:
-        """Precompute until `count` factors (at most the capacity) are ready, in this thread; returns how many were made."""
+    def fill(self, count: int, make_batch: Callable[[int], list[mpz]] | None = None) -> int:
+        """Precompute until `count` factors (at most the capacity) are ready, in this thread; returns how many were made.
+
+        `make_batch(k)` makes k factors elsewhere (e.g. in a process pool) instead of one by one here.
+        """
         made = 0
         generation = self._generation
         while True:
@@ -85,8 +90,11 @@ class ObfuscatorPool:
                 missing = min(count, self.capacity) - len(self._ready)
                 if missing <= 0 or generation != self._generation:
                     return made
-            make = self._make
-            batch = [make() for _ in range(min(missing, FILL_BATCH))]
+            if make_batch is not None:
+                batch = make_batch(min(missing, self.batch))
+            else:
+                make = self._make
+                batch = [make() for _ in range(min(missing, FILL_BATCH))]
             with self._lock:
                 if generation != self._generation or os.getpid() != self._owner:
                     return made  # dropped (or forked) meanwhile: these factors must not be served
@@ -94,11 +102,12 @@ class ObfuscatorPool:
                 self.produced += len(batch)
             made += len(batch)
 
-    def fill_async(self, count: int) -> None:
+    def fill_async(self, count: int, make_batch: Callable[[int], list[mpz]] | None = None, batch: int = FILL_BATCH) -> None:
         """Start (or retarget) a background thread that precomputes up to `count` ready factors, then exits."""
         with self._lock:
             self._check_process()
             self._target = max(self._target, min(count, self.capacity))
+            self._make_batch, self.batch = make_batch, batch
             if self._filler is not None:
                 return  # the running thread reads the new target before it exits
             self._filler = threading.Thread(target=self._run, name="obfuscator-fill", daemon=True)
@@ -107,7 +116,7 @@ class ObfuscatorPool:
     def _run(self) -> None:
         while True:
             target = self._target
-            self.fill(target)
+            self.fill(target, self._make_batch)
             with self._lock:
                 if self._target <= target or len(self._ready) >= self._target or os.getpid() != self._owner:
                     self._target = 0

@@ -132,3 +132,17 @@ def test_the_owner_makes_the_same_kind_of_factor_by_crt_and_fills_the_public_poo
     assert public.obfuscators.ready() == 8
     enc = paillier.encrypt(public, [0.5, -4.0])
     np.testing.assert_array_equal(private.decrypt(enc.rerandomize()), [0.5, -4.0])
+
+
+def test_the_process_pool_fills_in_small_batches_and_no_factor_repeats() -> None:
+    public, private = _fresh_key()
+    with paillier.CryptoPool(2) as pool:
+        public.precompute(50, pool=pool)
+        public.obfuscators.wait(60)
+        assert public.obfuscators.ready() == 50 and public.obfuscators.batch == 16
+        factors = public.obfuscators.take(50)
+        private.precompute(10, pool=pool)  # the owner uses the pool too when there is one
+        public.obfuscators.wait(60)
+        factors += public.obfuscators.take(10)
+    assert len(set(factors)) == 60 and public.obfuscators.served_online == 0
+    assert [int(m) for m in private.raw_decrypt(factors)] == [0] * 60
