@@ -4,6 +4,8 @@
     python benchmarks/hetero_lr.py breast [--bits 2048] [--epochs 20] [--fate22 ../fate22-work] [--processes 2]
     python benchmarks/hetero_lr.py synthetic [--rows 100000] [--guest-cols 30] [--host-cols 300] [--bits 1024]
     python benchmarks/hetero_lr.py protocols [--bits 2048] [--epochs 20] [--repeat 2]
+    python benchmarks/hetero_lr.py kernels [--bits 2048]
+    any of them with --load N: N busy processes started and stopped by the benchmark (FATE's run included)
 
 (a) trains guest + host + arbiter on the breast example data, full batch, FATE 2.2's
 "fullbatch_sgd015" config (SGD lr 0.15 constant, L2 alpha 0.01, zero init, tol 0), and,
@@ -44,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 from fate.crypto import paillier  # noqa: E402
 from fate.crypto.codec import register_ciphertexts  # noqa: E402
 from fate.crypto.keys import shared_public_key  # noqa: E402
+from fate.crypto.multiexp import shared_multiexp, signed_multiexp  # noqa: E402
 from fate.crypto.pool import public_key_hs  # noqa: E402
 from fate.federation.federation import Federation  # noqa: E402
 from fate.federation.memory import MemoryHub  # noqa: E402
@@ -283,9 +286,41 @@ def bench_protocols() -> None:
         raise SystemExit("the two protocols disagree on AUC")
 
 
+def bench_kernels() -> None:
+    """CPU seconds (this process, one core) of the kernels an epoch is made of, old way against new."""
+    rng = np.random.default_rng(5)
+    public, _private = paillier.generate_keypair(ARGS.bits, insecure=ARGS.bits < 2048)
+    public.obfuscator()  # the fixed-base table, built once per key
+    count = 569
+    residues = [int(v) for v in rng.integers(0, 2**62, count)]
+    start = time.process_time()
+    public.raw_encrypt(residues)
+    online = time.process_time() - start
+    public.obfuscators.fill(count)
+    start = time.process_time()
+    public.raw_encrypt(residues)
+    offline = time.process_time() - start
+    print(f"\n{ARGS.bits}-bit key, {count} encryptions, CPU s: online {online:.3f}, with precomputed factors "
+          f"{offline:.4f} ({online / offline:.0f}x less on the critical path; the factors cost the online figure, "
+          "paid while waiting)")
+    print("\n| X^T[[d]] shape | per-column signed Pippenger (before) | shared bases (now) | before / now |")
+    print("|---|---|---|---|")
+    for rows, cols in ((569, 20), (569, 10), (ARGS.rows // 10, 30)):
+        bases = [public.raw_encrypt([int(v)])[0] for v in rng.integers(0, 2**40, rows)]
+        exps = rng.integers(-(2**24) + 1, 2**24, size=(cols, rows))
+        start = time.process_time()
+        old = [signed_multiexp(bases, col.tolist(), public.nsquare) for col in exps]
+        before = time.process_time() - start
+        start = time.process_time()
+        new = shared_multiexp(bases, exps, public.nsquare)
+        now = time.process_time() - start
+        assert new == old, "the kernels disagree"
+        print(f"| {rows} rows x {cols} columns, 24-bit | {before:.3f} | {now:.3f} | {before / now:.2f}x |")
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("workload", choices=("breast", "synthetic", "protocols"))
+    parser.add_argument("workload", choices=("breast", "synthetic", "protocols", "kernels"))
     parser.add_argument("--bits", type=int, default=None, help="Paillier key bits (breast 2048, synthetic 1024)")
     parser.add_argument("--epochs", type=int, default=None, help="breast 20, synthetic 1")
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
@@ -310,5 +345,6 @@ if __name__ == "__main__":
     ARGS = parse_args()
     print(f"load average at start: {os.getloadavg()}", flush=True)
     with background_load(ARGS.load):
-        {"breast": bench_breast, "synthetic": bench_synthetic, "protocols": bench_protocols}[ARGS.workload]()
+        {"breast": bench_breast, "synthetic": bench_synthetic, "protocols": bench_protocols,
+         "kernels": bench_kernels}[ARGS.workload]()
     print(f"load average at end: {os.getloadavg()}", flush=True)
