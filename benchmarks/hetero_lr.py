@@ -4,6 +4,8 @@
     python benchmarks/hetero_lr.py breast [--bits 2048] [--epochs 20] [--fate22 ../fate22-work] [--processes 2]
     python benchmarks/hetero_lr.py synthetic [--rows 100000] [--guest-cols 30] [--host-cols 300] [--bits 1024]
     python benchmarks/hetero_lr.py protocols [--bits 2048] [--epochs 20] [--repeat 2]
+    python benchmarks/hetero_lr.py kernels [--bits 2048]
+    any of them with --load N: N busy processes started and stopped by the benchmark (FATE's run included)
 
 (a) trains guest + host + arbiter on the breast example data, full batch, FATE 2.2's
 "fullbatch_sgd015" config (SGD lr 0.15 constant, L2 alpha 0.01, zero init, tol 0), and,
@@ -24,13 +26,15 @@ Every party runs under a benchmark policy that allows the requested key size.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 from fate.crypto import paillier  # noqa: E402
 from fate.crypto.codec import register_ciphertexts  # noqa: E402
 from fate.crypto.keys import shared_public_key  # noqa: E402
+from fate.crypto.multiexp import shared_multiexp, signed_multiexp  # noqa: E402
 from fate.crypto.pool import public_key_hs  # noqa: E402
 from fate.federation.federation import Federation  # noqa: E402
 from fate.federation.memory import MemoryHub  # noqa: E402
@@ -81,6 +86,7 @@ def train(ids: Sequence[str], guest: np.ndarray, labels: np.ndarray, host: np.nd
     own = {role: {"keys": keys[role]} if free else {} for role in ("guest", "host")}
     pool = paillier.CryptoPool(ARGS.processes) if ARGS.processes > 1 else None
     paillier.set_default_pool(pool)
+    thread_cpu: dict[str, float] = {}
     try:
         # Every key object a party will use (its own, and the one decoded from the wire), tables built now.
         for public, _ in keys.values():
@@ -88,6 +94,9 @@ def train(ids: Sequence[str], guest: np.ndarray, labels: np.ndarray, host: np.nd
                 public_key_hs(key)
                 if pool is not None:
                     pool.warm_up(key)
+        workers = pool.worker_pids() if pool is not None else []
+        workers_before = sum(_proc_cpu(pid) for pid in workers)
+        process_before = _own_cpu()
         start = time.perf_counter()
         jobs = {
             "guest": lambda: protocol.train_guest(feds["guest"], ids, [f"g{i}" for i in range(guest.shape[1])], guest,
@@ -98,8 +107,11 @@ def train(ids: Sequence[str], guest: np.ndarray, labels: np.ndarray, host: np.nd
         if not free:
             jobs["arbiter"] = lambda: hetero_lr.train_arbiter(feds["arbiter"], params, timer=timers["arbiter"],
                                                               keys=keys["arbiter"], policy=policy)
-        out = run_threads(jobs, timeout=24 * 3600)
+        out = run_threads({role: _thread_timed(role, job, thread_cpu) for role, job in jobs.items()},
+                          timeout=24 * 3600)
         wall = time.perf_counter() - start
+        process_cpu = _own_cpu() - process_before
+        workers_cpu = sum(_proc_cpu(pid) for pid in workers) - workers_before
     finally:
         paillier.set_default_pool(None)
         if pool is not None:
@@ -114,9 +126,55 @@ def train(ids: Sequence[str], guest: np.ndarray, labels: np.ndarray, host: np.nd
         "mean_epoch_s": float(np.mean(epochs)),
         "median_epoch_s": float(statistics.median(epochs)),
         "load_avg_1m": os.getloadavg()[0],
+        # CPU seconds: each party's own thread, the rest of this process (background obfuscator fills,
+        # codec), and the pool's worker processes; total / epochs is the CPU an epoch costs whatever the load.
+        "cpu_s": {**{role: round(v, 3) for role, v in sorted(thread_cpu.items())},
+                  "background": round(process_cpu - sum(thread_cpu.values()), 3),
+                  "pool_workers": round(workers_cpu, 3), "total": round(process_cpu + workers_cpu, 3)},
+        "cpu_per_epoch_s": (process_cpu + workers_cpu) / max(len(epochs), 1),
         "phases": {role: {k: round(v, 3) for k, v in sorted(t.seconds.items())} for role, t in timers.items()
                    if t.seconds},
     }
+
+
+def _thread_timed(role: str, job: Any, into: dict[str, float]) -> Any:
+    def run() -> Any:
+        start = time.thread_time()
+        try:
+            return job()
+        finally:
+            into[role] = time.thread_time() - start
+    return run
+
+
+def _own_cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def _proc_cpu(pid: int) -> float:
+    """utime + stime of a live process, from /proc (the pool's workers are not our direct children)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def background_load(processes: int) -> Iterator[None]:
+    """`processes` busy loops (other engineers' work, reproducibly) for the duration; always stopped."""
+    spin = "import time\nend = time.time() + 6 * 3600\nwhile time.time() < end: pass\n"
+    busy = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(processes)]
+    try:
+        if busy:
+            time.sleep(1.0)  # let the scheduler see them before the clock starts
+        yield
+    finally:
+        for proc in busy:
+            proc.kill()
+        for proc in busy:
+            proc.wait()
 
 
 def run_fate22(work: Path, bits: int, blinded: bool, epochs: int) -> dict[str, Any]:
@@ -125,12 +183,17 @@ def run_fate22(work: Path, bits: int, blinded: bool, epochs: int) -> dict[str, A
     cmd = ["bash", str(FATE22_SCRIPTS / "run_lr.sh"), "fullbatch_sgd015", str(bits), tag, "--epochs", str(epochs)]
     if blinded:
         cmd += ["--force_obfuscate", "1"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(cmd, env={**os.environ, "FATE22_WORK": str(work)}, capture_output=True, text=True,
                           check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     for line in done.stdout.splitlines():
         if line.startswith("RESULT "):
             result = json.loads(line[len("RESULT "):])
             if result.get("role") == "guest":
+                # All of FATE's processes (launcher, parties, PSI, set-up included): an upper bound per epoch.
+                result["cpu_s_all_processes"] = round(cpu, 3)
                 return result
     raise SystemExit(f"FATE 2.2 run failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
 
@@ -142,27 +205,36 @@ def bench_breast() -> None:
     assert labels is not None
     params = parse_params({**FULLBATCH_SGD015, "max_iter": ARGS.epochs, "encrypt_param": {"key_length": ARGS.bits},
                            "insecure_key": ARGS.bits < 2048})
-    def ours(label: str) -> tuple[str, float, float, float, float]:
-        result = train(guest_t.ids, guest_t.features, labels, host_t.features, params)
-        print(f"{label}: {json.dumps(result)}", flush=True)
-        return (label, result["mean_epoch_s"], result["median_epoch_s"], result["auc"], result["load_avg_1m"])
+    Row = tuple[str, float, float, float | None, float, float]
 
-    rows = [ours("fatectl engine (before FATE)")]
+    def ours(label: str, free: bool) -> Row:
+        result = train(guest_t.ids, guest_t.features, labels, host_t.features, params, free=free)
+        print(f"{label}: {json.dumps(result)}", flush=True)
+        return (label, result["mean_epoch_s"], result["median_epoch_s"], result["cpu_per_epoch_s"], result["auc"],
+                result["load_avg_1m"])
+
+    def both(when: str) -> list[Row]:
+        return [ours(f"fatectl, arbiter ({when})", False), ours(f"fatectl, arbiter-free ({when})", True)]
+
+    rows = both("before FATE")
     if ARGS.fate22:
         # FATE runs between two runs of ours, so a change in the machine's load shows up as a gap between them.
-        for blinded in (True, False):
+        for blinded in (True, False)[: 1 if ARGS.blinded_only else 2]:
             ref = run_fate22(Path(ARGS.fate22).resolve(), ARGS.bits, blinded, ARGS.epochs)
             print(f"FATE 2.2 ({'blinded' if blinded else 'as shipped'}): {json.dumps(ref)}", flush=True)
             label = "FATE 2.2, blinding applied" if blinded else "FATE 2.2 as shipped (no blinding)"
-            rows.append((label, ref["mean_epoch_s"], ref["mean_epoch_s"], ref["train_auc"], os.getloadavg()[0]))
-        rows.append(ours("fatectl engine (after FATE)"))
-    print(f"\nbreast, full batch, {ARGS.epochs} epochs, {ARGS.bits}-bit keys, {ARGS.processes} processes\n")
-    print("| engine | s/epoch (mean) | s/epoch (median) | train AUC | 1-min load at end | FATE-blinded / this |")
-    print("|---|---|---|---|---|---|")
-    reference = rows[1][1] if len(rows) > 1 else None
-    for name, mean, median, score, load in rows:
+            rows.append((label, ref["mean_epoch_s"], ref["mean_epoch_s"], None, ref["train_auc"], os.getloadavg()[0]))
+        rows += both("after FATE")
+    print(f"\nbreast, full batch, {ARGS.epochs} epochs, {ARGS.bits}-bit keys, {ARGS.processes} processes, "
+          f"{ARGS.load} busy background processes\n")
+    print("| engine | s/epoch (mean) | s/epoch (median) | CPU s/epoch (all processes) | train AUC | 1-min load at end"
+          " | FATE-blinded / this |")
+    print("|---|---|---|---|---|---|---|")
+    reference = next((r[1] for r in rows if r[0] == "FATE 2.2, blinding applied"), None)
+    for name, mean, median, cpu, score, load in rows:
         ratio = f"{reference / mean:.1f}x" if reference else "-"
-        print(f"| {name} | {mean:.3f} | {median:.3f} | {score:.6f} | {load:.1f} | {ratio} |")
+        cpu_text = "-" if cpu is None else f"{cpu:.3f}"
+        print(f"| {name} | {mean:.3f} | {median:.3f} | {cpu_text} | {score:.7f} | {load:.1f} | {ratio} |")
 
 
 def bench_synthetic() -> None:
@@ -214,9 +286,41 @@ def bench_protocols() -> None:
         raise SystemExit("the two protocols disagree on AUC")
 
 
+def bench_kernels() -> None:
+    """CPU seconds (this process, one core) of the kernels an epoch is made of, old way against new."""
+    rng = np.random.default_rng(5)
+    public, _private = paillier.generate_keypair(ARGS.bits, insecure=ARGS.bits < 2048)
+    public.obfuscator()  # the fixed-base table, built once per key
+    count = 569
+    residues = [int(v) for v in rng.integers(0, 2**62, count)]
+    start = time.process_time()
+    public.raw_encrypt(residues)
+    online = time.process_time() - start
+    public.obfuscators.fill(count)
+    start = time.process_time()
+    public.raw_encrypt(residues)
+    offline = time.process_time() - start
+    print(f"\n{ARGS.bits}-bit key, {count} encryptions, CPU s: online {online:.3f}, with precomputed factors "
+          f"{offline:.4f} ({online / offline:.0f}x less on the critical path; the factors cost the online figure, "
+          "paid while waiting)")
+    print("\n| X^T[[d]] shape | per-column signed Pippenger (before) | shared bases (now) | before / now |")
+    print("|---|---|---|---|")
+    for rows, cols in ((569, 20), (569, 10), (ARGS.rows // 10, 30)):
+        bases = [public.raw_encrypt([int(v)])[0] for v in rng.integers(0, 2**40, rows)]
+        exps = rng.integers(-(2**24) + 1, 2**24, size=(cols, rows))
+        start = time.process_time()
+        old = [signed_multiexp(bases, col.tolist(), public.nsquare) for col in exps]
+        before = time.process_time() - start
+        start = time.process_time()
+        new = shared_multiexp(bases, exps, public.nsquare)
+        now = time.process_time() - start
+        assert new == old, "the kernels disagree"
+        print(f"| {rows} rows x {cols} columns, 24-bit | {before:.3f} | {now:.3f} | {before / now:.2f}x |")
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("workload", choices=("breast", "synthetic", "protocols"))
+    parser.add_argument("workload", choices=("breast", "synthetic", "protocols", "kernels"))
     parser.add_argument("--bits", type=int, default=None, help="Paillier key bits (breast 2048, synthetic 1024)")
     parser.add_argument("--epochs", type=int, default=None, help="breast 20, synthetic 1")
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
@@ -226,6 +330,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--host-cols", type=int, default=300)
     parser.add_argument("--batch", type=int, default=-1, help="synthetic batch size (-1: full batch)")
     parser.add_argument("--repeat", type=int, default=2, help="protocols: alternating runs of each")
+    parser.add_argument("--load", type=int, default=0, help="busy background processes started (and stopped) "
+                        "by the benchmark for the whole run, FATE 2.2's included")
+    parser.add_argument("--blinded-only", action="store_true", help="breast: skip FATE 2.2 as shipped")
     args = parser.parse_args()
     synthetic = args.workload == "synthetic"
     args.bits = args.bits or (1024 if synthetic else 2048)
@@ -236,4 +343,8 @@ def parse_args() -> argparse.Namespace:
 if __name__ == "__main__":
     register_ciphertexts()  # ciphertexts cross the in-memory hub through the wire codec
     ARGS = parse_args()
-    {"breast": bench_breast, "synthetic": bench_synthetic, "protocols": bench_protocols}[ARGS.workload]()
+    print(f"load average at start: {os.getloadavg()}", flush=True)
+    with background_load(ARGS.load):
+        {"breast": bench_breast, "synthetic": bench_synthetic, "protocols": bench_protocols,
+         "kernels": bench_kernels}[ARGS.workload]()
+    print(f"load average at end: {os.getloadavg()}", flush=True)

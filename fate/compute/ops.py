@@ -22,10 +22,16 @@ from fate.crypto.keys import PrivateKey, PublicKey
 from fate.crypto.matvec import matvec_t as _matvec_t
 
 
+def _precomputed(key: PublicKey, count: int) -> bool:
+    # With its obfuscators made ahead (offline), an encryption costs one multiplication here: less
+    # than shipping it to a worker, which would have to make a fresh factor online.
+    return key.obfuscators.ready() >= count
+
+
 def encrypt(compute: ComputeBackend | None, key: PublicKey, values: Any, frac_bits: int | None = None) -> EncryptedArray:
-    if compute is None:
-        return _encrypt(key, values, frac_bits=frac_bits)
     arr = encoding.as_float_array(values)
+    if compute is None or _precomputed(key, arr.size):
+        return _encrypt(key, arr, frac_bits=frac_bits)
     frac = encoding.DEFAULT_FRAC_BITS if frac_bits is None else frac_bits
     ints = encoding.encode(arr, frac)
     cts = compute.encrypt(key, encoding.to_residues(ints, key.n, key.max_int))
@@ -34,7 +40,7 @@ def encrypt(compute: ComputeBackend | None, key: PublicKey, values: Any, frac_bi
 
 
 def rerandomize(compute: ComputeBackend | None, encrypted: EncryptedArray) -> EncryptedArray:
-    if compute is None:
+    if compute is None or _precomputed(encrypted.public_key, len(encrypted.ciphertexts)):
         return encrypted.rerandomize()
     cts = compute.rerandomize(encrypted.public_key, encrypted.ciphertexts)
     counters.count_rerandomizations(len(cts))

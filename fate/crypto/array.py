@@ -10,7 +10,7 @@ range. Arrays rebuilt from foreign (phe) ciphertexts have an unknown bound
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import gmpy2
@@ -229,9 +229,7 @@ class EncryptedArray:
     def rerandomize(self, pool: CryptoPool | None = None) -> EncryptedArray:
         """Fresh obfuscation: same plaintexts, unlinkable ciphertexts (do this before sending)."""
         key = self.public_key
-        cts = run_chunked(
-            pool, key.raw_rerandomize, task_rerandomize, (int(key.n), public_key_hs(key)), self.ciphertexts
-        )
+        cts = _offline_first(key, pool, key.raw_rerandomize, task_rerandomize, self.ciphertexts)
         counters.count_rerandomizations(len(cts))
         return self._like(cts)
 
@@ -248,6 +246,20 @@ class EncryptedArray:
         return load_array(data)
 
 
+def _offline_first(
+    key: PublicKey, pool: CryptoPool | None, local: Callable[[list[Any]], list[mpz]], task: Callable[..., list[mpz]],
+    items: Sequence[Any],
+) -> list[mpz]:
+    """As many items as there are precomputed obfuscators in-process (one multiplication each), the rest
+    the usual way (fresh obfuscators, across the pool when it pays)."""
+    ready = min(key.obfuscators.ready(), len(items))
+    done = local(list(items[:ready])) if ready else []
+    if ready == len(items):
+        return done
+    rest = run_chunked(pool, local, task, (int(key.n), public_key_hs(key)), list(items[ready:]))
+    return done + rest
+
+
 def encrypt(
     public_key: PublicKey, values: Any, frac_bits: int | None = None, pool: CryptoPool | None = None
 ) -> EncryptedArray:
@@ -255,9 +267,7 @@ def encrypt(
     frac = encoding.DEFAULT_FRAC_BITS if frac_bits is None else frac_bits
     ints = encoding.encode(arr, frac)
     residues = encoding.to_residues(ints, public_key.n, public_key.max_int)
-    cts = run_chunked(
-        pool, public_key.raw_encrypt, task_encrypt, (int(public_key.n), public_key_hs(public_key)), residues
-    )
+    cts = _offline_first(public_key, pool, public_key.raw_encrypt, task_encrypt, residues)
     counters.count_encryptions(len(cts))
     return EncryptedArray(public_key, cts, arr.shape, frac, _max_abs(ints))
 

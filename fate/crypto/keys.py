@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import secrets
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -20,6 +21,7 @@ from gmpy2 import mpz
 
 from fate.crypto.errors import InsecureKeyError, WireFormatError
 from fate.crypto.multiexp import FixedBaseTable
+from fate.crypto.obfuscators import ObfuscatorPool, capacity_for
 
 if TYPE_CHECKING:
     import numpy as np
@@ -33,6 +35,7 @@ MIN_INSECURE_BITS = 256
 # Memory one obfuscation table may take per key and process; wider windows mean
 # fewer multiplications per encryption (2048-bit keys get 10-bit windows, ~54 MB).
 TABLE_BUDGET_BYTES = 72 * 2**20
+_POOL_LOCK = threading.Lock()
 
 
 def table_window(n_bits: int) -> int:
@@ -84,6 +87,12 @@ class PublicKey:
     def __hash__(self) -> int:
         return hash(int(self.n))
 
+    def __reduce__(self) -> tuple[type[PublicKey], tuple[int, int | None]]:
+        # Only the modulus and h_s travel (to pool workers): never the table, and never precomputed factors.
+        table = self.__dict__.get("_table")
+        hs = table.pow(1) if table is not None else self.hs
+        return (PublicKey, (int(self.n), None if hs is None else int(hs)))
+
     @property
     def bits(self) -> int:
         return int(self.n.bit_length())
@@ -106,17 +115,41 @@ class PublicKey:
         return FixedBaseTable(hs, self.nsquare, (self.bits + 1) // 2, table_window(self.bits))
 
     def obfuscator(self) -> mpz:
+        """A fresh h_s^alpha computed now (the online path; `obfuscators` holds precomputed ones)."""
         return self._table.pow(secrets.randbits((self.bits + 1) // 2))
+
+    @property
+    def obfuscators(self) -> ObfuscatorPool:
+        """This key object's pool of precomputed obfuscators, each served once (fate.crypto.obfuscators)."""
+        pool = self.__dict__.get("_obfuscators")
+        if pool is None:
+            with _POOL_LOCK:  # two threads must not each create (and half-use) a pool
+                pool = self.__dict__.get("_obfuscators")
+                if pool is None:
+                    pool = ObfuscatorPool(self.obfuscator, capacity_for(self.bits))
+                    self.__dict__["_obfuscators"] = pool
+        return pool
+
+    def precompute(self, count: int, pool: CryptoPool | None = None) -> None:
+        """Have `count` obfuscators ready for coming encryptions, computed by a background thread
+        (in small batches on the process pool, `pool` or the default one, when there is one)."""
+        # Deferred: the pool module builds on keys.
+        from fate.crypto.offline import worker_batches
+
+        make_batch, batch = worker_batches(self, pool)
+        self.obfuscators.fill_async(count, make_batch, batch)
 
     def raw_encrypt(self, residues: Iterable[int]) -> list[mpz]:
         """Encrypt plaintexts already reduced to [0, n)."""
         n, n2 = self.n, self.nsquare
+        values = list(residues)
         # m < n, so 1 + m*n < n^2 needs no reduction.
-        return [(1 + n * m) * self.obfuscator() % n2 for m in residues]
+        return [(1 + n * m) * f % n2 for m, f in zip(values, self.obfuscators.take(len(values)), strict=True)]
 
     def raw_rerandomize(self, ciphertexts: Iterable[mpz]) -> list[mpz]:
         n2 = self.nsquare
-        return [c * self.obfuscator() % n2 for c in ciphertexts]
+        cts = list(ciphertexts)
+        return [c * f % n2 for c, f in zip(cts, self.obfuscators.take(len(cts)), strict=True)]
 
     def encrypt(
         self, values: np.ndarray | float | Sequence[float], frac_bits: int | None = None, pool: CryptoPool | None = None
@@ -168,6 +201,35 @@ class PrivateKey:
         hp = gmpy2.invert((gmpy2.powmod(n + 1, p - 1, psq) - 1) // p, p)
         hq = gmpy2.invert((gmpy2.powmod(n + 1, q - 1, qsq) - 1) // q, q)
         return p, q, psq, qsq, hp, hq, gmpy2.invert(q, p)
+
+    @cached_property
+    def _crt_tables(self) -> tuple[FixedBaseTable, FixedBaseTable, mpz, mpz]:
+        # The public key's own h_s, raised mod p^2 and q^2: half-size multiplications, the same factors.
+        hs = self.public_key._table.pow(1)
+        p, q = self.p, self.q
+        psq, qsq = p * p, q * q
+        bits = (self.public_key.bits + 1) // 2
+        window = table_window(self.public_key.bits // 2)
+        return (FixedBaseTable(hs % psq, psq, bits, window), FixedBaseTable(hs % qsq, qsq, bits, window), psq,
+                gmpy2.invert(psq, qsq))
+
+    def obfuscator(self) -> mpz:
+        """h_s^alpha mod n^2 by CRT from mod p^2 and mod q^2: what the key's owner pays for its own encryptions."""
+        tp, tq, psq, psq_inv = self._crt_tables
+        alpha = secrets.randbits((self.public_key.bits + 1) // 2)
+        a, b = tp.pow(alpha), tq.pow(alpha)
+        return a + psq * ((b - a) * psq_inv % tq.modulus)
+
+    def precompute(self, count: int, pool: CryptoPool | None = None) -> None:
+        """As PublicKey.precompute, for this key's owner: on the process pool if there is one, else
+        in-process by CRT (the owner's factors cost ~15 % less that way)."""
+        from fate.crypto.offline import worker_batches
+
+        make_batch, batch = worker_batches(self.public_key, pool)
+        factors = self.public_key.obfuscators
+        if make_batch is None:
+            factors.set_maker(self.obfuscator)
+        factors.fill_async(count, make_batch, batch)
 
     def raw_decrypt(self, ciphertexts: Sequence[mpz]) -> list[mpz]:
         """Residues in [0, n) via CRT: two half-size exponentiations per ciphertext."""

@@ -101,11 +101,13 @@ def train_arbiter(fed: Federation, params: HeteroLRParams, prefix: str = "hetero
                     guest_part.append(ops.decrypt(compute, private, guest_msg["bias"]).ravel())
                 if guest_msg["loss"] is not None:
                     batch_losses.append(float(ops.decrypt(compute, private, guest_msg["loss"]).ravel()[0]))
-            with timer("wait"):
-                host_grads = fed.get_all(f"{tag}.grad", "host")
-            with timer("decrypt"):
-                parts = [ops.decrypt(compute, private, g) for g in host_grads]
-                parts.append(np.concatenate(guest_part))
+            parts = []
+            for host in hosts:  # each host's part is decrypted as soon as it arrives, while the others compute
+                with timer("wait"):
+                    host_grad = fed.get(f"{tag}.grad", "host", host)
+                with timer("decrypt"):
+                    parts.append(ops.decrypt(compute, private, host_grad))
+            parts.append(np.concatenate(guest_part))
             with timer("plaintext"):
                 delta = optimizer.step(np.concatenate(parts), epoch)
                 pieces = np.split(delta, np.cumsum([len(p) for p in parts])[:-1])
@@ -148,6 +150,9 @@ def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], feat
     scaled = [x / len(x) for x in xs]
     fracs = [multiplier_frac_bits(x, FEATURE_BITS) for x in scaled]
     summands = len(fed.parties("host")) + 1
+    # Obfuscators for a batch's [[d]] and its gradient, computed in the background while we wait for peers.
+    stock = max(len(x) for x in xs) + features.shape[1] + 3
+    public.precompute(stock)
     epoch = 0
     timer.mark()
     for epoch in range(params.max_iter):  # noqa: B007 - the last epoch is reported
@@ -169,6 +174,7 @@ def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], feat
                 d = paillier.EncryptedArray(public, d.ciphertexts, d.shape, d.frac_bits, PUBLIC_BOUND * summands)
             with timer("transport"):
                 fed.remote(d, f"{tag}.d", "host")
+            public.precompute(stock)
             # Gradient from [[u]] (X^T [[u]] + X^T own) costs the same as from [[d]] and keeps [[d]] for the hosts only.
             with timer("matvec"):
                 grad = ops.matvec_t(compute, scaled[k], u, frac_bits=fracs[k]) + (scaled[k].T @ own)
@@ -191,6 +197,7 @@ def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], feat
                 loss = None if loss is None else ops.rerandomize(compute, loss)
             with timer("transport"):
                 fed.remote({"grad": grad, "bias": bias, "loss": loss}, f"{tag}.grad", "arbiter")
+            public.precompute(stock)  # refilled while the arbiter decrypts and the hosts compute
             with timer("wait"):
                 delta = fed.get(f"{tag}.delta", "arbiter")
             weights = apply_update(opt, weights, np.asarray(delta), fit_intercept, epoch)
@@ -199,6 +206,7 @@ def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], feat
         timer.mark()
         if stop:
             break
+    public.obfuscators.drop()  # the key is done with: no factors outlive the run
     log(f"guest trained {epoch + 1} epochs")
     coef = weights[:-1] if fit_intercept else weights
     intercept = float(weights[-1]) if fit_intercept else None
@@ -223,6 +231,10 @@ def train_host(fed: Federation, ids: Sequence[str], header: Sequence[str], featu
     scaled = [x / len(x) for x in xs]
     fracs = [multiplier_frac_bits(x, FEATURE_BITS) for x in scaled]
     summands = len(fed.parties("host")) + 1  # [[d]] sums every host's forward and the guest's part
+    # The next forward's obfuscators (and the gradient's) are made while this party waits: encrypting
+    # it once the update arrives costs one multiplication per value.
+    stock = max(len(x) for x in xs) + x_all.shape[1] + 2
+    public.precompute(stock)
     epoch, stop = 0, False
     for epoch in range(params.max_iter):  # noqa: B007 - the last epoch is reported
         for k, x in enumerate(xs):
@@ -237,6 +249,7 @@ def train_host(fed: Federation, ids: Sequence[str], header: Sequence[str], featu
                                            compute)
             with timer("transport"):
                 fed.remote({"u": forward, "loss": share}, f"{tag}.fwd", "guest")
+            public.precompute(stock)
             with timer("wait"):
                 d = accept(fed.get(f"{tag}.d", "guest"), public, "the guest's [[d]]", len(x), ARBITERS, summands)
             with timer("matvec"):
@@ -245,6 +258,7 @@ def train_host(fed: Federation, ids: Sequence[str], header: Sequence[str], featu
                 grad = ops.rerandomize(compute, grad + add_penalty_gradient(opt, np.zeros_like(weights), weights, False))
             with timer("transport"):
                 fed.remote(grad, f"{tag}.grad", "arbiter")
+            public.precompute(stock)
             with timer("wait"):
                 delta = fed.get(f"{tag}.delta", "arbiter")
             weights = apply_update(opt, weights, np.asarray(delta), False, epoch)
@@ -252,5 +266,6 @@ def train_host(fed: Federation, ids: Sequence[str], header: Sequence[str], featu
             stop = bool(fed.get(f"{prefix}.{epoch}.stop", "arbiter"))
         if stop:
             break
+    public.obfuscators.drop()
     log(f"host trained {epoch + 1} epochs")
     return PartyModel("host", fed.party_id, tuple(header), weights, None, params, epoch + 1, stop)

@@ -58,6 +58,13 @@ def _quiet(_msg: str) -> None:
     return None
 
 
+def _restock(own: paillier.PrivateKey, own_count: int, peer: paillier.PublicKey, peer_count: int) -> None:
+    """Background refills of both keys' obfuscators: fresh encryptions under ours (made by CRT, we hold the
+    factors of n), masks under the peer's."""
+    own.precompute(own_count)
+    peer.precompute(peer_count)
+
+
 def with_loss(params: HeteroLRParams) -> bool:
     return params.early_stop != "weight_diff"
 
@@ -103,6 +110,9 @@ def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], feat
     fracs = [multiplier_frac_bits(x, FEATURE_BITS) for x in scaled]
     weights = init_weights(params.init, features.shape[1], fit_intercept)
     optimizer = Optimizer(opt)
+    # Obfuscators made in the background while waiting on the host: [[own]] under our key, masks under its key.
+    own_stock, peer_stock = max(len(x) for x in xs), columns + 1
+    _restock(private, own_stock, peer, peer_stock)
     losses: list[float] = []
     epoch, stop = 0, False
     timer.mark()
@@ -118,6 +128,7 @@ def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], feat
                 sent = encrypt_public(public, own, compute)
             with timer("transport"):
                 fed.remote(sent, f"{tag}.own", "host")
+            private.precompute(own_stock)
             with timer("wait"):
                 forward = fed.get(f"{tag}.fwd", "host")
             if not isinstance(forward, dict):
@@ -143,6 +154,7 @@ def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], feat
                     masked_loss, loss_mask = mask(loss, compute)
                 with timer("transport"):
                     fed.remote(masked_loss, f"{tag}.loss", "host")
+            _restock(private, own_stock, peer, peer_stock)
             with timer("wait"):
                 request = fed.get(f"{tag}.hgrad", "host")
             with timer("decrypt"):
@@ -172,6 +184,8 @@ def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], feat
         timer.mark()
         if stop:
             break
+    public.obfuscators.drop()  # the run is over: no precomputed factor outlives it
+    peer.obfuscators.drop()
     log(f"guest trained {epoch + 1} epochs without an arbiter")
     coef = weights[:-1] if fit_intercept else weights
     intercept = float(weights[-1]) if fit_intercept else None
@@ -196,6 +210,8 @@ def train_host(fed: Federation, ids: Sequence[str], header: Sequence[str], featu
     fracs = [multiplier_frac_bits(x, FEATURE_BITS) for x in scaled]
     weights = init_weights(params.init, x_all.shape[1], False)
     optimizer = Optimizer(opt)
+    own_stock, peer_stock = max(len(x) for x in xs) + 1, x_all.shape[1]
+    _restock(private, own_stock, peer, peer_stock)
     epoch, stop = 0, False
     for epoch in range(params.max_iter):  # noqa: B007 - the last epoch is reported
         delta = np.zeros(0)
@@ -211,6 +227,7 @@ def train_host(fed: Federation, ids: Sequence[str], header: Sequence[str], featu
                                            compute)
             with timer("transport"):
                 fed.remote({"u": forward, "loss": share}, f"{tag}.fwd", "guest")
+            private.precompute(own_stock)
             with timer("wait"):
                 own = accept(fed.get(f"{tag}.own", "guest"), peer, "the guest's [[own]]", len(x), GUESTS)
             with timer("matvec"):
@@ -219,6 +236,7 @@ def train_host(fed: Federation, ids: Sequence[str], header: Sequence[str], featu
                 masked, grad_mask = mask(grad, compute)
             with timer("transport"):
                 fed.remote(masked, f"{tag}.hgrad", "guest")
+            _restock(private, own_stock, peer, peer_stock)
             with timer("wait"):
                 request = fed.get(f"{tag}.grad", "guest")
             with timer("decrypt"):
@@ -244,5 +262,7 @@ def train_host(fed: Federation, ids: Sequence[str], header: Sequence[str], featu
             stop = bool(fed.get(f"{prefix}.{epoch}.stop", "guest"))
         if stop:
             break
+    public.obfuscators.drop()
+    peer.obfuscators.drop()
     log(f"host trained {epoch + 1} epochs without an arbiter")
     return PartyModel("host", fed.party_id, tuple(header), weights, None, params, epoch + 1, stop)

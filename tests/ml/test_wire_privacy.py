@@ -21,6 +21,7 @@ import pytest
 from scipy import stats
 
 from fate.crypto import paillier
+from fate.crypto.keys import shared_public_key
 from fate.federation import codec
 from fate.federation.memory import MemoryHub
 from fate.ml.component import ComponentError
@@ -237,6 +238,8 @@ def test_same_values_sent_twice_differ_on_the_wire_and_decrypt_equal(breast: Bre
     # Zero init: the first forward encrypts 569 zeros, yet no two ciphertexts are equal.
     zeros = first["hetero_lr.0.0.fwd|host>guest"]["u"]
     assert not keys[1].decrypt(zeros).any() and len(set(map(int, zeros.ciphertexts))) == len(breast.ids)
+    # Those runs used obfuscators precomputed in the background (issue 17), and none of them twice (above).
+    assert shared_public_key(int(keys[0].n)).obfuscators.served_offline > 0
 
 
 def test_guest_refuses_a_forward_under_a_foreign_key(breast: Breast) -> None:
