@@ -8,7 +8,9 @@
 
 Our guest and host run as threads of one process over the in-memory hub and share one
 CryptoPool; FATE 2.2 runs its own two processes through ../shared/reference/fate22/run_sbt.sh
-(`--fate22` is its work dir, made once by its setup_env.sh) on the very same CSV files.
+(`--fate22` is its work dir, made once by its setup_env.sh; run_sbt.sh empties its fate_data, so
+a work dir shared with someone else's FATE run breaks both: give each runner its own directory,
+e.g. one holding only a `venv` link to the shared one) on the very same CSV files.
 Per-tree time is wall time between tree boundaries on the guest; "fit" adds key generation and
 set-up. `--init both` also trains our engine from the labels' prior log-odds (`boost_from_average`,
 scikit-learn's start; FATE 2.2 has no such option for binary and starts at 0), so each engine is
@@ -134,11 +136,12 @@ def run_fate(workdir: Path, guest_csv: Path, host_csv: Path, trees: int, bits: i
     env = {**os.environ, "FATE22_WORK": str(workdir)}
     cmd = ["bash", str(script), tag, "--num_trees", str(trees), "--key_length", str(bits),
            "--guest_data", str(guest_csv), "--host_data", str(host_csv)]
+    result = workdir / "results" / f"sbt_{tag}_guest.json"
+    result.unlink(missing_ok=True)  # a stale result of an earlier run must never pass for this one
     start = time.perf_counter()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
     wall = time.perf_counter() - start
-    result = workdir / "results" / f"sbt_{tag}_guest.json"
-    if not result.exists():
+    if "rc=0" not in done.stdout or not result.exists():
         return {"error": (done.stdout + done.stderr)[-2000:], "wall_s": wall}
     data = json.loads(result.read_text())
     return {"fit_s": data["fit_s"], "tree_s": data["tree_s"], "auc": data["train_auc_cached"],
