@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from fatectl.flowclient import RemoteError
+
 from .conftest import Lab
 
 pytestmark = pytest.mark.timeout(900)
@@ -87,7 +89,7 @@ def _scores(text: str) -> dict[str, str]:
     return {r[0]: r[column] for r in rows[1:]}
 
 
-def test_a_later_job_scores_with_the_stored_model_once_the_host_approves(two_party_lab: Lab) -> None:
+def test_a_later_job_scores_with_the_stored_model_once_the_host_approves(two_party_lab: Lab, tmp_path: Path) -> None:
     guest, host = two_party_lab.client(9999), two_party_lab.client(10000)
     guest.upload_table("sbt_guest", DATA / "breast_hetero_guest.csv", overwrite=True)
     host.upload_table("sbt_host", DATA / "breast_hetero_host.csv", overwrite=True)
@@ -102,10 +104,18 @@ def test_a_later_job_scores_with_the_stored_model_once_the_host_approves(two_par
     assert scored["status"] == "success", scored["reason"]
     assert _scores(guest.output_csv(job_id, "score", "guest")) == _scores(guest.output_csv(trained["id"], "sbt", "guest"))
 
-    # A model the host does not hold: refused after approval, in the words of a policy refusal.
-    missing = guest.submit(SCORE.replace("JOB", "0123456789ab"))["id"]
-    _pending(host, missing)
-    host.approve(missing)
-    refused = guest.wait(missing, timeout=120, poll=0.5)
-    assert refused["status"] == "failed" and "refused by party 10000's policy" in refused["reason"]
-    assert "0123456789ab" not in refused["reason"].replace(missing, "")
+    # Our own job naming a model we do not hold: refused at submission, saying why (to our own operator).
+    with pytest.raises(RemoteError, match="party 9999 holds no job 0123456789ab"):
+        guest.submit(SCORE.replace("JOB", "0123456789ab"))
+
+    # The host's new table lacks a column the model uses: the job fails, naming no column anywhere.
+    header, rest = (DATA / "breast_hetero_host.csv").read_text().split("\n", 1)
+    renamed = tmp_path / "renamed.csv"
+    renamed.write_text(header.replace(header.split(",")[1], "secret_income", 1) + "\n" + rest)
+    host.upload_table("sbt_host_renamed", renamed, overwrite=True)
+    mismatch = guest.submit(SCORE.replace("JOB", trained["id"]).replace("10000: sbt_host}", "10000: sbt_host_renamed}"))
+    _pending(host, mismatch["id"])
+    host.approve(mismatch["id"])
+    failed = guest.wait(mismatch["id"], timeout=300, poll=0.5)
+    assert failed["status"] == "failed" and "feature columns do not match" in failed["reason"]
+    assert "secret_income" not in failed["reason"] and "secret_income" not in str(guest.logs(mismatch["id"]))
