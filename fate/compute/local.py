@@ -28,13 +28,12 @@ from fate.crypto.pool import (
     choose,
     public_key_hs,
     run_chunked,
-    split,
     task_decrypt,
     task_encrypt,
     task_rerandomize,
 )
 from fate.ml.he_pack import task_fold
-from fate.ml.sbt_hist import merge_cells, task_hist
+from fate.ml.sbt_hist import split_by_features, task_hist
 
 T = TypeVar("T")
 NAME = "local"
@@ -127,10 +126,9 @@ class LocalBackend:
         chosen = choose(self.pool, len(ciphertexts))
         if chosen is None:
             return task_hist(nsquare, slots, n_nodes, ciphertexts, bins, nodes)
-        parts = [s for s in split(range(len(ciphertexts)), chosen.processes) if isinstance(s, range) and len(s)]
-        partials = chosen.map(task_hist, [(nsquare, slots, n_nodes, ciphertexts[s.start : s.stop], bins[s.start : s.stop],
-                                           nodes[s.start : s.stop]) for s in parts])
-        return merge_cells(partials, nsquare)
+        pool = chosen
+        return split_by_features(lambda tasks: pool.map(task_hist, tasks), pool.processes, nsquare, slots, n_nodes,
+                                 ciphertexts, bins, nodes)
 
     def fold(self, nsquare: mpz, slot_bits: int, groups: Sequence[Sequence[mpz]]) -> list[mpz]:
         return run_chunked(self.pool, lambda gs: task_fold(nsquare, slot_bits, gs), task_fold, (nsquare, slot_bits),

@@ -7,8 +7,10 @@ A proposal is judged in a fixed order, cheapest and least revealing first:
    (`config.peers`), the proposal at most MAX_CONTROL_BYTES;
 3. security floors of every `hetero_lr` step (key size, insecure keys, batch size) and, when a
    third party is the arbiter and we hold data, that we trust it;
-4. the policy (`fate.flow.policy.decide`): a rule, else the default;
-5. only then our data: the input table must exist.
+4. the policy (`fate.flow.policy.decide`): a rule, else the default; a job that loads a model
+   stored here also needs `policy.model_reuse` (the stricter of the two decides);
+5. only then our data: the input table must exist, and every model the job names must be ours
+   to apply for exactly these parties (`fate.flow.models.reuse_problems`).
 
 A refusal's public reason never says whether a table exists: "no such table" and "the policy
 refuses" read the same to the proposer (`public_refusal`). The real reason stays here, in the
@@ -25,7 +27,8 @@ from typing import Any, Literal
 from fate.flow.config import FlowConfig
 from fate.flow.errors import BadRequest
 from fate.flow.jobspec import DATA_ROLES, NAME, JobSpec, Step, validate_job
-from fate.flow.policy import SECURE_KEY_BITS, Policy, Verdict, decide, public_refusal
+from fate.flow.models import reuse_problems, reused
+from fate.flow.policy import SECURE_KEY_BITS, Policy, Verdict, decide, decide_reuse, public_refusal
 from fate.flow.store import Store
 
 MAX_CONTROL_BYTES = 64 * 1024
@@ -96,13 +99,15 @@ def evaluate(config: FlowConfig, store: Store, src: int, job_id: str, raw_spec: 
 
     table = spec.tables.get(me)
     decision = decide(policy, me, src, [s.component for s in spec.pipeline], table, spec.roles_of(me))
+    if reused(spec):
+        decision = decide_reuse(policy, me, src, decision)
     if decision.verdict == "refuse":
         return Evaluation("refuse", "policy", decision.rule, (decision.reason,), public_refusal(me), spec)
     if decision.verdict == "pending":
         return Evaluation("pending", "policy", decision.rule, (decision.reason,), "", spec)
-    missing = table_problem(store, me, table)
+    missing = data_problems(store, me, spec)
     if missing:
-        return Evaluation("refuse", "table", decision.rule, (missing,), public_refusal(me), spec)
+        return Evaluation("refuse", "table", decision.rule, tuple(missing), public_refusal(me), spec)
     return Evaluation("accept", "policy", decision.rule, (decision.reason,), "", spec)
 
 
@@ -110,6 +115,12 @@ def table_problem(store: Store, me: int, table: str | None) -> str:
     if table is not None and not store.has_table(table):
         return f"party {me} has no table {table!r}"
     return ""
+
+
+def data_problems(store: Store, me: int, spec: JobSpec) -> list[str]:
+    """What of ours the job needs and we do not have: its input table, the models it names."""
+    missing = table_problem(store, me, spec.tables.get(me))
+    return ([missing] if missing else []) + reuse_problems(store, spec, me)
 
 
 def floor_problems(policy: Policy, spec: JobSpec, me: int) -> list[str]:

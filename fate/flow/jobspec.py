@@ -7,6 +7,8 @@ tables: {9999: guest_ids, 10000: host_ids}   # each data party's input table
 pipeline:
   - {name: intersect, component: psi, params: {}}
   - {name: lr, component: hetero_lr, needs: [intersect], params: {max_iter: 10}}
+  # Score with a model an earlier job trained (every party loads only its own part of it):
+  # - {name: score, component: hetero_secureboost, needs: [intersect], model: {job: 0a1b2c3d4e5f, component: sbt}}
 timeout: 3600        # seconds for the whole job
 stall_timeout: 900   # seconds a role may wait for one message before the job fails
 ```
@@ -31,9 +33,22 @@ ROLES = ("guest", "host", "arbiter")
 DATA_ROLES = ("guest", "host")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 TOP_KEYS = ("name", "roles", "tables", "pipeline", "timeout", "stall_timeout")
-STEP_KEYS = ("name", "component", "params", "needs")
+STEP_KEYS = ("name", "component", "params", "needs", "model")
+# Components that can score with a model an earlier job trained instead of training one (`model:`).
+REUSABLE = ("hetero_secureboost", "hetero_lr")
 DEFAULT_TIMEOUT = 3600
 DEFAULT_STALL_TIMEOUT = 900
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model an earlier job trained: that job's id and the pipeline step (component name) that trained it."""
+
+    job: str
+    component: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"job": self.job, "component": self.component}
 
 
 @dataclass(frozen=True)
@@ -42,6 +57,7 @@ class Step:
     component: str
     params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     needs: tuple[str, ...] = ()
+    model: ModelRef | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +88,7 @@ class JobSpec:
             "tables": {str(p): t for p, t in sorted(self.tables.items())},
             "pipeline": [
                 {"name": s.name, "component": s.component, "params": dict(s.params), "needs": list(s.needs)}
+                | ({"model": s.model.to_dict()} if s.model else {})
                 for s in self.pipeline
             ],
             "timeout": self.timeout,
@@ -177,10 +194,28 @@ def _check_pipeline(raw: Any, problems: list[str]) -> tuple[Step, ...]:
         for n in needs:
             if n not in seen:
                 problems.append(f"{where}.needs: {n!r} is not an earlier component in the pipeline")
+        model = _check_model(item.get("model"), component, params, where, problems) if "model" in item else None
         if isinstance(name, str):
             seen.add(name)
-            steps.append(Step(str(name), str(component), MappingProxyType(dict(params)), tuple(needs)))
+            steps.append(Step(str(name), str(component), MappingProxyType(dict(params)), tuple(needs), model))
     return tuple(steps)
+
+
+def _check_model(raw: Any, component: Any, params: Any, where: str, problems: list[str]) -> ModelRef | None:
+    """`model: {job: JOB_ID, component: STEP}`: score with that earlier job's model rather than train one."""
+    where = f"{where}.model"
+    if component not in REUSABLE:
+        problems.append(f"{where}: {component!r} cannot load a stored model (only {', '.join(REUSABLE)})")
+        return None
+    if params:
+        problems.append(f"{where[:-6]}.params: a step that loads a stored model takes its parameters from the model")
+    if not isinstance(raw, Mapping) or set(raw) != {"job", "component"}:
+        problems.append(f"{where}: expected {{job: <earlier job id>, component: <its step name>}}, got {raw!r}")
+        return None
+    bad = [k for k in ("job", "component") if not isinstance(raw[k], str) or not NAME.match(raw[k])]
+    for key in bad:
+        problems.append(f"{where}.{key}: {raw[key]!r} is not a name (letters, digits, _ . -; up to 64)")
+    return None if bad else ModelRef(raw["job"], raw["component"])
 
 
 def validate_job(raw: Any) -> JobSpec:

@@ -62,6 +62,8 @@ class Policy:
     rules: tuple[Rule, ...] = ()
     # How long a job may wait for a person (here, or at a party we proposed to) before it fails.
     approval_timeout: float = DEFAULT_APPROVAL_TIMEOUT
+    # Jobs others initiate that score with a model stored here (fate.flow.models), on top of `rules`.
+    model_reuse: Approval = "manual"
 
     def key_floor(self, requested: int) -> int:
         """The key size we use and accept: the job's, raised to our floor."""
@@ -90,6 +92,17 @@ def decide(policy: Policy, me: int, initiator: int, components: Sequence[str], t
         if rule.covers(initiator, components, table, roles):
             return _by(rule.approval, f"rule {rule.name}", me, initiator)
     return _by(policy.approval, "default", me, initiator)
+
+
+STRICTNESS: dict[Verdict, int] = {"accept": 0, "pending": 1, "refuse": 2}
+
+
+def decide_reuse(policy: Policy, me: int, initiator: int, decision: Decision) -> Decision:
+    """A job loading a model stored here: the stricter of the rules' decision and `model_reuse`."""
+    if initiator == me:
+        return decision
+    reuse = _by(policy.model_reuse, "policy.model_reuse", me, initiator)
+    return reuse if STRICTNESS[reuse.verdict] > STRICTNESS[decision.verdict] else decision
 
 
 def _by(approval: Approval, rule: str, me: int, initiator: int) -> Decision:
@@ -151,7 +164,7 @@ def parse_policy(data: Any) -> Policy:
         raise PolicyError([f"policy: expected a mapping, got {data!r}"])
     problems: list[str] = []
     known = {"approval", "min_key_bits", "allow_insecure_keys", "min_batch_size", "trusted_arbiters",
-             "max_parties", "rules", "approval_timeout"}
+             "max_parties", "rules", "approval_timeout", "model_reuse"}
     problems += [f"policy.{k}: unknown field" for k in data if k not in known]
     rules = []
     raw_rules = data.get("rules", [])
@@ -190,6 +203,7 @@ def parse_policy(data: Any) -> Policy:
         max_parties=_positive(data, "max_parties", DEFAULT_MAX_PARTIES, problems),
         rules=tuple(rules),
         approval_timeout=_seconds(data, "approval_timeout", DEFAULT_APPROVAL_TIMEOUT, problems),
+        model_reuse=_approval(data.get("model_reuse", "manual"), "policy.model_reuse", problems),
     )
     if policy.min_key_bits < SECURE_KEY_BITS and not policy.allow_insecure_keys:
         problems.append(f"policy.min_key_bits: {policy.min_key_bits} is under {SECURE_KEY_BITS}; "

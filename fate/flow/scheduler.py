@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fate.federation.transport import Transport, TransportError
-from fate.flow.agreement import Agreement, Evaluation, evaluate, table_problem
+from fate.flow.agreement import Agreement, Evaluation, data_problems, evaluate
 from fate.flow.audit import proposal_detail, short
 from fate.flow.config import FlowConfig
 from fate.flow.dropouts import DROPOUT_SOURCE, dropout_refused
@@ -241,11 +241,11 @@ class Scheduler(JobRunner):
     def approve(self, job_id: str, note: str = "") -> JobRecord:
         job = self._pending_job(job_id)
         self.audit.append("approval", job_id, "operator", {"note": short(note)})
-        missing = table_problem(self.store, self.me, validate_job(job["spec"]).tables.get(self.me))
-        if missing:  # the proposer hears what a policy refusal says: no table is revealed by approving
-            ev = Evaluation("refuse", "table", "operator", (missing,), public_refusal(self.me))
+        problems = data_problems(self.store, self.me, validate_job(job["spec"]))
+        if problems:  # the proposer hears what a policy refusal says: no table or model is revealed by approving
+            ev = Evaluation("refuse", "table", "operator", tuple(problems), public_refusal(self.me))
             self._decided(job_id, ev, "operator")
-            return self._refuse_pending(job, f"approved, but {missing}", ev.public)
+            return self._refuse_pending(job, f"approved, but {'; '.join(problems)}", ev.public)
         if not self.store.set_status(job_id, "waiting", "approved; waiting for the other parties",
                                      expect=("pending",)):
             raise Conflict(f"job {job_id} is no longer waiting for approval")

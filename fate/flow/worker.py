@@ -35,6 +35,7 @@ from fate.flow import stepruns
 from fate.flow.audit import AuditLog, digest
 from fate.flow.config import FlowConfig, load_flow_config
 from fate.flow.jobspec import JobSpec, Step, validate_job
+from fate.flow.models import REUSED_MODEL, load_model
 from fate.flow.store import Store, open_store
 from fate.flow.tables import describe, write_table
 from fate.flow.waits import WaitRecorder
@@ -94,6 +95,11 @@ class Worker:
     ) -> ComponentContext:
         store, job, source = self.store, self.job_id, f"{step.name}/{role}"
         output = self._output
+        chosen = {n: inputs[n] for n in (step.needs or list(inputs)[-1:])}
+        # A model an earlier job trained: this party's own part, from its own store, as the last input.
+        loaded = load_model(store, step, role, lambda msg: store.log(job, source, msg))
+        if loaded is not None:
+            chosen[REUSED_MODEL] = loaded
         return ComponentContext(
             job_id=job,
             party_id=self.config.party_id,
@@ -103,7 +109,7 @@ class Worker:
             federation=fed,
             component=step.name,
             table_name=self.spec.tables.get(self.config.party_id),
-            inputs={n: inputs[n] for n in (step.needs or list(inputs)[-1:])},
+            inputs=chosen,
             read_table=lambda name: self._read(name, step, role),
             log=lambda msg: store.log(job, source, msg),
             save_model=lambda obj: output(step, role, "model", "model", _jsonable(obj)),

@@ -17,6 +17,9 @@ import numpy as np
 from fate.ml.component import ComponentContext, ComponentError, ComponentResult, Table
 
 SIDE_NAMES = ("validate", "test")
+# The input under which the flow hands a step the model an earlier job trained (fate.flow.models);
+# never a pipeline step's name (those have no ':').
+REUSED_MODEL = "model:"
 
 
 def side_tables(ctx: ComponentContext) -> dict[str, Table]:
@@ -33,6 +36,15 @@ def upstream_model(ctx: ComponentContext, model_format: str) -> dict[str, Any] |
         model = result.model
         if isinstance(model, Mapping) and model.get("format") == model_format:
             return dict(model)
+    return None
+
+
+def reused_model(ctx: ComponentContext, model_format: str) -> dict[str, Any] | None:
+    """The stored model the job file named for this step (`model:`), when it is of this format."""
+    result = ctx.inputs.get(REUSED_MODEL)
+    model = result.model if result is not None else None
+    if isinstance(model, Mapping) and model.get("format") == model_format:
+        return dict(model)
     return None
 
 
@@ -99,3 +111,18 @@ def transformed(data: Table, side: Mapping[str, Table], transform: Callable[[Tab
 def passthrough(ctx: ComponentContext, model: Any = None, metrics: Mapping[str, Any] | None = None) -> ComponentResult:
     """Data and side tables unchanged (statistics, binning), with this step's model and metrics."""
     return transformed(ctx.input_data(), side_tables(ctx), lambda t: t, model, metrics)
+
+
+def require_model_columns(ctx: ComponentContext, model_header: Sequence[str], table: Table, component: str) -> None:
+    """A stored model applies only to a table with exactly its feature columns (in any order).
+
+    The failure reason reaches every party of the job, so it names no column; the detail goes
+    to this party's own job log.
+    """
+    expected, found = set(model_header), set(table.header)
+    if expected == found:
+        return
+    ctx.log(f"{component}: the model's columns missing from the input table: {sorted(expected - found)}; "
+            f"columns the model does not know: {sorted(found - expected)}")
+    raise ComponentError(f"{component} ({ctx.role}): the model's feature columns do not match this party's "
+                         "input table (details in this party's job log)")

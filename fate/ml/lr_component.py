@@ -21,9 +21,10 @@ from fate.crypto.errors import CryptoError
 from fate.flow.policy import Policy
 from fate.ml import hetero_lr, hetero_lr_free
 from fate.ml.component import ComponentContext, ComponentError, ComponentResult, Table
+from fate.ml.dataflow import require_model_columns, reused_model
 from fate.ml.evaluation import EvaluationError, evaluate_binary
 from fate.ml.feature_scale import warn_if_unscaled
-from fate.ml.lr_model import MODEL_FORMAT
+from fate.ml.lr_model import MODEL_FORMAT, PartyModel
 from fate.ml.lr_params import parse_params
 from fate.ml.prediction import predict_guest, predict_host
 
@@ -63,7 +64,29 @@ def arbiter_free(roles: Mapping[str, Sequence[int]], role: str, policy: Policy) 
     return False
 
 
+def _score_with(ctx: ComponentContext, model: PartyModel) -> ComponentResult:
+    """Score the input table with a model an earlier job trained (no training, no arbiter)."""
+    prefix = ctx.component or "hetero_lr"
+    if ctx.role == "arbiter":
+        return ComponentResult()
+    table = ctx.input_data()
+    require_model_columns(ctx, model.header, table, "hetero_lr")
+    if model.role != ctx.role:
+        raise ComponentError(f"hetero_lr ({ctx.role}): the stored model is a {model.role}'s part")
+    ctx.save_model(model.to_dict())
+    if ctx.role == "host":
+        predict_host(ctx.federation, model, table.ids, table.header, table.features, prefix)
+        return ComponentResult(model=model.to_dict())
+    scores = predict_guest(ctx.federation, model, table.ids, table.header, table.features, prefix)
+    predicted = (scores >= model.params.threshold).astype(np.float64)
+    return ComponentResult(data=Table(table.ids, (SCORE, RESULT), np.column_stack([scores, predicted]), table.labels),
+                           model=model.to_dict())
+
+
 def _run_hetero_lr(ctx: ComponentContext) -> ComponentResult:
+    stored = reused_model(ctx, MODEL_FORMAT)
+    if stored is not None:
+        return _score_with(ctx, PartyModel.from_dict(stored))
     params = parse_params(ctx.params)
     fed, prefix, policy = ctx.federation, ctx.component or "hetero_lr", ctx.policy
     free = arbiter_free(ctx.roles, ctx.role, policy)

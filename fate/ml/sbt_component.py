@@ -26,7 +26,7 @@ from fate.compute.local import LocalBackend
 from fate.crypto import paillier
 from fate.crypto.errors import CryptoError
 from fate.ml.component import ComponentContext, ComponentError, ComponentResult, Table
-from fate.ml.dataflow import binary_labels, side_tables, upstream_model
+from fate.ml.dataflow import binary_labels, require_model_columns, side_tables, upstream_model
 from fate.ml.evaluation import auc
 from fate.ml.sbt_core import sigmoid
 from fate.ml.sbt_guest import train_guest
@@ -117,6 +117,8 @@ def run(ctx: ComponentContext) -> ComponentResult:
     try:
         p = parse_params(ctx.params) if model is None else params_from_model(model["params"])
         data, side = ctx.input_data(), side_tables(ctx)
+        if model is not None:
+            require_model_columns(ctx, model["header"], data, "hetero_secureboost")
         if ctx.role == "guest":
             return _guest(ctx, p, data, side, model)
         return _host(ctx, p, data, side, model)

@@ -5,8 +5,8 @@ feature: that is the whole cost of SecureBoost on a wide host. Features are take
 rows are first multiplied into cells of (bin of feature a, bin of feature b), then each
 cell into its bin of a and its bin of b. That costs rows + 2 x cells multiplications per
 pair instead of 2 x rows, almost halving the work when rows outnumber the (max_bin + 1)^2
-cells. Rows are split across the party's compute backend's workers (fate.compute); their partial
-sums multiply together (`merge_cells`).
+cells. Feature pairs (or, when there are fewer pairs than workers, rows) are shared out among the
+party's compute backend's workers (fate.compute; `split_by_features`).
 
 What leaves the host per node and feature are the cumulative sums "bins <= t" for every
 threshold t and the missing bin's sum, in the host's per-tree shuffled feature order. A bin
@@ -16,12 +16,13 @@ marks it absent instead of sending it (the guest could tell from the equal sums 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Optional
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 from gmpy2 import mpz
 
+from fate.crypto.pool import split
 from fate.ml.sbt_grow import FeatureHist
 
 if TYPE_CHECKING:
@@ -30,22 +31,18 @@ if TYPE_CHECKING:
 Cell = Optional["mpz"]
 
 
-def _products(cts: Sequence[mpz], keys: np.ndarray, nsquare: mpz) -> tuple[list[int], list[mpz]]:
-    """Product of the ciphertexts sharing each key (sorted keys, their products)."""
-    if not len(keys):  # no rows (an empty node, or a worker's empty share): no cells
-        return [], []
-    order = np.argsort(keys, kind="stable")
-    ordered = keys[order]
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]).tolist()
-    ends = [*starts[1:], len(ordered)]
-    rows = [cts[i] for i in order.tolist()]
-    out = []
-    for s, e in zip(starts, ends, strict=True):
-        acc = rows[s]
-        for c in rows[s + 1 : e]:
-            acc = acc * c % nsquare
-        out.append(acc)
-    return ordered[starts].tolist(), out
+def _cells(cts: Sequence[mpz], keys: np.ndarray, size: int, nsquare: mpz) -> list[Cell]:
+    """Product of the ciphertexts sharing each key in [0, size), in one pass over the rows.
+
+    Rows are read in their stored order and multiplied into a small table of accumulators
+    (a few thousand ciphertexts, which stay in cache). Gathering each key's rows first (sorting
+    by key) measured 12-15 % slower per row: it reads the row ciphertexts in a scattered order.
+    """
+    cells: list[Cell] = [None] * size
+    for value, key in zip(cts, keys.tolist(), strict=True):
+        held = cells[key]
+        cells[key] = value if held is None else held * value % nsquare
+    return cells
 
 
 def _into(table: list[Cell], index: int, value: mpz, nsquare: mpz) -> None:
@@ -62,17 +59,20 @@ def task_hist(nsquare: mpz, slots: int, n_nodes: int, cts: Sequence[mpz], bins: 
     for a in range(0, n_features, 2):
         if a + 1 < n_features:
             keys = (base * slots + bins[:, a]) * slots + bins[:, a + 1]
-            cell_keys, cells = _products(cts, keys, nsquare)
-            for key, value in zip(cell_keys, cells, strict=True):
+            cells = _cells(cts, keys, n_nodes * slots * slots, nsquare)
+            for key, value in enumerate(cells):
+                if value is None:
+                    continue
                 node_bin_a, bin_b = divmod(key, slots)
                 node, bin_a = divmod(node_bin_a, slots)
                 _into(out, (node * n_features + a) * slots + bin_a, value, nsquare)
                 _into(out, (node * n_features + a + 1) * slots + bin_b, value, nsquare)
         else:
-            cell_keys, cells = _products(cts, base * slots + bins[:, a], nsquare)
-            for key, value in zip(cell_keys, cells, strict=True):
-                node, bin_a = divmod(key, slots)
-                out[(node * n_features + a) * slots + bin_a] = value
+            cells = _cells(cts, base * slots + bins[:, a], n_nodes * slots, nsquare)
+            for key, value in enumerate(cells):
+                if value is not None:
+                    node, bin_a = divmod(key, slots)
+                    out[(node * n_features + a) * slots + bin_a] = value
     return out
 
 
@@ -84,6 +84,33 @@ def merge_cells(partials: Sequence[list[Cell]], nsquare: mpz) -> list[Cell]:
             if value is not None:
                 _into(out, i, value, nsquare)
     return out
+
+
+def split_by_features(run: Callable[[list[tuple[Any, ...]]], list[list[Cell]]], workers: int, nsquare: mpz,
+                      slots: int, n_nodes: int, cts: Sequence[mpz], bins: np.ndarray, nodes: np.ndarray) -> list[Cell]:
+    """task_hist shared out over `workers` by `run` (a backend's map of task_hist argument tuples).
+
+    Each worker takes whole feature pairs over all rows: splitting the rows instead would make
+    every worker fold its own cells into every feature's bins and the caller multiply the partial
+    sums together (about 4 % more work on 100,000 x 300). Rows are split only when there are fewer
+    pairs than workers.
+    """
+    n_features = bins.shape[1]
+    pairs = list(range(0, n_features, 2))
+    if len(pairs) >= workers:
+        starts = [group[0] for group in split(pairs, workers)]
+        bounds = list(zip(starts, [*starts[1:], n_features], strict=True))
+        parts = run([(nsquare, slots, n_nodes, cts, bins[:, a:b], nodes) for a, b in bounds])
+        out: list[Cell] = [None] * (n_nodes * n_features * slots)
+        for (a, b), part in zip(bounds, parts, strict=True):
+            width = (b - a) * slots
+            for node in range(n_nodes):
+                at = (node * n_features + a) * slots
+                out[at : at + width] = part[node * width : (node + 1) * width]
+        return out
+    spans = [s for s in split(range(len(cts)), workers) if isinstance(s, range) and len(s)]
+    return merge_cells(run([(nsquare, slots, n_nodes, cts[s.start : s.stop], bins[s.start : s.stop],
+                             nodes[s.start : s.stop]) for s in spans]), nsquare)
 
 
 def bin_sums(nsquare: mpz, cts: Sequence[mpz], bins: np.ndarray, build: Sequence[np.ndarray], slots: int,

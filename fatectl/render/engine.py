@@ -273,6 +273,7 @@ def flow_policy(policy: PartyPolicy) -> dict[str, Any]:
         "trusted_arbiters": list(policy.trusted_arbiters),
         "max_parties": policy.max_parties,
         "approval_timeout": policy.approval_timeout,
+        "model_reuse": policy.model_reuse,
         "rules": [
             {"name": r.name, "approval": r.approval, "peers": list(r.peers), "components": list(r.components),
              "tables": list(r.tables), "roles": list(r.roles)}

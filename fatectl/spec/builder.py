@@ -163,6 +163,7 @@ def _policy(data: dict[str, Any]) -> PartyPolicy:
         trusted_arbiters=tuple(data["trustedArbiters"]),
         max_parties=data["maxParties"],
         approval_timeout=data["approvalTimeout"],
+        model_reuse=data["modelReuse"],
         rules=tuple(
             PolicyRule(
                 name=r["name"],

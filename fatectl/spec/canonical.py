@@ -131,6 +131,7 @@ def _policy(policy: PartyPolicy) -> dict[str, Any]:
         "trustedArbiters": list(policy.trusted_arbiters),
         "maxParties": policy.max_parties,
         "approvalTimeout": policy.approval_timeout,
+        "modelReuse": policy.model_reuse,
         "rules": [
             {"name": r.name, "peers": list(r.peers), "components": list(r.components), "tables": list(r.tables),
              "roles": list(r.roles), "approval": r.approval}

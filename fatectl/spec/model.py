@@ -162,6 +162,7 @@ class PartyPolicy:
     trusted_arbiters: tuple[int, ...] = ()
     max_parties: int = 16
     approval_timeout: int = 86400  # seconds
+    model_reuse: str = "manual"  # others' jobs scoring with a model stored here: auto, manual, deny
     rules: tuple[PolicyRule, ...] = ()
 
 

@@ -253,6 +253,9 @@ POLICY: dict[str, Any] = {
     "trustedArbiters": _list(dict(_PARTY_ID), "third parties this party lets be the arbiter (key holder) of its jobs"),
     "maxParties": {"type": "integer", "default": 16, "min": 2, "max": 1000,
                    "meta": _doc("most parties in a job this party takes part in")},
+    "modelReuse": {"type": "string", "default": "manual", "allowed": list(APPROVALS),
+                   "meta": _doc("jobs other parties propose that score with a model stored here (job `model:`), "
+                                "on top of `rules`: auto, manual (a person approves) or deny")},
     "approvalTimeout": {"type": "integer", "default": 86400, "min": 1, "max": 30 * 86400,
                         "meta": _doc("seconds a job may wait for a person's approval before it fails everywhere")},
     "rules": _list({"type": "dict", "schema": POLICY_RULE},

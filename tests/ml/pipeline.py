@@ -15,6 +15,7 @@ from fate.federation.memory import MemoryHub, WireHook
 from fate.flow.policy import Policy
 from fate.ml import registry
 from fate.ml.component import ComponentContext, ComponentResult, Table
+from fate.ml.dataflow import REUSED_MODEL
 from tests.ml.federated import run_threads
 
 GUEST, HOST = 9999, 10000
@@ -39,8 +40,12 @@ class RoleRun:
 
 def run_pipeline(steps: Sequence[Step], tables: Mapping[str, Table], roles: Mapping[str, Sequence[int]] | None = None,
                  on_wire: WireHook | None = None, policy: Policy = TEST_POLICY,
-                 host_tables: Mapping[int, Table] | None = None, timeout: float = 600.0) -> dict[str, RoleRun]:
-    """tables: 'guest' and 'host' (the first host), or host_tables per host id; returns runs per role key."""
+                 host_tables: Mapping[int, Table] | None = None, timeout: float = 600.0,
+                 stored: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, RoleRun]:
+    """tables: 'guest' and 'host' (the first host), or host_tables per host id; returns runs per role key.
+
+    stored: step name -> role key -> that party's model from an earlier job, handed to the step
+    as the flow's worker hands a job file's `model:` (fate.flow.models)."""
     roles = roles or {"guest": (GUEST,), "host": (HOST,)}
     hub = MemoryHub()
     keys: list[tuple[str, str, int]] = [("guest", "guest", roles["guest"][0])]
@@ -59,12 +64,15 @@ def run_pipeline(steps: Sequence[Step], tables: Mapping[str, Table], roles: Mapp
             mine, table = runs[key], table_of(key, pid)
             for step in steps:
                 needs = step.needs or tuple(list(mine.results)[-1:])
+                inputs = {n: mine.results[n] for n in needs}
+                if stored and key in stored.get(step.name, {}):
+                    inputs[REUSED_MODEL] = ComponentResult(model=stored[step.name][key])
                 sink = mine.models.setdefault(step.name, [])
                 metrics = mine.metrics.setdefault(step.name, {})
                 ctx = ComponentContext(
                     job_id="job-t", party_id=pid, role=role, roles=roles, params=step.params, federation=feds[key],
                     component=step.name, table_name=None if table is None else "t",
-                    inputs={n: mine.results[n] for n in needs},
+                    inputs=inputs,
                     read_table=lambda _name, t=table: _need(t), log=mine.log.append, save_model=sink.append,
                     log_metric=metrics.__setitem__, policy=policy)
                 mine.results[step.name] = registry.get(step.component)(ctx)
