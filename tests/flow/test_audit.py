@@ -93,3 +93,43 @@ def test_outputs_holding_inf_or_nan_get_a_digest() -> None:
     roc = {"thresholds": [float("inf"), 0.5], "ks": float("nan")}
     assert digest(roc) == digest({"thresholds": [float("inf"), 0.5], "ks": float("nan")})
     assert digest(roc) != digest({"thresholds": [1.0, 0.5], "ks": 0.0})
+
+
+def test_an_intact_log_verifies_against_the_checkpoint_read_back(backend: Backend, tmp_path: Path) -> None:
+    """The whole round trip `fatectl audit --verify` makes, and text the flow stores beyond ASCII: the flow's
+    hash and fatectl's own recomputation must agree on it, or an honest log would read as tampered."""
+    log = _log(backend)
+    log.append("rejection", "j2", "operator", {"note": "geprüft ✓ — nicht jetzt"})
+    records = log.records()
+    assert chain_problem(records) == ""
+    path = tmp_path / "cp.json"
+    path.write_text(json.dumps({"seq": 5, "hash": records[-1]["hash"], "verified_at": 1_700_000_000.5}))
+    checkpoint = read_checkpoint(path)
+    assert checkpoint == Checkpoint(5, records[-1]["hash"], 1_700_000_000.5)
+    assert checkpoint_problem(records, checkpoint) == ""
+
+
+def test_a_record_without_a_job_is_named_by_its_kind_alone(backend: Backend) -> None:
+    log = AuditLog(backend.open())
+    log.append("ignored", "", "party 9999", {"why": "garbage"})
+    log.append("decision", "j1", "policy", {"verdict": "refuse"})
+    backend.tamper("UPDATE audit SET actor='nobody' WHERE seq=1")
+    assert chain_problem(log.records()) == "record 1 (ignored) does not match its hash: its content was edited"
+
+
+def test_an_emptied_log_is_caught_by_the_checkpoint() -> None:
+    problem = checkpoint_problem([], Checkpoint(4, "a" * 64, 1_700_000_000.0))
+    assert problem == ("the log ends at record 0, but record 4 was verified on 2023-11-14 22:13:20 UTC: "
+                       "the log was truncated or replaced")
+
+
+def test_a_digest_depends_on_the_value_only() -> None:
+    """Two parties fingerprinting the same parameters get the same 16 hex digits, whatever the key order,
+    and any value the parameters may hold (a path, say) has one."""
+    from fate.flow.audit import digest
+
+    one = digest({"alpha": 0.01, "encrypt_param": {"key_length": 2048, "method": "paillier"}})
+    assert one == digest({"encrypt_param": {"method": "paillier", "key_length": 2048}, "alpha": 0.01})
+    assert len(one) == 16 and int(one, 16) >= 0
+    assert digest({"path": Path("/data/x.csv")}) == digest({"path": Path("/data/x.csv")})
+    assert digest({"path": Path("/data/x.csv")}) != digest({"path": Path("/data/y.csv")})
