@@ -4,7 +4,9 @@ In the arbiter-free protocol a party's decryptor is its peer. What the peer answ
 with `unmask`; a malicious peer may answer anything, so every malformed answer must be refused
 with a clear error, not a traceback and not a silently wrong gradient. And the oracle serves the
 loss only when the protocol computes one (`served_lengths`): one more decryption per batch is
-one more value the peer would learn.
+one more value the peer would learn. What a party receives is held to the expected length and
+scale (`accept`), and a peer's declared gradient length to fewer values than the smallest batch
+has rows (`lr_floors.check_declared_length`). Several of these were found by mutation testing.
 """
 
 from __future__ import annotations
@@ -16,7 +18,18 @@ import pytest
 
 from fate.crypto import paillier
 from fate.ml.component import ComponentError
-from fate.ml.masking import FRAC_BITS, DecryptionOracle, Mask, encrypt_public, mask, served_lengths, unmask
+from fate.ml.lr_floors import check_declared_length
+from fate.ml.masking import (
+    FRAC_BITS,
+    PUBLIC_BOUND,
+    DecryptionOracle,
+    Mask,
+    accept,
+    encrypt_public,
+    mask,
+    served_lengths,
+    unmask,
+)
 
 MALFORMED = "the peer's decryption answer is malformed"
 
@@ -81,3 +94,58 @@ def test_the_oracle_serves_the_loss_only_when_the_protocol_has_one(
     oracle = DecryptionOracle(private, served_lengths(2, with_loss=False), "the host")
     with pytest.raises(ComponentError, match=r"the host asks for a decryption \(loss\) the protocol has no use for"):
         oracle.serve((0, 0), "loss", mask(encrypt_public(public, [0.0]))[0])
+
+
+def test_a_received_vector_must_have_the_expected_length_and_scale(
+    keys: tuple[paillier.PublicKey, paillier.PrivateKey]
+) -> None:
+    """Each on its own: a vector of another length (at the right scale) and one at another scale (of the right
+    length) are refused; what is accepted carries the public bound, whatever its sender wrote."""
+    public, _ = keys
+    fresh = encrypt_public(public, [0.0, 1.0, 2.0])
+    longer = encrypt_public(public, [0.0, 1.0, 2.0, 3.0])
+    with pytest.raises(ComponentError) as err:
+        accept(longer, public, "a host's forward", 3, "the arbiter's")
+    assert str(err.value) == (f"a host's forward has shape (4,) at scale {FRAC_BITS}, expected (3,) at scale "
+                              f"{FRAC_BITS}; refusing to use it")
+    rescaled = paillier.EncryptedArray(public, fresh.ciphertexts, fresh.shape, FRAC_BITS + 8, fresh.bound)
+    with pytest.raises(ComponentError, match=rf"has shape \(3,\) at scale {FRAC_BITS + 8}, expected"):
+        accept(rescaled, public, "a host's forward", 3, "the arbiter's")
+    told = paillier.EncryptedArray(public, fresh.ciphertexts, fresh.shape, FRAC_BITS, 7)  # a bound that leaks
+    assert accept(told, public, "a host's forward", 3, "the arbiter's").bound == PUBLIC_BOUND
+    assert accept(told, public, "the guest's [[d]]", 3, "the arbiter's", summands=3).bound == 3 * PUBLIC_BOUND
+
+
+def test_a_masked_request_tells_neither_scale_nor_bound(keys: tuple[paillier.PublicKey, paillier.PrivateKey]) -> None:
+    public, _ = keys
+    masked, held = mask(encrypt_public(public, [0.5, -1.0]))
+    assert (masked.frac_bits, masked.bound, masked.shape) == (0, None, (2,))
+    assert held.frac_bits == FRAC_BITS  # the scale stays with the masking party
+
+
+def test_a_second_request_is_refused_naming_its_epoch_and_batch(
+    keys: tuple[paillier.PublicKey, paillier.PrivateKey]
+) -> None:
+    public, private = keys
+    oracle = DecryptionOracle(private, {"grad": 2}, "the host")
+    oracle.serve((3, 1), "grad", mask(encrypt_public(public, [0.0, 0.0]))[0])
+    with pytest.raises(ComponentError) as err:
+        oracle.serve((3, 1), "grad", mask(encrypt_public(public, [0.0, 0.0]))[0])
+    assert str(err.value) == "the host asks for a second grad decryption in epoch 3, batch 1; refusing"
+
+
+BATCHES = [np.arange(40), np.arange(40, 72), np.arange(72, 110)]  # the smallest has 32 rows
+
+
+@pytest.mark.parametrize("length", [1, 2, 31])
+def test_a_declared_length_under_the_smallest_batch_is_accepted(length: int) -> None:
+    assert check_declared_length(length, BATCHES, "the host") == length
+
+
+@pytest.mark.parametrize("length", [32, 33, 0, -1, True, 3.0, "3", None])
+def test_a_declared_length_that_would_reveal_d_or_is_no_count_is_refused(length: object) -> None:
+    """As many gradient values as rows in a batch: X^T d is then a solvable system for d, the guest's residuals."""
+    with pytest.raises(ComponentError) as err:
+        check_declared_length(length, BATCHES, "the host")
+    assert str(err.value) == (f"the host declares gradients of {length!r} values; it must be a count from 1 to 31, "
+                              "fewer than the 32 rows of the smallest batch (otherwise X^T d reveals d)")
