@@ -65,9 +65,9 @@ def test_a_consistently_rewritten_history_is_caught_by_the_checkpoint(backend: B
     _rewrite(backend, log.store, 2, {"verdict": "accept", "rule": "rule friends"})
     after = log.records()
     assert chain_problem(after) == ""  # the chain alone cannot tell
-    problem = checkpoint_problem(after, checkpoint)
-    assert problem.startswith("record 4 (start, job j1) has hash ") and problem.endswith(
-        "on 2023-11-14 22:13:20 UTC: the history was rewritten")
+    assert checkpoint_problem(after, checkpoint) == (
+        f"record 4 (start, job j1) has hash {after[-1]['hash'][:16]}..., but was verified as "
+        f"{before[-1]['hash'][:16]}... on 2023-11-14 22:13:20 UTC: the history was rewritten")
 
 
 def test_a_truncated_log_is_caught_by_the_checkpoint(backend: Backend) -> None:
@@ -82,8 +82,10 @@ def test_a_truncated_log_is_caught_by_the_checkpoint(backend: Backend) -> None:
 def test_a_damaged_checkpoint_is_an_error_not_a_pass(tmp_path: Path) -> None:
     path = tmp_path / "cp.json"
     path.write_text("{not json")
-    with pytest.raises(AuditError, match="cannot read the audit checkpoint"):
+    with pytest.raises(AuditError) as err:
         read_checkpoint(path)
+    assert str(err.value).startswith(f"cannot read the audit checkpoint {path} (")
+    assert str(err.value).endswith("); remove it only if you know why it is damaged")
     assert read_checkpoint(tmp_path / "none.json") is None
 
 
