@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -135,3 +136,57 @@ def test_a_digest_depends_on_the_value_only() -> None:
     assert len(one) == 16 and int(one, 16) >= 0
     assert digest({"path": Path("/data/x.csv")}) == digest({"path": Path("/data/x.csv")})
     assert digest({"path": Path("/data/x.csv")}) != digest({"path": Path("/data/y.csv")})
+
+
+class _PagingClient:
+    """The flow API's /v1/audit over a real AuditLog, with a small page (the HTTP hop is tested in test_api)."""
+
+    def __init__(self, log: AuditLog, page: int) -> None:
+        self.log, self.page = log, page
+        self.calls: list[int] = []
+
+    def audit(self, after: int = 0, limit: int = 1000) -> list[Any]:
+        self.calls.append(after)
+        return list(self.log.records(after, min(limit, self.page)))
+
+
+def test_audit_verify_pages_moves_the_checkpoint_and_refuses_a_rewritten_history(
+    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `fatectl audit --verify` does with the log: every page fetched, the chain and the checkpoint
+    checked, the checkpoint moved to the head and kept private; a rewritten history is an AuditError."""
+    import fatectl.audit as cli_audit
+    from fatectl.lab.paths import audit_checkpoint
+    from fatectl.spec.loader import load_federation
+
+    fed = load_federation(Path(__file__).resolve().parents[2] / "examples" / "two-party.yaml")
+    log = _log(backend)
+    client = _PagingClient(log, page=3)
+    monkeypatch.setattr(cli_audit, "PAGE", 3)
+    monkeypatch.setattr(cli_audit, "client_for", lambda fed_, party, root=None: client)
+    path = audit_checkpoint(fed.name, fed.party(10000).name, tmp_path)
+
+    unverified = cli_audit.audit_log(fed, 10000, root=tmp_path)
+    assert [r["seq"] for r in unverified.records] == [1, 2, 3, 4] and unverified.verification is None
+    assert client.calls == [0, 3] and not path.exists()  # a full page, then the rest; nothing written
+
+    report = cli_audit.audit_log(fed, 10000, verify=True, root=tmp_path)
+    head = log.records()[-1]
+    assert report.verification is not None and report.verification.records == 4
+    assert report.verification.previous is None and report.verification.checkpoint_file == str(path)
+    saved = read_checkpoint(path)
+    assert saved is not None and (saved.seq, saved.hash) == (4, head["hash"]) and path.stat().st_mode & 0o077 == 0
+    assert report.as_json()["verification"]["head"]["hash"] == head["hash"] and report.as_json()["party"] == 10000
+
+    log.append("end", "j1", "flow", {"status": "success"})
+    again = cli_audit.audit_log(fed, 10000, verify=True, root=tmp_path)
+    assert again.verification is not None and again.verification.previous == saved
+    saved = read_checkpoint(path)
+    assert saved is not None and saved.seq == 5
+
+    _rewrite(backend, log.store, 2, {"verdict": "accept", "rule": "rule friends"})
+    with pytest.raises(AuditError) as err:
+        cli_audit.audit_log(fed, 10000, verify=True, root=tmp_path)
+    assert err.value.message == "the audit log of party 10000 failed verification"
+    assert "the history was rewritten" in str(err.value)
+    assert read_checkpoint(path) == saved  # a failed verification does not move the checkpoint
