@@ -150,3 +150,26 @@ def test_rules_are_matched_against_this_jobs_table_components_roles_and_proposer
 ) -> None:
     policy = {"rules": [{"name": "narrow", "approval": "auto", **rule}]}
     assert _judge(tmp_path, _job(), policy).verdict == verdict
+
+
+def test_a_party_we_do_not_know_is_refused_at_the_caps(tmp_path: Path) -> None:
+    job = _job(roles={"guest": [PROPOSER], "host": [ME, 7]}, tables={PROPOSER: "a", ME: "ours", 7: "b"})
+    problem = f"parties [7] are not known peers of party {ME}"
+    assert _fields(_judge(tmp_path, job, AUTO)) == ("refuse", "caps", "caps", (problem,), problem, False, False)
+
+
+def test_an_untrusted_third_party_arbiter_is_refused_at_the_floors(tmp_path: Path) -> None:
+    """The arbiter decrypts products of our data: a third party holding the key must be one we trust."""
+    job = _job(roles={"guest": [PROPOSER], "host": [ME], "arbiter": [OTHER]}, tables={PROPOSER: "a", ME: "ours"})
+    problem = f"the arbiter, party {OTHER}, is not among party {ME}'s trusted arbiters"
+    assert _fields(_judge(tmp_path / "a", job, AUTO)) == (
+        "refuse", "floors", "floors", (problem,), f"party {ME}'s security floors: {problem}", True, True)
+    trusted = {**AUTO, "trusted_arbiters": [OTHER]}
+    assert _judge(tmp_path / "b", job, trusted).verdict == "accept"
+
+
+def test_our_own_submission_is_accepted_whatever_the_rules_say(tmp_path: Path) -> None:
+    """Submitted with our flow token: the operator decided already. Floors and tables still apply."""
+    deny = {"rules": [{"name": "no", "approval": "deny"}], "approval": "deny"}
+    assert _fields(_judge(tmp_path, _job(), deny, src=ME)) == (
+        "accept", "policy", "own job", ("submitted with this party's flow token",), "", True, True)
