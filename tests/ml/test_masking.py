@@ -149,3 +149,37 @@ def test_a_declared_length_that_would_reveal_d_or_is_no_count_is_refused(length:
         check_declared_length(length, BATCHES, "the host")
     assert str(err.value) == (f"the host declares gradients of {length!r} values; it must be a count from 1 to 31, "
                               "fewer than the 32 rows of the smallest batch (otherwise X^T d reveals d)")
+
+
+@pytest.mark.parametrize(("job_bits", "insecure", "allowed", "used"), [
+    (1024, True, False, 2048),  # asked for, not allowed by this party: the smallest supported size
+    (768, True, True, 768),  # asked for and allowed
+    (2048, True, True, 2048),
+    (3072, False, True, 3072),
+])
+def test_a_key_under_the_supported_sizes_needs_insecure_keys_asked_for_and_allowed(
+    job_bits: int, insecure: bool, allowed: bool, used: int
+) -> None:
+    from fate.flow.policy import Policy
+    from fate.ml.lr_floors import secure_params
+    from fate.ml.lr_params import parse_params
+
+    params = parse_params({"encrypt_param": {"key_length": job_bits}, "insecure_key": insecure})
+    secured = secure_params(params, Policy(min_key_bits=256, allow_insecure_keys=allowed))
+    assert (secured.key_length, secured.insecure_key) == (used, insecure and allowed)
+
+
+def test_a_peer_key_that_is_no_key_text_is_refused(keys: tuple[paillier.PublicKey, paillier.PrivateKey]) -> None:
+    from fate.ml.lr_floors import read_peer_key
+    from fate.ml.lr_params import parse_params
+
+    params = parse_params({"encrypt_param": {"key_length": 2048}})
+    with pytest.raises(ComponentError) as err:
+        read_peer_key(None, params, "the host's")
+    assert str(err.value) == "the host's Paillier public key is malformed"
+    with pytest.raises(ComponentError) as err:
+        read_peer_key(keys[0].to_json(), parse_params({"encrypt_param": {"key_length": 1024}, "insecure_key": True}),
+                      "the host's")
+    assert str(err.value) == (
+        "the host's Paillier public key has 512 bits, under this party's floor of 1024 (the job's key_length "
+        "raised to policy.min_key_bits); refusing to encrypt under it")
