@@ -169,6 +169,7 @@ def test_audit_verify_pages_moves_the_checkpoint_and_refuses_a_rewritten_history
     unverified = cli_audit.audit_log(fed, 10000, root=tmp_path)
     assert [r["seq"] for r in unverified.records] == [1, 2, 3, 4] and unverified.verification is None
     assert client.calls == [0, 3] and not path.exists()  # a full page, then the rest; nothing written
+    assert unverified.as_json() == {"party": 10000, "records": unverified.records, "verification": None}
 
     report = cli_audit.audit_log(fed, 10000, verify=True, root=tmp_path)
     head = log.records()[-1]
