@@ -301,7 +301,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     names = [g.name for g in groups] + ["manual"]
     parser.add_argument("groups", nargs="*", metavar="GROUP", help=f"default: all of {names}")
-    parser.add_argument("--max-children", type=int, default=2, help="parallel mutant workers (default 2)")
+    # One worker by default: the machine it runs on is shared (docs/testing.md).
+    parser.add_argument("--max-children", type=int, default=1, help="parallel mutant workers (default 1)")
     parser.add_argument("--fresh", action="store_true", help="drop mutmut's cached results first")
     parser.add_argument("--time-box", type=float, help="minutes per group instead of pyproject's")
     parser.add_argument("--manual-minutes", type=float, default=3.0, help="time box of the hand-written mutants")

@@ -234,3 +234,19 @@ def test_messages_in_transit_have_their_own_pool_and_never_expire() -> None:
         quotas.reserve(relay, 5, 1)
     quotas.release(ticket)
     assert quotas.status()["pools"]["relay"] == {"bytes": 0, "count": 0}
+
+
+def test_moving_a_released_ticket_accounts_nothing() -> None:
+    """A body that arrived while its job was opened or closed is moved to the other pool; when it was
+    released meanwhile (read, dropped or expired), moving it must not count it again, or the router's
+    totals drift and its limits with them."""
+    quotas = Quotas(LIMITS, 1)
+    ticket = quotas.reserve(quotas.pools["unopened"], 2, 8)
+    quotas.release(ticket)
+    quotas.move(ticket, quotas.pools["job"])
+    assert quotas.status()["total"] == {"bytes": 0, "count": 0}
+    assert quotas.status()["pools"] == {"unopened": {"bytes": 0, "count": 0}}
+    live = quotas.reserve(quotas.pools["unopened"], 2, 8)
+    quotas.move(live, quotas.pools["job"])
+    assert quotas.status()["pools"]["job"] == {"bytes": 8, "count": 1}
+    assert quotas.status()["total"] == {"bytes": 8, "count": 1}

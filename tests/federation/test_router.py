@@ -53,7 +53,13 @@ def test_full_mailbox_pushes_back_until_the_receiver_drains_it(tmp_path: Path) -
         done = threading.Event()
         third = threading.Thread(target=lambda: (sender.send("j", "t", B, b"3"), done.set()))
         third.start()
-        assert not done.wait(0.8), "a full mailbox must hold the sender back"
+        # Event, not a fixed sleep: B's router has refused the third message at least once, and it is not through.
+        quotas = lab.routers[B].router.quotas
+        deadline = time.monotonic() + 20
+        while not quotas.refused_by(A):
+            assert time.monotonic() < deadline, "the third message never reached B's router"
+            time.sleep(0.02)
+        assert not done.is_set(), "a full mailbox must hold the sender back"
         assert receiver.recv("j", "t", A, timeout=5) == b"1"
         third.join(20)
         assert done.is_set()

@@ -146,7 +146,10 @@ def test_the_total_is_shared_and_a_waiting_sender_gets_in_once_there_is_room(tmp
             target=lambda: (lab.transport(C).send("j", "second", A, b"c" * (700 * 1024)), done.set())
         )
         waiting.start()
-        assert not done.wait(0.5), "the router has no room yet"
+        # Event, not a fixed sleep: A's router has refused C's waiting message once more, and it is not through.
+        refused = lab.routers[A].router.quotas.refused_by(C)
+        _until(lambda: lab.routers[A].router.quotas.refused_by(C) > refused, timeout=20)
+        assert not done.is_set(), "the router has no room yet"
         assert lab.transport(A).recv("j", "first", B, timeout=5) == b"b" * (700 * 1024)
         waiting.join(30)
         assert done.is_set()

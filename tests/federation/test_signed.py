@@ -308,3 +308,40 @@ def test_ending_one_job_keeps_the_replay_protection_of_the_others(net: Net, monk
     net.relay(A).send(live, "t", B, once)
     with pytest.raises(AuthenticationError, match="message 0 of this sender was already received"):
         receiver.recv(live, "t", A, timeout=5)
+
+
+def test_the_signed_statement_is_each_field_length_prefixed_in_a_fixed_order() -> None:
+    """The bytes a signature covers, spelled out independently of `statement`: a domain string, then job,
+    tag, src, dst, session, seq and the payload's digest, each after its length (4 bytes, big-endian);
+    numbers as 8 bytes big-endian. A peer built from this description must verify our signatures."""
+    from fate.federation.signing import statement
+
+    def field(raw: bytes) -> bytes:
+        return len(raw).to_bytes(4, "big") + raw
+
+    digest, session = bytes(range(32)), b"s" * 16
+    expected = b"".join(field(p) for p in (
+        b"fate.federation signed message v1", b"job-1", b"hetero_lr.0.0.d", bytes(6) + b"\x27\x0f",
+        bytes(6) + b"\x27\x10", session, bytes(7) + b"\x05", digest))
+    assert statement("job-1", "hetero_lr.0.0.d", 9999, 10000, session, 5, digest) == expected
+
+
+@pytest.mark.parametrize("number", [-1, 2**64, 2**64 + 1, 3**41])
+def test_a_party_id_or_sequence_number_outside_64_bits_is_refused(number: int) -> None:
+    from fate.federation.errors import TransportError
+    from fate.federation.signing import statement
+
+    with pytest.raises(TransportError) as err:
+        statement("j", "t", 9999, 10000, b"s", number, bytes(32))
+    assert str(err.value) == f"{number} is not a party id or sequence number"
+    assert statement("j", "t", 9999, 10000, b"s", 2**64 - 1, bytes(32)).endswith(
+        (8).to_bytes(4, "big") + b"\xff" * 8 + (32).to_bytes(4, "big") + bytes(32))
+
+
+def test_opening_a_job_opens_it_on_the_transport_underneath(net: Net, monkeypatch: pytest.MonkeyPatch) -> None:
+    receiver = net.parties[B]
+    assert isinstance(receiver, SignedTransport)
+    opened: list[str] = []
+    monkeypatch.setattr(receiver.inner, "open_job", opened.append)
+    receiver.open_job("j-open")
+    assert opened == ["j-open"]

@@ -212,12 +212,15 @@ def test_the_access_rule_itself() -> None:
     full, reader = b"f" * 43, b"r" * 43
     authorize("Bearer " + "f" * 43, "POST", full, reader)  # the flow token writes
     authorize("bearer " + "r" * 43, "GET", full, reader)  # the reader reads
-    with _pytest.raises(Forbidden):
+    # The messages tell the operator which secret to use (mutation testing found them unchecked).
+    read_only = r"^the read-only credential \(the board's\) may only read; use the flow token$"
+    with _pytest.raises(Forbidden, match=read_only):
         authorize("Bearer " + "r" * 43, "POST", full, reader)
-    with _pytest.raises(Forbidden):
+    with _pytest.raises(Forbidden, match=read_only):
         authorize("Bearer " + "r" * 43, "DELETE", full, reader)
+    missing = r"^missing or wrong bearer token \(see the party's flow_token secret\)$"
     for bad in ("", "Bearer", "Basic " + "f" * 43, "Bearer " + "f" * 42, "Bearer " + "x" * 43):
-        with _pytest.raises(Unauthorized):
+        with _pytest.raises(Unauthorized, match=missing):
             authorize(bad, "GET", full, reader)
-    with _pytest.raises(Unauthorized):
+    with _pytest.raises(Unauthorized, match=missing):
         authorize("Bearer " + "r" * 43, "GET", full, None)  # no reader configured: nothing reads with it

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,9 +66,9 @@ def test_a_consistently_rewritten_history_is_caught_by_the_checkpoint(backend: B
     _rewrite(backend, log.store, 2, {"verdict": "accept", "rule": "rule friends"})
     after = log.records()
     assert chain_problem(after) == ""  # the chain alone cannot tell
-    problem = checkpoint_problem(after, checkpoint)
-    assert problem.startswith("record 4 (start, job j1) has hash ") and problem.endswith(
-        "on 2023-11-14 22:13:20 UTC: the history was rewritten")
+    assert checkpoint_problem(after, checkpoint) == (
+        f"record 4 (start, job j1) has hash {after[-1]['hash'][:16]}..., but was verified as "
+        f"{before[-1]['hash'][:16]}... on 2023-11-14 22:13:20 UTC: the history was rewritten")
 
 
 def test_a_truncated_log_is_caught_by_the_checkpoint(backend: Backend) -> None:
@@ -82,8 +83,10 @@ def test_a_truncated_log_is_caught_by_the_checkpoint(backend: Backend) -> None:
 def test_a_damaged_checkpoint_is_an_error_not_a_pass(tmp_path: Path) -> None:
     path = tmp_path / "cp.json"
     path.write_text("{not json")
-    with pytest.raises(AuditError, match="cannot read the audit checkpoint"):
+    with pytest.raises(AuditError) as err:
         read_checkpoint(path)
+    assert str(err.value).startswith(f"cannot read the audit checkpoint {path} (")
+    assert str(err.value).endswith("); remove it only if you know why it is damaged")
     assert read_checkpoint(tmp_path / "none.json") is None
 
 
@@ -93,3 +96,98 @@ def test_outputs_holding_inf_or_nan_get_a_digest() -> None:
     roc = {"thresholds": [float("inf"), 0.5], "ks": float("nan")}
     assert digest(roc) == digest({"thresholds": [float("inf"), 0.5], "ks": float("nan")})
     assert digest(roc) != digest({"thresholds": [1.0, 0.5], "ks": 0.0})
+
+
+def test_an_intact_log_verifies_against_the_checkpoint_read_back(backend: Backend, tmp_path: Path) -> None:
+    """The whole round trip `fatectl audit --verify` makes, and text the flow stores beyond ASCII: the flow's
+    hash and fatectl's own recomputation must agree on it, or an honest log would read as tampered."""
+    log = _log(backend)
+    log.append("rejection", "j2", "operator", {"note": "geprüft ✓ — nicht jetzt"})
+    records = log.records()
+    assert chain_problem(records) == ""
+    path = tmp_path / "cp.json"
+    path.write_text(json.dumps({"seq": 5, "hash": records[-1]["hash"], "verified_at": 1_700_000_000.5}))
+    checkpoint = read_checkpoint(path)
+    assert checkpoint == Checkpoint(5, records[-1]["hash"], 1_700_000_000.5)
+    assert checkpoint_problem(records, checkpoint) == ""
+
+
+def test_a_record_without_a_job_is_named_by_its_kind_alone(backend: Backend) -> None:
+    log = AuditLog(backend.open())
+    log.append("ignored", "", "party 9999", {"why": "garbage"})
+    log.append("decision", "j1", "policy", {"verdict": "refuse"})
+    backend.tamper("UPDATE audit SET actor='nobody' WHERE seq=1")
+    assert chain_problem(log.records()) == "record 1 (ignored) does not match its hash: its content was edited"
+
+
+def test_an_emptied_log_is_caught_by_the_checkpoint() -> None:
+    problem = checkpoint_problem([], Checkpoint(4, "a" * 64, 1_700_000_000.0))
+    assert problem == ("the log ends at record 0, but record 4 was verified on 2023-11-14 22:13:20 UTC: "
+                       "the log was truncated or replaced")
+
+
+def test_a_digest_depends_on_the_value_only() -> None:
+    """Two parties fingerprinting the same parameters get the same 16 hex digits, whatever the key order,
+    and any value the parameters may hold (a path, say) has one."""
+    from fate.flow.audit import digest
+
+    one = digest({"alpha": 0.01, "encrypt_param": {"key_length": 2048, "method": "paillier"}})
+    assert one == digest({"encrypt_param": {"method": "paillier", "key_length": 2048}, "alpha": 0.01})
+    assert len(one) == 16 and int(one, 16) >= 0
+    assert digest({"path": Path("/data/x.csv")}) == digest({"path": Path("/data/x.csv")})
+    assert digest({"path": Path("/data/x.csv")}) != digest({"path": Path("/data/y.csv")})
+
+
+class _PagingClient:
+    """The flow API's /v1/audit over a real AuditLog, with a small page (the HTTP hop is tested in test_api)."""
+
+    def __init__(self, log: AuditLog, page: int) -> None:
+        self.log, self.page = log, page
+        self.calls: list[int] = []
+
+    def audit(self, after: int = 0, limit: int = 1000) -> list[Any]:
+        self.calls.append(after)
+        return list(self.log.records(after, min(limit, self.page)))
+
+
+def test_audit_verify_pages_moves_the_checkpoint_and_refuses_a_rewritten_history(
+    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `fatectl audit --verify` does with the log: every page fetched, the chain and the checkpoint
+    checked, the checkpoint moved to the head and kept private; a rewritten history is an AuditError."""
+    import fatectl.audit as cli_audit
+    from fatectl.lab.paths import audit_checkpoint
+    from fatectl.spec.loader import load_federation
+
+    fed = load_federation(Path(__file__).resolve().parents[2] / "examples" / "two-party.yaml")
+    log = _log(backend)
+    client = _PagingClient(log, page=3)
+    monkeypatch.setattr(cli_audit, "PAGE", 3)
+    monkeypatch.setattr(cli_audit, "client_for", lambda fed_, party, root=None: client)
+    path = audit_checkpoint(fed.name, fed.party(10000).name, tmp_path)
+
+    unverified = cli_audit.audit_log(fed, 10000, root=tmp_path)
+    assert [r["seq"] for r in unverified.records] == [1, 2, 3, 4] and unverified.verification is None
+    assert client.calls == [0, 3] and not path.exists()  # a full page, then the rest; nothing written
+    assert unverified.as_json() == {"party": 10000, "records": unverified.records, "verification": None}
+
+    report = cli_audit.audit_log(fed, 10000, verify=True, root=tmp_path)
+    head = log.records()[-1]
+    assert report.verification is not None and report.verification.records == 4
+    assert report.verification.previous is None and report.verification.checkpoint_file == str(path)
+    saved = read_checkpoint(path)
+    assert saved is not None and (saved.seq, saved.hash) == (4, head["hash"]) and path.stat().st_mode & 0o077 == 0
+    assert report.as_json()["verification"]["head"]["hash"] == head["hash"] and report.as_json()["party"] == 10000
+
+    log.append("end", "j1", "flow", {"status": "success"})
+    again = cli_audit.audit_log(fed, 10000, verify=True, root=tmp_path)
+    assert again.verification is not None and again.verification.previous == saved
+    saved = read_checkpoint(path)
+    assert saved is not None and saved.seq == 5
+
+    _rewrite(backend, log.store, 2, {"verdict": "accept", "rule": "rule friends"})
+    with pytest.raises(AuditError) as err:
+        cli_audit.audit_log(fed, 10000, verify=True, root=tmp_path)
+    assert err.value.message == "the audit log of party 10000 failed verification"
+    assert "the history was rewritten" in str(err.value)
+    assert read_checkpoint(path) == saved  # a failed verification does not move the checkpoint

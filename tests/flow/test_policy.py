@@ -174,3 +174,10 @@ def test_an_agreement_waiting_only_for_a_person_is_not_overdue_at_the_answer_dea
     assert agreement.overdue(100.0, 5, 90) == "party 3 did not approve within 90s"
     assert Agreement(frozenset({2, 3}), answer_by=10.0, answered={2}).overdue(10.0, 5, 90) == (
         "no answer from parties [3] within 5s")
+
+
+def test_a_jobs_key_size_is_raised_to_the_partys_floor_never_lowered() -> None:
+    """What every component holding a key uses (hetero LR, SecureBoost, binning): found unreached by this
+    module's tests in mutation testing (tests/ml/test_floors.py holds the same through training)."""
+    policy = Policy(min_key_bits=2048)
+    assert [policy.key_floor(bits) for bits in (1024, 2047, 2048, 3072)] == [2048, 2048, 2048, 3072]
