@@ -103,7 +103,10 @@ def test_each_flow_reaches_its_own_ray_with_its_token(lab: tuple[Path, Federatio
     _, fed = lab
     for party in fed.parties:
         head = f"ray://{party.name}-ray-head:10001"
-        probe = (f"import ray; ray.init(address='{head}', logging_level='ERROR'); "
+        # Workers join their head a little after it is healthy: wait for both (up to two minutes).
+        probe = (f"import ray, time; ray.init(address='{head}', logging_level='ERROR'); "
+                 "end = time.monotonic() + 120\n"
+                 "while ray.cluster_resources().get('CPU', 0) < 2 and time.monotonic() < end: time.sleep(2)\n"
                  "print(int(ray.cluster_resources().get('CPU', 0)))")
         code, out = _exec(fed, f"{party.name}-flow", ["python", "-c", probe], timeout=180)
         assert code == 0, out
