@@ -36,7 +36,7 @@ from fate.compute.tasks import INVALID, task_blind
 from fate.crypto import encoding
 from fate.crypto.array import EncryptedArray
 from fate.crypto.keys import PrivateKey, PublicKey
-from fate.crypto.matvec import matvec_t
+from fate.crypto.matvec import column_products, matvec_t
 from fate.crypto.pool import MIN_PARALLEL, public_key_hs, split
 from fate.ml.he_pack import task_fold
 from fate.ml.sbt_hist import merge_cells, task_hist
@@ -254,13 +254,7 @@ class RayBackend:
         chunks = [(int(n2), pack(cts[s.start : s.stop], size), grid[s.start : s.stop])
                   for s in split(range(rows), len(self._actors)) if isinstance(s, range) and len(s)]
         partials = [unpack(block) for block in self._run("matvec", chunks)]
-        out = []
-        for j in range(cols):
-            acc = mpz(1)
-            for part in partials:
-                acc = acc * part[j] % n2
-            out.append(acc)
-        return EncryptedArray(key, out, (cols,), encrypted.frac_bits + frac, bound)
+        return EncryptedArray(key, column_products(partials, cols, n2), (cols,), encrypted.frac_bits + frac, bound)
 
     def blind(self, scalar: bytes, points: Sequence[bytes]) -> list[bytes]:
         if self._small(len(points)):

@@ -69,7 +69,7 @@ def matvec_t(
             partials = chosen.map(task_shared_matvec, parts)
         except ZeroDivisionError:  # a non-unit among the bases: no inverses, take the unsigned path
             partials = chosen.map(task_matvec, [(n2, b, [list(map(int, r)) for r in m]) for n2, b, m in parts])
-        cts = [_product([part[j] for part in partials], n2) for j in range(cols)]
+        cts = column_products(partials, cols, n2)
     else:
         # Split rows, not columns: each process handles every column for its rows,
         # which balances any number of columns and halves what each process receives.
@@ -79,13 +79,7 @@ def matvec_t(
             for s in row_slices
             if isinstance(s, range)
         ]
-        partials = chosen.map(task_matvec, chunks)
-        cts = []
-        for j in range(cols):
-            acc = mpz(1)
-            for part in partials:
-                acc = acc * part[j] % n2
-            cts.append(acc)
+        cts = column_products(chosen.map(task_matvec, chunks), cols, n2)
     return EncryptedArray(key, cts, (cols,), encrypted.frac_bits + frac, bound)
 
 
@@ -94,6 +88,11 @@ def _shared_or_plain(bases: Sequence[mpz], matrix: np.ndarray, columns: Sequence
         return shared_multiexp(bases, matrix, n2)
     except ZeroDivisionError:  # a non-unit among the bases: no inverses, take the unsigned path
         return [signed_multiexp(bases, col, n2) for col in columns]
+
+
+def column_products(partials: Sequence[Sequence[mpz]], cols: int, n2: mpz) -> list[mpz]:
+    """Column j of X^T[[d]] from workers' partial results over disjoint rows: their product mod n^2."""
+    return [_product([part[j] for part in partials], n2) for j in range(cols)]
 
 
 def _product(values: Sequence[mpz], n2: mpz) -> mpz:
