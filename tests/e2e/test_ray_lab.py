@@ -103,14 +103,16 @@ def test_each_flow_reaches_its_own_ray_with_its_token(lab: tuple[Path, Federatio
     _, fed = lab
     for party in fed.parties:
         head = f"ray://{party.name}-ray-head:10001"
-        # Workers join their head a little after it is healthy: wait for both (up to two minutes).
-        probe = (f"import ray, time; ray.init(address='{head}', logging_level='ERROR'); "
-                 "end = time.monotonic() + 120\n"
+        # Workers join their head a little after it is healthy: wait for both (up to four minutes).
+        # The cluster's own log lines (a worker's raylet restarting on a loaded host) may follow ours.
+        probe = (f"import ray, time; ray.init(address='{head}', logging_level='ERROR', log_to_driver=False); "
+                 "end = time.monotonic() + 240\n"
                  "while ray.cluster_resources().get('CPU', 0) < 2 and time.monotonic() < end: time.sleep(2)\n"
-                 "print(int(ray.cluster_resources().get('CPU', 0)))")
-        code, out = _exec(fed, f"{party.name}-flow", ["python", "-c", probe], timeout=180)
+                 "print('CPUS', int(ray.cluster_resources().get('CPU', 0)))")
+        code, out = _exec(fed, f"{party.name}-flow", ["python", "-c", probe], timeout=300)
         assert code == 0, out
-        assert out.strip().splitlines()[-1] == "2", out  # two workers of one CPU; the head has none
+        counts = [line.split()[1] for line in out.splitlines() if line.startswith("CPUS ")]
+        assert counts == ["2"], out  # two workers of one CPU; the head has none
 
 
 def test_no_other_party_reaches_a_partys_ray(lab: tuple[Path, Federation]) -> None:

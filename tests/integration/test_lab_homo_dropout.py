@@ -42,6 +42,15 @@ def _upload(clients: dict[int, FlowClient]) -> None:
         clients[party].upload_table(name, data / f"{name}.csv", overwrite=True)
 
 
+def _signal(pid: int, sig: signal.Signals) -> bool:
+    """Send sig; False when the process has already gone (a loaded machine can end it in between)."""
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def _kill_at(clients: dict[int, FlowClient], job_id: str, phase: str, victim: int = VICTIM) -> int:
     """SIGKILL the victim's worker while it waits for `phase` of a round >= 1; the round it was in."""
     deadline = time.monotonic() + 300
@@ -54,7 +63,8 @@ def _kill_at(clients: dict[int, FlowClient], job_id: str, phase: str, victim: in
         if frozen is None:
             time.sleep(0.2)
             continue
-        os.kill(frozen, signal.SIGSTOP)
+        if not _signal(frozen, signal.SIGSTOP):  # a worker that ended since it was read: read again
+            continue
         try:
             time.sleep(0.3)  # the victim reaches its next wait and records it
             try:
@@ -67,7 +77,7 @@ def _kill_at(clients: dict[int, FlowClient], job_id: str, phase: str, victim: in
                     os.kill(view["worker_pid"], signal.SIGKILL)
                     return int(found.group(1))
         finally:
-            os.kill(frozen, signal.SIGCONT)
+            _signal(frozen, signal.SIGCONT)
         time.sleep(0.05)
     raise AssertionError(f"party {victim} never waited for {phase!r} in a round after the first")
 
