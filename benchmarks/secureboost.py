@@ -7,7 +7,7 @@
     python benchmarks/secureboost.py default_credit --init both --fate22 ../fate22-work  # also boost_from_average
 
 Our guest and host run as threads of one process over the in-memory hub and share one
-CryptoPool; FATE 2.2 runs its own two processes through ../shared/reference/fate22/run_sbt.sh
+local compute backend (fate.compute); FATE 2.2 runs its own two processes through ../shared/reference/fate22/run_sbt.sh
 (`--fate22` is its work dir, made once by its setup_env.sh; run_sbt.sh empties its fate_data, so
 a work dir shared with someone else's FATE run breaks both: give each runner its own directory,
 e.g. one holding only a `venv` link to the shared one) on the very same CSV files.
@@ -38,9 +38,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from fate.compute.local import LocalBackend  # noqa: E402
 from fate.crypto import paillier  # noqa: E402
 from fate.crypto.codec import register_ciphertexts  # noqa: E402
-from fate.crypto.pool import CryptoPool  # noqa: E402
 from fate.federation.federation import Federation  # noqa: E402
 from fate.federation.memory import MemoryHub  # noqa: E402
 from fate.ml.component import Table  # noqa: E402
@@ -99,31 +99,31 @@ def run_ours(guest: Table, host: Table, p: SBTParams, processes: int) -> dict[st
     fg = Federation(hub.transport(9999), "bench", roles, "guest", default_timeout=7200)
     fh = Federation(hub.transport(10000), "bench", roles, "host", default_timeout=7200)
     tg, th = PhaseTimer(), PhaseTimer()
-    pool = CryptoPool(processes) if processes > 1 else None
+    backend = LocalBackend(processes) if processes > 1 else None
     out: dict[str, Any] = {}
     errors: list[BaseException] = []
     start = time.perf_counter()
     cpu_start = _cpu()
     keys = paillier.generate_keypair(p.key_length, insecure=p.insecure_key)
-    if pool is not None:
-        pool.warm_up(keys[0])
+    if backend is not None:
+        backend.warm_up(keys[0])
 
     def host_side() -> None:
         try:
-            out["host"] = train_host(fh, host, p, "sbt", pool=pool, timer=th)
+            out["host"] = train_host(fh, host, p, "sbt", compute=backend, timer=th)
         except BaseException as err:  # noqa: BLE001 - reported below
             errors.append(err)
 
     thread = threading.Thread(target=host_side, daemon=True)
     thread.start()
     assert guest.labels is not None
-    model, scores = train_guest(fg, guest, guest.labels, p, "sbt", keys, pool=pool, timer=tg)
+    model, scores = train_guest(fg, guest, guest.labels, p, "sbt", keys, compute=backend, timer=tg)
     thread.join()
     fit = time.perf_counter() - start
     cpu = _cpu() - cpu_start
-    if pool is not None:
-        cpu += sum(_worker_cpu(pid) for pid in pool.worker_pids())  # started with the pool: all theirs
-        pool.close()
+    if backend is not None:
+        cpu += sum(_worker_cpu(pid) for pid in backend.worker_pids())  # started with the backend: all theirs
+        backend.close()
     if errors:
         raise errors[0]
     per_tree = np.diff(tg.marks).tolist()
