@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fate.crypto import paillier
 from fate.compute.local import LocalBackend
+from fate.crypto import paillier
 from fate.ml import he_pack
 from fate.ml.sbt_hist import bin_sums
 
