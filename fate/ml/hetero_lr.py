@@ -37,7 +37,7 @@ from fate.ml.lr_floors import read_peer_key, secure_params
 from fate.ml.lr_model import PartyModel, align_rows, check_labels, has_converged, init_weights, signed_labels
 from fate.ml.lr_params import HeteroLRParams
 from fate.ml.masking import PUBLIC_BOUND, accept, encrypt_public, in_public_range
-from fate.ml.optimizer import Optimizer, add_penalty_gradient, apply_update, penalty_loss
+from fate.ml.optimizer import Optimizer, OptimizerParams, add_penalty_gradient, apply_update, penalty_loss
 from fate.ml.timing import PhaseTimer
 
 Log = Callable[[str], None]
@@ -213,6 +213,22 @@ def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], feat
     return PartyModel("guest", fed.party_id, tuple(header), coef, intercept, params, epoch + 1, stop)
 
 
+def send_forward(fed: Federation, key: paillier.PublicKey, x: np.ndarray, weights: np.ndarray, opt: OptimizerParams,
+                 with_loss: bool, compute: ComputeBackend | None, tag: str, timer: PhaseTimer) -> np.ndarray:
+    """A host's part of a batch, in either protocol: [[0.25 X_h w_h]] and, for the Taylor loss,
+    [[0.125 mean((X_h w_h)^2) + its penalty]], under `key`, to the guest; returns X_h w_h."""
+    with timer("plaintext"):
+        wx = x @ weights
+    with timer("encrypt"):
+        forward = encrypt_public(key, 0.25 * wx, compute)
+        share = None
+        if with_loss:
+            share = encrypt_public(key, [0.125 * float(np.mean(wx * wx)) + penalty_loss(opt, weights, False)], compute)
+    with timer("transport"):
+        fed.remote({"u": forward, "loss": share}, f"{tag}.fwd", "guest")
+    return np.asarray(wx)
+
+
 def train_host(fed: Federation, ids: Sequence[str], header: Sequence[str], features: np.ndarray,
                params: HeteroLRParams, prefix: str = "hetero_lr", log: Log = _quiet,
                timer: PhaseTimer | None = None, policy: Policy | None = None,
@@ -239,16 +255,7 @@ def train_host(fed: Federation, ids: Sequence[str], header: Sequence[str], featu
     for epoch in range(params.max_iter):  # noqa: B007 - the last epoch is reported
         for k, x in enumerate(xs):
             tag = f"{prefix}.{epoch}.{k}"
-            with timer("plaintext"):
-                wx = x @ weights
-            with timer("encrypt"):
-                forward = encrypt_public(public, 0.25 * wx, compute)
-                share = None
-                if with_loss:
-                    share = encrypt_public(public, [0.125 * float(np.mean(wx * wx)) + penalty_loss(opt, weights, False)],
-                                           compute)
-            with timer("transport"):
-                fed.remote({"u": forward, "loss": share}, f"{tag}.fwd", "guest")
+            send_forward(fed, public, x, weights, opt, with_loss, compute, tag, timer)
             public.precompute(stock)
             with timer("wait"):
                 d = accept(fed.get(f"{tag}.d", "guest"), public, "the guest's [[d]]", len(x), ARBITERS, summands)

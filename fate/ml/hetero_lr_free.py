@@ -32,7 +32,7 @@ from fate.crypto.encoding import multiplier_frac_bits
 from fate.federation.federation import Federation
 from fate.flow.policy import Policy
 from fate.ml.component import ComponentError
-from fate.ml.hetero_lr import FEATURE_BITS
+from fate.ml.hetero_lr import FEATURE_BITS, send_forward
 from fate.ml.joint_batches import agree_guest, agree_host
 from fate.ml.lr_floors import check_declared_length, read_peer_key, secure_params
 from fate.ml.lr_model import PartyModel, align_rows, check_labels, has_converged, init_weights, signed_labels
@@ -217,16 +217,7 @@ def train_host(fed: Federation, ids: Sequence[str], header: Sequence[str], featu
         delta = np.zeros(0)
         for k, x in enumerate(xs):
             tag = f"{prefix}.{epoch}.{k}"
-            with timer("plaintext"):
-                wx = x @ weights
-            with timer("encrypt"):
-                forward = encrypt_public(public, 0.25 * wx, compute)
-                share = None
-                if loss_on:
-                    share = encrypt_public(public, [0.125 * float(np.mean(wx * wx)) + penalty_loss(opt, weights, False)],
-                                           compute)
-            with timer("transport"):
-                fed.remote({"u": forward, "loss": share}, f"{tag}.fwd", "guest")
+            wx = send_forward(fed, public, x, weights, opt, loss_on, compute, tag, timer)
             private.precompute(own_stock)
             with timer("wait"):
                 own = accept(fed.get(f"{tag}.own", "guest"), peer, "the guest's [[own]]", len(x), GUESTS)
