@@ -70,6 +70,13 @@ class _Main(OrderedGroup):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        except Exception as err:
+            from fatectl.docker.client import engine_lost
+
+            lost = engine_lost(err)
+            if lost is None:
+                raise
+            _fail(lost)
 
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})

@@ -81,6 +81,26 @@ def docker_client() -> DockerClient:
     return cast(DockerClient, client)
 
 
+def engine_lost(err: BaseException) -> EnvironmentProblem | None:
+    """The error a user gets when the Docker engine fails in the middle of a command, else None.
+
+    The SDK raises its own exceptions (or requests' connection errors under them) from any call;
+    catching them at every call site would miss one, so the CLI's one handler asks here.
+    """
+    try:
+        from docker.errors import DockerException
+        from requests.exceptions import ConnectionError as EngineGone
+    except ImportError:  # pragma: no cover - both come with the docker package we depend on
+        return None
+    if not isinstance(err, (DockerException, EngineGone)):
+        return None
+    detail = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
+    return EnvironmentProblem(
+        f"the Docker engine failed during the command ({detail}); check it with `docker info` "
+        "(scripts/ensure-docker.sh starts one) and run the command again"
+    )
+
+
 def has_image(client: DockerClient, ref: str) -> bool:
     from docker.errors import ImageNotFound
 
