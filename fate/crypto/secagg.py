@@ -13,6 +13,7 @@ The protocol that uses them (who sends what when, dropouts) is `fate.ml.homo.sec
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import secrets
 from dataclasses import dataclass, field
@@ -145,6 +146,17 @@ def derive(seed: bytes, purpose: str, context: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=info).derive(seed)
 
 
+def prf(key: bytes, purpose: str, counter: int) -> bytes:
+    """32 pseudo-random bytes from a 32-byte key and a counter: keyed BLAKE2b, the purpose as its
+    personalisation (at most 16 bytes), so values for different purposes never coincide."""
+    if len(key) != KEY_BYTES:
+        raise SecAggError("a PRF key is 32 bytes")
+    if not 0 <= counter < 1 << 64:
+        raise SecAggError("a PRF counter is below 2^64")
+    return hashlib.blake2b(counter.to_bytes(8, "big"), key=key, digest_size=KEY_BYTES,
+                           person=purpose.encode()).digest()
+
+
 def random_seed() -> bytes:
     return secrets.token_bytes(KEY_BYTES)
 
@@ -152,11 +164,13 @@ def random_seed() -> bytes:
 # ---- PRG and channel ---------------------------------------------------------------------
 
 
-def prg_words(seed: bytes, count: int, modulus_bits: int, stream: int = 0) -> np.ndarray:
+def prg_words(seed: bytes, count: int, modulus_bits: int, stream: int = 0, out: np.ndarray | None = None) -> np.ndarray:
     """`count` uniform words modulo 2^modulus_bits: the ChaCha20 keystream of `seed` under nonce `stream`.
 
     One key gives independent vectors for distinct `stream` numbers (the round), so a pair's mask
     key is derived once per job and each round reads its own stream: no key derivation per round.
+    `out` (uint64, `count` words) is written over and returned: a client adds ten masks through one
+    buffer instead of allocating each.
     """
     if len(seed) != KEY_BYTES:
         raise SecAggError("a PRG seed is 32 bytes")
@@ -164,11 +178,15 @@ def prg_words(seed: bytes, count: int, modulus_bits: int, stream: int = 0) -> np
         raise SecAggError("a PRG stream number is below 2^96")
     # cryptography's 16-byte ChaCha20 nonce: a 32-bit block counter (0), then the 96-bit nonce.
     nonce = b"\0" * 4 + stream.to_bytes(12, "little")
-    words = np.empty(count, dtype="<u8")
+    words = np.empty(count, dtype="<u8") if out is None else out
+    if words.shape != (count,) or words.dtype != np.dtype("<u8"):
+        raise SecAggError(f"a PRG output buffer holds {count} little-endian uint64 words")
     # Straight into the array: no intermediate bytes object for an 80 KB mask.
     Cipher(algorithms.ChaCha20(seed, nonce), mode=None).encryptor().update_into(_zeros(8 * count),
                                                                                words.data.cast("B"))
-    return words if modulus_bits == 64 else words & np.uint64(modulus_mask(modulus_bits))
+    if modulus_bits != 64:
+        np.bitwise_and(words, np.uint64(modulus_mask(modulus_bits)), out=words)
+    return words
 
 
 @functools.lru_cache(maxsize=4)

@@ -116,3 +116,25 @@ def test_prg_streams_of_one_key_are_independent_and_repeatable() -> None:
     assert not np.array_equal(sa.prg_words(key, 1000, 64, 0), sa.prg_words(key, 1000, 64, 1))
     with pytest.raises(sa.SecAggError, match="stream number"):
         sa.prg_words(key, 10, 64, -1)
+
+
+def test_prg_into_a_buffer_writes_the_same_words_and_refuses_a_wrong_buffer() -> None:
+    key = sa.random_seed()
+    buffer = np.full(1000, 7, dtype=np.uint64)
+    assert sa.prg_words(key, 1000, 40, 2, out=buffer) is buffer
+    assert np.array_equal(buffer, sa.prg_words(key, 1000, 40, 2))
+    assert int(buffer.max()) < 1 << 40
+    for wrong in (np.empty(999, dtype=np.uint64), np.empty(1000, dtype=np.int64)):
+        with pytest.raises(sa.SecAggError, match="output buffer"):
+            sa.prg_words(key, 1000, 64, out=wrong)
+
+
+def test_prf_values_depend_on_key_purpose_and_counter_and_nothing_else() -> None:
+    key, other = sa.random_seed(), sa.random_seed()
+    value = sa.prf(key, "mask-seed", 5)
+    assert len(value) == sa.KEY_BYTES and value == sa.prf(key, "mask-seed", 5)
+    assert len({value, sa.prf(other, "mask-seed", 5), sa.prf(key, "other", 5), sa.prf(key, "mask-seed", 6)}) == 4
+    with pytest.raises(sa.SecAggError, match="32 bytes"):
+        sa.prf(key[:16], "mask-seed", 0)
+    with pytest.raises(sa.SecAggError, match="counter"):
+        sa.prf(key, "mask-seed", -1)

@@ -136,14 +136,15 @@ def pair_key(pair_secret: bytes, setting: Setting) -> bytes:
 
 
 def mask_seed(key: bytes, round_no: int) -> bytes:
-    """The pair's mask seed of one round: ChaCha20 under the pair key, nonce = the round (a PRF), so
-    a revealed seed opens that round's mask and nothing of the key or of other rounds."""
-    return sa.prg_words(key, 4, 64, round_no).tobytes()
+    """The pair's mask seed of one round: keyed BLAKE2b of the round (a PRF), so a revealed seed opens
+    that round's mask and nothing of the key or of other rounds. (A ChaCha20 context per seed cost
+    six times as much, and a client derives one per neighbour every round.)"""
+    return sa.prf(key, "mask-seed", round_no)
 
 
-def mask(seed: bytes, size: int, setting: Setting) -> np.ndarray:
+def mask(seed: bytes, size: int, setting: Setting, out: np.ndarray | None = None) -> np.ndarray:
     """PRG(seed): the pairwise masks (seeds from mask_seed) and the self mask (b, fresh random bytes)."""
-    return sa.prg_words(seed, size, setting.encoding.modulus_bits)
+    return sa.prg_words(seed, size, setting.encoding.modulus_bits, out=out)
 
 
 SHARE = 66  # bytes of one share of GF(2^521 - 1)
@@ -263,12 +264,14 @@ class SecAggClient:
         held = self._open_shares(round_no, start["shares"], members & self.graph[self.me])
         held[self.me] = deal.own
         self._round = {"members": members, "held": held}
-        words = self.setting.encoding.encode(vector)
-        masked = words + mask(deal.b, words.size, self.setting)
+        masked = self.setting.encoding.encode(vector)
+        noise = np.empty_like(masked)
+        np.add(masked, mask(deal.b, masked.size, self.setting, noise), out=masked)
         for peer in members & self.graph[self.me]:
-            noise = mask(deal.seeds[peer], words.size, self.setting)
+            mask(deal.seeds[peer], masked.size, self.setting, noise)
             (np.add if sign(self.me, peer, self.roster) > 0 else np.subtract)(masked, noise, out=masked)
-        self._send(masked & np.uint64(sa.modulus_mask(self.setting.encoding.modulus_bits)), round_no, "y")
+        np.bitwise_and(masked, np.uint64(sa.modulus_mask(self.setting.encoding.modulus_bits)), out=masked)
+        self._send(masked, round_no, "y")
         return True
 
     def _open_shares(self, round_no: int, relayed: Mapping[int, bytes],

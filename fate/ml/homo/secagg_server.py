@@ -96,15 +96,15 @@ class SecAggServer:
         answers = {p: a for p, a in answers.items()
                    if isinstance(a, dict) and isinstance(a.get("b"), dict) and isinstance(a.get("s"), dict)}
         self._need(answers, round_no, "unmasking")
-        total = np.zeros(size, dtype=np.uint64)
+        total, noise = np.zeros(size, dtype=np.uint64), np.empty(size, dtype=np.uint64)
         for p in u3:
             np.add(total, masked[p], out=total)
-            np.subtract(total, mask(self._rebuild(answers, "b", p, round_no)[0], size, self.setting), out=total)
+            np.subtract(total, mask(self._rebuild(answers, "b", p, round_no)[0], size, self.setting, noise), out=total)
         for d in dropped:
             seeds = dict(zip(peers[d], self._rebuild(answers, "s", d, round_no, len(peers[d])), strict=True))
             for p in set(u3) & self.graph[d]:
-                (np.subtract if sign(p, d, self.roster) > 0 else np.add)(total, mask(seeds[p], size, self.setting),
-                                                                        out=total)
+                mask(seeds[p], size, self.setting, noise)
+                (np.subtract if sign(p, d, self.roster) > 0 else np.add)(total, noise, out=total)
         if not self.setting.rekey:  # the next round's deals came with the answers
             for q, a in answers.items():
                 near = set(u3) & self.graph[q]
