@@ -22,6 +22,7 @@ them is sent. The guest decides when to stop and tells the host.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -39,6 +40,7 @@ from fate.ml.lr_model import PartyModel, align_rows, check_labels, has_converged
 from fate.ml.lr_params import HeteroLRParams
 from fate.ml.masking import (
     DecryptionOracle,
+    Mask,
     accept,
     encrypt_public,
     in_public_range,
@@ -67,6 +69,47 @@ def _restock(own: paillier.PrivateKey, own_count: int, peer: paillier.PublicKey,
 
 def with_loss(params: HeteroLRParams) -> bool:
     return params.early_stop != "weight_diff"
+
+
+@dataclass(frozen=True)
+class _MaskingRounds:
+    """One party's side of the rounds both parties run alike: what it sends its peer masked, what it decrypts
+    for the peer through its oracle (whose checks decide), and the peer's answers it unmasks."""
+
+    fed: Federation
+    peer_role: str
+    whose: str  # the peer's, in refusals
+    oracle: DecryptionOracle
+    timer: PhaseTimer
+    compute: ComputeBackend | None
+
+    def send_masked(self, value: paillier.EncryptedArray, tag: str) -> Mask:
+        """[[value + r]] to the peer for decryption; returns the r that its answer is read with."""
+        with self.timer("matvec"):
+            masked, held = mask(value, self.compute)
+        with self.timer("transport"):
+            self.fed.remote(masked, tag, self.peer_role)
+        return held
+
+    def answer(self, round_: tuple[int, int], purpose: str, tag: str) -> None:
+        """Decrypt the masked vector the peer sent at `tag` and send the residues back at `tag`_plain."""
+        with self.timer("wait"):
+            request = self.fed.get(tag, self.peer_role)
+        with self.timer("decrypt"):
+            residues = self.oracle.serve(round_, purpose, request)
+        with self.timer("transport"):
+            self.fed.remote(residues, f"{tag}_plain", self.peer_role)
+
+    def unmask(self, tag: str, held: Mask) -> np.ndarray:
+        """The peer's answer to what `send_masked` sent, r taken off; a malformed answer is refused."""
+        with self.timer("wait"):
+            return unmask(self.fed.get(tag, self.peer_role), held, self.whose)
+
+
+def _scale(xs: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[int]]:
+    """Each batch divided by its size (the gradient is a mean) and the fixed-point bits of its multipliers."""
+    scaled = [x / len(x) for x in xs]
+    return scaled, [multiplier_frac_bits(x, FEATURE_BITS) for x in scaled]
 
 
 def _handshake(fed: Federation, prefix: str, role: str, params: HeteroLRParams, columns: int,
@@ -104,10 +147,10 @@ def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], feat
     columns = features.shape[1] + (1 if fit_intercept else 0)
     (public, private), peer, host_columns = _handshake(fed, prefix, "guest", params, columns, batches, keys, timer)
     oracle = DecryptionOracle(private, {"grad": host_columns}, "the host", compute)
+    host = _MaskingRounds(fed, "host", HOSTS, oracle, timer, compute)
     y = signed_labels(labels)
     xs, ys = [features[rows] for rows in batches], [y[rows] for rows in batches]
-    scaled = [x / len(x) for x in xs]
-    fracs = [multiplier_frac_bits(x, FEATURE_BITS) for x in scaled]
+    scaled, fracs = _scale(xs)
     weights = init_weights(params.init, features.shape[1], fit_intercept)
     optimizer = Optimizer(opt)
     # Obfuscators made in the background while waiting on the host: [[own]] under our key, masks under its key.
@@ -140,9 +183,7 @@ def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], feat
                 grad = ops.matvec_t(compute, scaled[k], u, frac_bits=fracs[k]) + (scaled[k].T @ own)
                 if fit_intercept:
                     grad = paillier.EncryptedArray.concatenate([grad, (u.sum() * (1.0 / n) + own.mean()).reshape(1)])
-                masked, grad_mask = mask(grad, compute)
-            with timer("transport"):
-                fed.remote(masked, f"{tag}.grad", "host")
+            grad_mask = host.send_masked(grad, f"{tag}.grad")
             loss_mask = None
             if share is not None:
                 with timer("matvec"):
@@ -151,20 +192,12 @@ def train_guest(fed: Federation, ids: Sequence[str], header: Sequence[str], feat
                     plain = np.log(2.0) + float(np.mean(-0.5 * yb * wx + 0.125 * wx * wx))
                     plain += penalty_loss(opt, weights, fit_intercept)
                     loss = ops.matvec_t(compute, column, u, multiplier_frac_bits(column, FEATURE_BITS)) + share + plain
-                    masked_loss, loss_mask = mask(loss, compute)
-                with timer("transport"):
-                    fed.remote(masked_loss, f"{tag}.loss", "host")
+                loss_mask = host.send_masked(loss, f"{tag}.loss")
             _restock(private, own_stock, peer, peer_stock)
-            with timer("wait"):
-                request = fed.get(f"{tag}.hgrad", "host")
-            with timer("decrypt"):
-                answer = oracle.serve((epoch, k), "grad", request)
-            with timer("transport"):
-                fed.remote(answer, f"{tag}.hgrad_plain", "host")
-            with timer("wait"):
-                gradient = unmask(fed.get(f"{tag}.grad_plain", "host"), grad_mask, HOSTS)
-                if loss_mask is not None:
-                    batch_losses.append(float(unmask(fed.get(f"{tag}.loss_plain", "host"), loss_mask, HOSTS)[0]))
+            host.answer((epoch, k), "grad", f"{tag}.hgrad")
+            gradient = host.unmask(f"{tag}.grad_plain", grad_mask)
+            if loss_mask is not None:
+                batch_losses.append(float(host.unmask(f"{tag}.loss_plain", loss_mask)[0]))
             with timer("plaintext"):
                 delta = optimizer.step(add_penalty_gradient(opt, gradient, weights, fit_intercept), epoch)
                 weights = apply_update(opt, weights, delta, fit_intercept, epoch)
@@ -205,9 +238,9 @@ def train_host(fed: Federation, ids: Sequence[str], header: Sequence[str], featu
     (public, private), peer, guest_columns = _handshake(fed, prefix, "host", params, x_all.shape[1], batches, keys,
                                                         timer)
     oracle = DecryptionOracle(private, served_lengths(guest_columns, loss_on), "the guest", compute)
+    guest = _MaskingRounds(fed, "guest", GUESTS, oracle, timer, compute)
     xs = [x_all[rows] for rows in batches]
-    scaled = [x / len(x) for x in xs]
-    fracs = [multiplier_frac_bits(x, FEATURE_BITS) for x in scaled]
+    scaled, fracs = _scale(xs)
     weights = init_weights(params.init, x_all.shape[1], False)
     optimizer = Optimizer(opt)
     own_stock, peer_stock = max(len(x) for x in xs) + 1, x_all.shape[1]
@@ -224,25 +257,12 @@ def train_host(fed: Federation, ids: Sequence[str], header: Sequence[str], featu
             with timer("matvec"):
                 # [[d]]_G = [[own]]_G + u_h: a plaintext addition, so [[d]] stays under the guest's key only.
                 grad = ops.matvec_t(compute, scaled[k], own + 0.25 * wx, frac_bits=fracs[k])
-                masked, grad_mask = mask(grad, compute)
-            with timer("transport"):
-                fed.remote(masked, f"{tag}.hgrad", "guest")
+            grad_mask = guest.send_masked(grad, f"{tag}.hgrad")
             _restock(private, own_stock, peer, peer_stock)
-            with timer("wait"):
-                request = fed.get(f"{tag}.grad", "guest")
-            with timer("decrypt"):
-                answer = oracle.serve((epoch, k), "grad", request)
-            with timer("transport"):
-                fed.remote(answer, f"{tag}.grad_plain", "guest")
+            guest.answer((epoch, k), "grad", f"{tag}.grad")
             if loss_on:
-                with timer("wait"):
-                    request = fed.get(f"{tag}.loss", "guest")
-                with timer("decrypt"):
-                    answer = oracle.serve((epoch, k), "loss", request)
-                with timer("transport"):
-                    fed.remote(answer, f"{tag}.loss_plain", "guest")
-            with timer("wait"):
-                gradient = unmask(fed.get(f"{tag}.hgrad_plain", "guest"), grad_mask, GUESTS)
+                guest.answer((epoch, k), "loss", f"{tag}.loss")
+            gradient = guest.unmask(f"{tag}.hgrad_plain", grad_mask)
             with timer("plaintext"):
                 delta = optimizer.step(add_penalty_gradient(opt, gradient, weights, False), epoch)
                 weights = apply_update(opt, weights, delta, False, epoch)
