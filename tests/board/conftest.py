@@ -9,16 +9,11 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
 
@@ -26,48 +21,10 @@ from fate.flow.store import Store, open_store
 from fate.ml.component import ComponentContext, ComponentResult, Table
 from fate.ml.lr_component import RESULT, SCORE, run_evaluation
 from fate.ml.lr_model import MODEL_FORMAT
+from tests.processes import free_port, start_server, stop, wait_healthy
 
 PARTY, PEER = 9999, 10000
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start(role: str, config: Path, log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "fate", role, "--config", str(config)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-
-
-def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url} exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer within {timeout} s:\n{log.read_text()}")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 @dataclass
@@ -118,8 +75,8 @@ def party(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Party]:
             "password_file": str(password_file),
         },
     )
-    flow = start("flow", flow_config, root / "flow.log")
-    board = start("board", board_config, root / "board.log")
+    flow = start_server("flow", flow_config, root / "flow.log")
+    board = start_server("board", board_config, root / "board.log")
     try:
         flow_url, board_url = f"http://127.0.0.1:{flow_port}", f"http://127.0.0.1:{board_port}"
         wait_healthy(flow_url, flow, root / "flow.log")

@@ -20,8 +20,7 @@ from fatectl.lab.local import LocalLab
 from fatectl.render.engine import Layout, engine_configs
 from fatectl.spec.loader import load_federation
 from fatectl.spec.model import Federation
-
-from .conftest import free_port
+from tests.processes import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 DATA = Path(__file__).resolve().parents[2] / "examples" / "data"

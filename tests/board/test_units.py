@@ -18,8 +18,7 @@ from fate.board.server import Board, _authorized
 from fate.board.svg import Series, line_chart, nice_ticks, roc_chart, thin
 from fate.board.views import links, sections, tasks
 from fate.ml.evaluation import evaluate_binary
-
-from .conftest import free_port
+from tests.processes import free_port
 
 GOOD = {
     "party_id": 9999,

@@ -6,10 +6,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +18,7 @@ from fate.flow.jobspec import parse_job
 from fate.flow.store import open_store
 from fate.flow.store_postgres import MIGRATIONS, PostgresStore, redact
 from tests.flow.postgres import USER, Cluster
+from tests.processes import free_port, start_server, stop, wait_healthy
 
 JOB = parse_job("name: demo\nroles: {guest: [9999], host: [10000]}\ntables: {9999: breast, 10000: breast}\n"
                 "pipeline: [{name: p, component: psi}]\n").to_dict()
@@ -123,47 +120,12 @@ def test_a_connection_the_server_dropped_is_replaced(tmp_path: Path, postgres: C
     store.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start_flow(config: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "fate", "flow", "--config", str(config)],
-                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"the flow exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"the flow did not answer within 30 s:\n{log.read_text()}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def test_a_restarted_flow_on_postgres_keeps_its_tables_and_jobs(tmp_path: Path, postgres: Cluster) -> None:
     """As on Kubernetes with flow.database.existingSecret: the URL and the password reach the flow
     as environment variables, flow.yaml names only the variable."""
     token = secrets.token_urlsafe(32)
     (tmp_path / "token").write_text(token)
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "flow.yaml"
     # No router runs: the flow serves tables and jobs without one.
     config.write_text(json.dumps({**_config(tmp_path, database_url_env="FATE_DATABASE_URL"),
@@ -171,9 +133,9 @@ def test_a_restarted_flow_on_postgres_keeps_its_tables_and_jobs(tmp_path: Path, 
     env = {**os.environ, "FATE_DATABASE_URL": postgres.create_database(), "PGPASSWORD": postgres.password}
     url, auth, log = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"}, tmp_path / "flow.log"
 
-    flow = _start_flow(config, env, log)
+    flow = start_server("flow", config, log, env)
     try:
-        _wait_healthy(url, flow, log)
+        wait_healthy(url, flow, log)
         upload = httpx.post(f"{url}/v1/tables/breast", content=b"id,y,x\na,1,0.5\nb,0,1.5\n", headers=auth)
         assert upload.status_code == 201, upload.text
         # A job as the scheduler records one it agreed on, through the same store, from another process.
@@ -181,12 +143,12 @@ def test_a_restarted_flow_on_postgres_keeps_its_tables_and_jobs(tmp_path: Path, 
         store.create_job("job-1", JOB, 9999, "running")
         store.close()
     finally:
-        _stop(flow)
+        stop(flow)
     assert not (tmp_path / "data" / "flow.db").exists()  # nothing went to SQLite
 
-    flow = _start_flow(config, env, log)
+    flow = start_server("flow", config, log, env)
     try:
-        _wait_healthy(url, flow, log)
+        wait_healthy(url, flow, log)
         tables = httpx.get(f"{url}/v1/tables", headers=auth).json()
         assert [(t["name"], t["rows"]) for t in tables] == [("breast", 2)]
         job = httpx.get(f"{url}/v1/jobs/job-1", headers=auth).json()
@@ -196,4 +158,4 @@ def test_a_restarted_flow_on_postgres_keeps_its_tables_and_jobs(tmp_path: Path, 
         audit = httpx.get(f"{url}/v1/audit?after=0", headers=auth).json()
         assert [(r["kind"], r["job_id"]) for r in audit] == [("end", "job-1")]
     finally:
-        _stop(flow)
+        stop(flow)
