@@ -43,6 +43,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.workloads import load_breast, make_synthetic  # noqa: E402
 from fate.crypto import paillier  # noqa: E402
 from fate.crypto.codec import register_ciphertexts  # noqa: E402
 from fate.crypto.keys import shared_public_key  # noqa: E402
@@ -51,7 +52,6 @@ from fate.crypto.pool import public_key_hs  # noqa: E402
 from fate.federation.federation import Federation  # noqa: E402
 from fate.federation.memory import MemoryHub  # noqa: E402
 from fate.flow.policy import Policy  # noqa: E402
-from fate.flow.tables import parse_csv  # noqa: E402
 from fate.ml import hetero_lr, hetero_lr_free  # noqa: E402
 from fate.ml.evaluation import auc  # noqa: E402
 from fate.ml.lr_params import HeteroLRParams, parse_params  # noqa: E402
@@ -69,6 +69,12 @@ FULLBATCH_SGD015 = {
     "batch_size": -1,
     "init_param": {"init_method": "zeros"},
 }
+
+
+def bench_params(**extra: Any) -> HeteroLRParams:
+    """FULLBATCH_SGD015 for this run's epochs and key size (keys under 2048 bits flagged insecure, for speed)."""
+    return parse_params({**FULLBATCH_SGD015, "max_iter": ARGS.epochs, "encrypt_param": {"key_length": ARGS.bits},
+                         "insecure_key": ARGS.bits < 2048, **extra})
 
 
 def train(ids: Sequence[str], guest: np.ndarray, labels: np.ndarray, host: np.ndarray,
@@ -199,12 +205,8 @@ def run_fate22(work: Path, bits: int, blinded: bool, epochs: int) -> dict[str, A
 
 
 def bench_breast() -> None:
-    guest_t = parse_csv(ROOT / "examples" / "data" / "breast_hetero_guest.csv")
-    host_t = parse_csv(ROOT / "examples" / "data" / "breast_hetero_host.csv").select(guest_t.ids)
-    labels = guest_t.labels
-    assert labels is not None
-    params = parse_params({**FULLBATCH_SGD015, "max_iter": ARGS.epochs, "encrypt_param": {"key_length": ARGS.bits},
-                           "insecure_key": ARGS.bits < 2048})
+    guest_t, host_t, labels = load_breast()
+    params = bench_params()
     Row = tuple[str, float, float, float | None, float, float]
 
     def ours(label: str, free: bool) -> Row:
@@ -238,14 +240,9 @@ def bench_breast() -> None:
 
 
 def bench_synthetic() -> None:
-    rng = np.random.default_rng(2024)
     n = ARGS.rows
-    guest = rng.standard_normal((n, ARGS.guest_cols))
-    host = rng.standard_normal((n, ARGS.host_cols))
-    truth = rng.standard_normal(ARGS.guest_cols + ARGS.host_cols) / np.sqrt(ARGS.guest_cols + ARGS.host_cols)
-    labels = (np.hstack([guest, host]) @ truth + 0.5 * rng.standard_normal(n) > 0).astype(np.float64)
-    params = parse_params({**FULLBATCH_SGD015, "max_iter": ARGS.epochs, "batch_size": ARGS.batch,
-                           "encrypt_param": {"key_length": ARGS.bits}, "insecure_key": ARGS.bits < 2048})
+    guest, host, labels = make_synthetic(np.random.default_rng(2024), n, ARGS.guest_cols, ARGS.host_cols)
+    params = bench_params(batch_size=ARGS.batch)
     ours = train([str(i) for i in range(n)], guest, labels, host, params)
     print(json.dumps(ours))
     print(f"\nsynthetic guest {n} x {ARGS.guest_cols}, host {n} x {ARGS.host_cols}, {ARGS.bits}-bit keys, "
@@ -259,12 +256,8 @@ def bench_synthetic() -> None:
 
 
 def bench_protocols() -> None:
-    guest_t = parse_csv(ROOT / "examples" / "data" / "breast_hetero_guest.csv")
-    host_t = parse_csv(ROOT / "examples" / "data" / "breast_hetero_host.csv").select(guest_t.ids)
-    labels = guest_t.labels
-    assert labels is not None
-    params = parse_params({**FULLBATCH_SGD015, "max_iter": ARGS.epochs, "encrypt_param": {"key_length": ARGS.bits},
-                           "insecure_key": ARGS.bits < 2048})
+    guest_t, host_t, labels = load_breast()
+    params = bench_params()
     runs: dict[str, list[dict[str, Any]]] = {"arbiter (third party)": [], "arbiter-free": []}
     for _ in range(ARGS.repeat):
         for name, free in (("arbiter (third party)", False), ("arbiter-free", True)):

@@ -36,6 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.workloads import make_synthetic  # noqa: E402
 from fate.compute.contract import ComputeBackend  # noqa: E402
 from fate.compute.local import LocalBackend  # noqa: E402
 from fate.crypto import paillier  # noqa: E402
@@ -285,10 +286,7 @@ def model(runs: dict[tuple[str, int], dict[str, Any]]) -> None:
 def main() -> None:
     rng = np.random.default_rng(2024)
     n = ARGS.rows
-    guest = rng.standard_normal((n, ARGS.guest_cols))
-    host = rng.standard_normal((n, ARGS.host_cols))
-    truth = rng.standard_normal(ARGS.guest_cols + ARGS.host_cols) / np.sqrt(ARGS.guest_cols + ARGS.host_cols)
-    labels = (np.hstack([guest, host]) @ truth + 0.5 * rng.standard_normal(n) > 0).astype(np.float64)
+    guest, host, labels = make_synthetic(rng, n, ARGS.guest_cols, ARGS.host_cols)
     keys = paillier.generate_keypair(ARGS.bits, insecure=ARGS.bits < 2048)
     with LocalBackend(os.cpu_count() or 1) as setup:  # [[d]] for the X^T[[d]] runs, made once, off the clock
         d = paillier.EncryptedArray(keys[0], setup.encrypt(keys[0], [int(v) % int(keys[0].n) for v in
