@@ -63,6 +63,17 @@ def gather(fed: Federation, roster: Roster, tag: str, parties: Sequence[int], ti
     return got
 
 
+def _gather_updates(fed: Federation, tag: str, round_no: int, clients: Sequence[int], timeout: float, log: Log,
+                   fits: Callable[[Any], bool]) -> tuple[dict[int, Any], tuple[int, ...], tuple[int, ...]]:
+    """A round's updates that `fits` accepts, the clients they came from in roster order, and the rest,
+    dropped; a round in which no update fits is aborted."""
+    roster = Roster.of(fed)
+    got = {p: v for p, v in gather(fed, roster, tag, clients, timeout, log).items() if fits(v)}
+    if not got:
+        raise SecAggAbort(f"round {round_no}: no client sent an update")
+    return got, roster.sort(set(got)), tuple(p for p in clients if p not in got)
+
+
 # ---- plaintext FedAvg --------------------------------------------------------------------
 
 
@@ -87,14 +98,11 @@ class PlainAggregator:
     log: Log
 
     def collect(self, round_no: int, clients: Sequence[int], size: int) -> RoundResult:
-        roster = Roster.of(self.fed)
-        got = {p: v for p, v in gather(self.fed, roster, f"{self.prefix}.r{round_no}.plain", clients,
-                                       self.timeout, self.log).items()
-               if isinstance(v, np.ndarray) and v.shape == (size,)}
-        if not got:
-            raise SecAggAbort(f"round {round_no}: no client sent an update")
-        total = np.sum([got[p] for p in roster.sort(set(got))], axis=0)
-        return RoundResult(total, total, roster.sort(set(got)), tuple(p for p in clients if p not in got))
+        got, included, dropped = _gather_updates(self.fed, f"{self.prefix}.r{round_no}.plain", round_no, clients,
+                                                self.timeout, self.log,
+                                                lambda v: isinstance(v, np.ndarray) and v.shape == (size,))
+        total = np.sum([got[p] for p in included], axis=0)
+        return RoundResult(total, total, included, dropped)
 
 
 # ---- secure aggregation ------------------------------------------------------------------
@@ -182,17 +190,13 @@ class PaillierAggregator:
     log: Log
 
     def collect(self, round_no: int, clients: Sequence[int], size: int) -> RoundResult:
-        roster = Roster.of(self.fed)
-        got = {p: v for p, v in gather(self.fed, roster, f"{self.prefix}.r{round_no}.enc", clients,
-                                       self.secure.client_timeout, self.log).items()
-               if isinstance(v, PackedArray) and v.count == size}
-        if not got:
-            raise SecAggAbort(f"round {round_no}: no client sent an update")
-        included = roster.sort(set(got))
+        got, included, dropped = _gather_updates(self.fed, f"{self.prefix}.r{round_no}.enc", round_no, clients,
+                                                self.secure.client_timeout, self.log,
+                                                lambda v: isinstance(v, PackedArray) and v.count == size)
         total = got[included[0]]
         for p in included[1:]:
             total = total + got[p]  # KeyMismatchError if a client used another key
-        return RoundResult(total, None, included, tuple(p for p in clients if p not in got))
+        return RoundResult(total, None, included, dropped)
 
 
 def client_side(fed: Federation, prefix: str, secure: SecureAggregate, wait: float) -> ClientSide:
