@@ -17,15 +17,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from fatectl.certs.expiry import certificate_states
 from fatectl.docker.client import DockerClient, docker_client, has_image
-from fatectl.errors import EnvironmentProblem, Problem, SpecError
+from fatectl.errors import EnvironmentProblem, Problem
 from fatectl.files import write_file, write_tree
 from fatectl.lab.changes import compose_services, container_actions, read_yaml
 from fatectl.lab.containers import Container, crashed, log_tail, published_ports, states, unhealthy_logs
-from fatectl.lab.contract import LabStatus, Progress, Service, no_progress
+from fatectl.lab.contract import LabStatus, Progress, Service, no_progress, probe_status, select_modules
 from fatectl.lab.paths import LabKind, LabPaths, lab_paths
-from fatectl.lab.readiness import Readiness, port_free, probe_federation, wait_ready
+from fatectl.lab.readiness import Readiness, port_free, wait_ready
 from fatectl.pki import ensure_secrets, pending_secrets
 from fatectl.render.compose import render_compose, secret_files, service_files
 from fatectl.spec.model import Federation, Party
@@ -76,12 +75,7 @@ def host_ports(fed: Federation) -> dict[int, str]:
 
 
 def _services_of(fed: Federation, party_id: int, module: str | None) -> list[str]:
-    node = fed.node(party_id)
-    modules = node.module_names
-    if module is not None:
-        if module not in modules:
-            raise SpecError(f"party {party_id} runs no {module} (it runs: {', '.join(modules)})")
-        modules = (module,)
+    node, modules = select_modules(fed, party_id, module)
     return [f"{node.name}-{m}" for m in modules]
 
 
@@ -289,6 +283,4 @@ class ComposeLab:
 
     def status(self) -> LabStatus:
         """Containers, flow health and link states of every party (and the exchange) of the lab."""
-        services = self._services(docker_client())
-        return LabStatus("compose", self.directory, services, probe_federation(self.fed, self.secrets_dir),
-                         certificates=certificate_states(self.fed, self.secrets_dir))
+        return probe_status("compose", self.fed, self.paths, self._services(docker_client()))

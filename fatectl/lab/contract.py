@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from fatectl.certs.expiry import CertificateState
+from fatectl.certs.expiry import CertificateState, certificate_states
+from fatectl.errors import SpecError
 from fatectl.lab.paths import LabKind, LabPaths
-from fatectl.lab.readiness import Readiness
-from fatectl.spec.model import Federation
+from fatectl.lab.readiness import Readiness, probe_federation
+from fatectl.spec.model import Federation, Node
 
 Progress = Callable[[str], None]
 
@@ -68,6 +69,23 @@ class LabStatus:
             rows.append({"party": "" if cert.party_id is None else cert.party_id, "name": cert.name,
                          "process": "certificate", "state": cert.state, "detail": cert.detail})
         return rows
+
+
+def probe_status(kind: LabKind, fed: Federation, paths: LabPaths, services: tuple[Service, ...]) -> LabStatus:
+    """`status` of either lab: the services as that lab sees them, the same probe through every flow
+    and the same certificate expiry check."""
+    return LabStatus(kind, paths.directory, services, probe_federation(fed, paths.secrets_dir),
+                     certificates=certificate_states(fed, paths.secrets_dir))
+
+
+def select_modules(fed: Federation, party_id: int, module: str | None) -> tuple[Node, tuple[str, ...]]:
+    """The party (or exchange) `logs` reads and its modules: all of them, or the one named if it runs it."""
+    node = fed.node(party_id)
+    if module is None:
+        return node, node.module_names
+    if module not in node.module_names:
+        raise SpecError(f"party {party_id} runs no {module} (it runs: {', '.join(node.module_names)})")
+    return node, (module,)
 
 
 class Lab(Protocol):

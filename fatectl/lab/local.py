@@ -21,13 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fatectl.certs.expiry import certificate_states
-from fatectl.errors import EnvironmentProblem, Problem, SpecError
+from fatectl.errors import EnvironmentProblem, Problem
 from fatectl.files import write_file
 from fatectl.lab.changes import ProcessChange, process_changes
-from fatectl.lab.contract import LabStatus, Progress, Service, no_progress
+from fatectl.lab.contract import LabStatus, Progress, Service, no_progress, probe_status, select_modules
 from fatectl.lab.paths import LabKind, LabPaths, lab_paths
-from fatectl.lab.readiness import port_free, probe_federation, wait_ready
+from fatectl.lab.readiness import port_free, wait_ready
 from fatectl.pki import ensure_secrets
 from fatectl.render.engine import Layout, engine_configs
 from fatectl.spec.model import Federation, Party
@@ -234,9 +233,8 @@ class LocalLab:
 
     def status(self) -> LabStatus:
         state = self._read_state()
-        services = self._services(self.configs(), state) if self.state_file.exists() else ()
-        return LabStatus("local", self.directory, services, probe_federation(self.fed, self.secrets_dir),
-                         certificates=certificate_states(self.fed, self.secrets_dir))
+        return probe_status("local", self.fed, self.paths,
+                            self._services(self.configs(), state) if self.state_file.exists() else ())
 
     def down(self, volumes: bool = False, grace: float = 10.0) -> tuple[str, ...]:
         """Stop every process of the lab, keeping secrets (and data unless `volumes`).
@@ -283,12 +281,7 @@ class LocalLab:
 
     def logs(self, party_id: int, module: str | None = None, follow: bool = False, tail: int = 200) -> Iterator[str]:
         """The party's process logs, oldest service first; `follow` keeps reading until interrupted."""
-        node = self.fed.node(party_id)
-        modules = node.module_names
-        if module is not None:
-            if module not in modules:
-                raise SpecError(f"party {party_id} runs no {module} (it runs: {', '.join(modules)})")
-            modules = (module,)
+        node, modules = select_modules(self.fed, party_id, module)
         files = [(m, self.paths.log_file(f"{node.name}/{m}")) for m in modules]
         if not any(f.is_file() for _, f in files):
             raise EnvironmentProblem(
