@@ -170,7 +170,9 @@ def _proc_cpu(pid: int) -> float:
 @contextlib.contextmanager
 def background_load(processes: int) -> Iterator[None]:
     """`processes` busy loops (other engineers' work, reproducibly) for the duration; always stopped."""
-    spin = "import time\nend = time.time() + 6 * 3600\nwhile time.time() < end: pass\n"
+    # Each loop also ends when the benchmark does (killed, it cannot stop them): its parent changes.
+    spin = ("import os, time\nparent, end = os.getppid(), time.time() + 6 * 3600\n"
+            "while time.time() < end and os.getppid() == parent: pass\n")
     busy = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(processes)]
     try:
         if busy:
