@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from ruamel.yaml import YAML
 
 from fatectl.docker.build import BuiltImage, build_image, docker_client
 from fatectl.errors import EnvironmentProblem
@@ -22,6 +23,7 @@ from tests.lab.specs import write_spec
 
 E2E_ENV = "FATECTL_E2E"
 REPO = Path(__file__).resolve().parents[2]
+JOB = REPO / "examples" / "jobs" / "breast-hetero-lr.yaml"
 
 
 @pytest.fixture(scope="session")
@@ -69,3 +71,17 @@ def cli(tmp_path_factory: pytest.TempPathFactory, monkeypatch_session: pytest.Mo
 def monkeypatch_session() -> Iterator[pytest.MonkeyPatch]:
     with pytest.MonkeyPatch.context() as mp:
         yield mp
+
+
+@pytest.fixture(scope="module")
+def job_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The breast PSI -> hetero LR -> evaluation job with 1024-bit keys: the e2e labs test wiring, not key strength."""
+    yaml = YAML(typ="safe")
+    job = yaml.load(JOB.read_text())
+    lr = next(step for step in job["pipeline"] if step["component"] == "hetero_lr")
+    lr["params"]["encrypt_param"] = {"key_length": 1024}
+    lr["params"]["insecure_key"] = True
+    path = tmp_path_factory.mktemp("job") / "breast-hetero-lr-1024.yaml"
+    with path.open("w") as fh:
+        yaml.dump(job, fh)
+    return path

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
 
 from fatectl.docker.build import BuiltImage, docker_client
 from fatectl.errors import Timeout
@@ -30,7 +29,6 @@ pytestmark = pytest.mark.e2e
 
 GUEST, HOST = 9999, 10000
 DATA = REPO / "examples" / "data"
-JOB = REPO / "examples" / "jobs" / "breast-hetero-lr.yaml"
 # The federated model must match what the same pipeline reaches in one place (~0.99).
 MIN_AUC = 0.98
 
@@ -62,19 +60,6 @@ def two(cli: Cli, engine_image: BuiltImage, tmp_path_factory: pytest.TempPathFac
 @pytest.fixture(scope="module")
 def three(cli: Cli, engine_image: BuiltImage, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     yield from _lab(cli, tmp_path_factory.mktemp("three"), 3, True, "e2e-three", 3300)
-
-
-@pytest.fixture(scope="module")
-def job_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    yaml = YAML(typ="safe")
-    job = yaml.load(JOB.read_text())
-    lr = next(step for step in job["pipeline"] if step["component"] == "hetero_lr")
-    lr["params"]["encrypt_param"] = {"key_length": 1024}
-    lr["params"]["insecure_key"] = True
-    path = tmp_path_factory.mktemp("job") / "breast-hetero-lr-1024.yaml"
-    with path.open("w") as fh:
-        yaml.dump(job, fh)
-    return path
 
 
 def _json(proc: Any) -> Any:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
 
 from fatectl.docker.build import BuiltImage, docker_client
 from fatectl.spec.loader import load_federation
@@ -26,7 +25,6 @@ pytestmark = pytest.mark.e2e
 
 GUEST, HOST = 9999, 10000
 DATA = REPO / "examples" / "data"
-JOB = REPO / "examples" / "jobs" / "breast-hetero-lr.yaml"
 # The breast job's AUC without Ray (docs/benchmarks.md, compose and local labs: 0.990976): the
 # training is deterministic (full batch, seeded init), so Ray must give the same model.
 AUC_WITHOUT_RAY = 0.990976
@@ -44,19 +42,6 @@ def lab(cli: Cli, engine_image: BuiltImage, tmp_path_factory: pytest.TempPathFac
         yield spec, fed
     finally:
         cli.run("down", "compose", str(spec), "--volumes", check=False)
-
-
-@pytest.fixture(scope="module")
-def job_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    yaml = YAML(typ="safe")
-    job = yaml.load(JOB.read_text())
-    lr = next(step for step in job["pipeline"] if step["component"] == "hetero_lr")
-    lr["params"]["encrypt_param"] = {"key_length": 1024}
-    lr["params"]["insecure_key"] = True
-    path = tmp_path_factory.mktemp("job") / "breast-hetero-lr-1024.yaml"
-    with path.open("w") as fh:
-        yaml.dump(job, fh)
-    return path
 
 
 def _container(fed: Federation, service: str) -> Any:
