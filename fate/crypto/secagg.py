@@ -2,7 +2,8 @@
 
 - X25519 key agreement (`cryptography`), HKDF-SHA256 to separate the mask key from the
   channel key and to bind both to the round they belong to;
-- ChaCha20 as the PRG that expands a 32-byte seed into a mask vector modulo 2^k;
+- ChaCha20 as the PRG that expands a 32-byte seed into a mask vector modulo 2^k, and keyed
+  BLAKE2b as the PRF that gives a pair its mask seed of each round;
 - ChaCha20-Poly1305 for the share ciphertexts that travel through the aggregator;
 - Shamir secret sharing (fate.crypto.shamir), one secret or packs of them;
 - fixed-point encoding modulo 2^k that refuses any input with which the sum could wrap.

@@ -5,7 +5,7 @@ Bonawitz et al. (2017), every message relayed by the aggregator:
 0. advertise: each client sends two X25519 public keys (channel c, mask s).
 1. deal: each client Shamir-shares (threshold t) among its neighbours a fresh self-mask seed b
    and, packed as one secret, its mask seeds with its neighbours for the round
-   (p_uv = ChaCha20 under HKDF(KA(s_u, s_v), job), nonce = round); the share for peer v is
+   (p_uv = keyed BLAKE2b of the round under HKDF(KA(s_u, s_v), job)); the share for peer v is
    sealed with their channel key.
 2. masked input: y_u = x_u + PRG(b_u) + sum_v +-PRG(p_uv) modulo 2^k.
 3. unmasking: the aggregator names survivors (sent y) and dropped clients (dealt but sent no
