@@ -57,6 +57,10 @@ def _ray() -> Any:
     return ray
 
 
+# Tries at joining a Ray cluster before a job's compute fails (see _connect).
+CONNECT_ATTEMPTS = 3
+
+
 def read_token(token_file: str) -> str:
     """Ray's auth token from its file (a mounted Secret); errors name the file, never the content."""
     try:
@@ -68,8 +72,14 @@ def read_token(token_file: str) -> str:
     return token
 
 
-def _connect(ray: Any, slots: int, address: str, token_file: str) -> bool:
-    """Join or start Ray once per process; True when this call started a private Ray (and owns it)."""
+def _connect(ray: Any, slots: int, address: str, token_file: str, attempts: int = CONNECT_ATTEMPTS,
+             pause: float = 2.0) -> bool:
+    """Join or start Ray once per process; True when this call started a private Ray (and owns it).
+
+    Joining a cluster is tried `attempts` times, `pause` * attempt seconds apart: a loaded head's
+    client proxy can fail to start the server for one connection in time ("Starting Ray client
+    server failed"), and the next try usually gets one. A wrong token fails every try, quickly.
+    """
     if ray.is_initialized():
         return False
     if token_file:
@@ -77,15 +87,23 @@ def _connect(ray: Any, slots: int, address: str, token_file: str) -> bool:
         os.environ["RAY_AUTH_MODE"] = "token"
         os.environ["RAY_AUTH_TOKEN"] = read_token(token_file)
     quiet = {"logging_level": logging.WARNING, "log_to_driver": False}
-    try:
-        if address:
-            ray.init(address=address, **quiet)
-            return False
-        ray.init(address="local", num_cpus=slots, include_dashboard=False, **quiet)
-    except Exception as err:  # Ray raises ConnectionError, RuntimeError, ValueError... name the address
-        where = f"at {address}" if address else "locally"
-        raise ComputeError(NAME, f"cannot start or reach Ray {where}: {type(err).__name__}: {err}") from None
-    return True
+    where = f"at {address}" if address else "locally"
+    tries = max(1, attempts) if address else 1
+    for attempt in range(1, tries + 1):
+        try:
+            if address:
+                ray.init(address=address, **quiet)
+                return False
+            ray.init(address="local", num_cpus=slots, include_dashboard=False, **quiet)
+            return True
+        except Exception as err:  # Ray raises ConnectionError, RuntimeError, ValueError... name the address
+            ray.shutdown()  # a half-made client connection must not count as initialized
+            if attempt == tries:
+                after = f" (after {tries} tries)" if tries > 1 else ""
+                raise ComputeError(NAME, f"cannot start or reach Ray {where}{after}: {type(err).__name__}: {err}"
+                                   ) from None
+            time.sleep(pause * attempt)
+    raise AssertionError("unreachable: the last try returns or raises")
 
 
 def _encode_grid(x: np.ndarray, frac: int) -> tuple[np.ndarray, int, list[int]]:

@@ -90,7 +90,9 @@ def test_each_flow_reaches_its_own_ray_with_its_token(lab: tuple[Path, Federatio
         head = f"ray://{party.name}-ray-head:10001"
         # Workers join their head a little after it is healthy: wait for both (up to four minutes).
         # The cluster's own log lines (a worker's raylet restarting on a loaded host) may follow ours.
-        probe = (f"import ray, time; ray.init(address='{head}', logging_level='ERROR', log_to_driver=False); "
+        # Joined the way the flow's compute backend joins (tried again if a loaded head's client server
+        # fails to start once, as seen in CI).
+        probe = (f"import ray, time; from fate.compute.ray import _connect; _connect(ray, 0, '{head}', ''); "
                  "end = time.monotonic() + 240\n"
                  "while ray.cluster_resources().get('CPU', 0) < 2 and time.monotonic() < end: time.sleep(2)\n"
                  "print('CPUS', int(ray.cluster_resources().get('CPU', 0)))")
