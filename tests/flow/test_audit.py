@@ -191,3 +191,49 @@ def test_audit_verify_pages_moves_the_checkpoint_and_refuses_a_rewritten_history
     assert err.value.message == "the audit log of party 10000 failed verification"
     assert "the history was rewritten" in str(err.value)
     assert read_checkpoint(path) == saved  # a failed verification does not move the checkpoint
+
+
+def test_a_record_holds_what_was_appended_and_its_hash_chains_it(backend: Backend) -> None:
+    # The chain tests above edit records; here the record itself: each field as given, its detail
+    # through JSON, its hash recomputed by fatectl from the previous one.
+    log = AuditLog(backend.open())
+    first = log.append("proposal", "j1", "party 9999", {"from": 9999, "tables": {"10000": "breast"}})
+    second = log.append("decision", "j1", "policy", {"verdict": "refuse", "reasons": ("a", "b")})
+    assert {k: first[k] for k in ("seq", "kind", "job_id", "actor", "detail", "prev_hash")} == {
+        "seq": 1, "kind": "proposal", "job_id": "j1", "actor": "party 9999",
+        "detail": {"from": 9999, "tables": {"10000": "breast"}}, "prev_hash": "0" * 64,
+    }
+    assert (second["seq"], second["prev_hash"], second["detail"]) == (
+        2, first["hash"], {"verdict": "refuse", "reasons": ["a", "b"]})
+    for prev, record in (("0" * 64, first), (first["hash"], second)):
+        assert record["hash"] == record_hash(prev, record)
+    assert log.records() == [first, second]
+
+
+def test_what_a_peer_chooses_is_kept_short_and_only_json_is_recorded(backend: Backend) -> None:
+    log = AuditLog(backend.open())
+    record = log.append("ignored", "j" * 257, "a" * 256, {})
+    assert (record["job_id"], record["actor"]) == ("j" * 256 + "...", "a" * 256)  # at most 256 kept as is
+    with pytest.raises(ValueError, match="^unknown audit record kind 'gossip'$"):
+        log.append("gossip", "j1", "party 9999", {})
+    with pytest.raises(ValueError, match="not JSON compliant"):  # NaN is not JSON: no reader could hash it
+        log.append("output", "j1", "worker", {"auc": float("nan")})
+    assert [r["seq"] for r in log.records()] == [1]
+
+
+def test_audit_verify_of_an_empty_log_writes_no_checkpoint(
+    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fatectl.audit as cli_audit
+    from fatectl.lab.paths import audit_checkpoint
+    from fatectl.spec.loader import load_federation
+
+    fed = load_federation(Path(__file__).resolve().parents[2] / "examples" / "two-party.yaml")
+    log = AuditLog(backend.open())
+    monkeypatch.setattr(cli_audit, "client_for", lambda fed_, party, root=None: _PagingClient(log, page=3))
+    report = cli_audit.audit_log(fed, 10000, verify=True, root=tmp_path)
+    assert report.records == [] and report.verification is not None
+    assert (report.verification.records, report.verification.head, report.verification.previous) == (0, None, None)
+    assert not audit_checkpoint(fed.name, fed.party(10000).name, tmp_path).exists()
+    log.append("start", "j1", "flow", {})
+    assert [r["seq"] for r in cli_audit.audit_log(fed, 10000, verify=True, root=tmp_path).records] == [1]
