@@ -237,3 +237,36 @@ def test_audit_verify_of_an_empty_log_writes_no_checkpoint(
     assert not audit_checkpoint(fed.name, fed.party(10000).name, tmp_path).exists()
     log.append("start", "j1", "flow", {})
     assert [r["seq"] for r in cli_audit.audit_log(fed, 10000, verify=True, root=tmp_path).records] == [1]
+
+
+def test_records_out_of_order_or_malformed_are_named(backend: Backend) -> None:
+    records = _log(backend).records()
+    assert chain_problem([*records, records[-1]]) == "record 4 (start, job j1) is out of order: expected record 5"
+    broken = [*records[:3], {k: v for k, v in records[3].items() if k != "detail"}]
+    assert chain_problem(broken) == "record 4 (start, job j1) is malformed"
+
+
+def test_a_jobs_records_are_only_that_jobs(backend: Backend) -> None:
+    log = _log(backend)
+    log.append("proposal", "j2", "party 9999", {"from": 9999})
+    assert [r["seq"] for r in log.records(job_id="j2")] == [5]
+    assert [r["seq"] for r in log.records(after=2, limit=2)] == [3, 4]
+
+
+def test_a_proposal_is_recorded_by_who_what_which_tables_and_a_fingerprint_of_its_parameters() -> None:
+    from fate.flow.audit import digest, proposal_detail
+    from fate.flow.jobspec import validate_job
+
+    job: dict[str, Any] = {
+        "name": "study", "roles": {"guest": [1], "host": [2], "arbiter": [1]}, "tables": {1: "a", 2: "ours"},
+        "pipeline": [{"name": "p", "component": "psi"},
+                     {"name": "lr", "component": "hetero_lr", "params": {"batch_size": 64}}],
+    }
+    detail = proposal_detail(1, validate_job(job), 2)
+    assert detail == {
+        "from": 1, "name": "study", "roles": {"guest": [1], "host": [2], "arbiter": [1]}, "our_roles": ["host"],
+        "tables": {"1": "a", "2": "ours"}, "components": ["psi", "hetero_lr"],
+        "params_digest": digest({"p": {}, "lr": {"batch_size": 64}}),
+    }
+    job["pipeline"][1]["params"]["batch_size"] = 32
+    assert proposal_detail(1, validate_job(job), 2)["params_digest"] != detail["params_digest"]
