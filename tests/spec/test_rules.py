@@ -298,6 +298,47 @@ CASES = [
         VALID + "    flow:\n      resources: {requests: {memory: 4Gi}, limits: {memory: 4Gi}}\n",
         [],
     ),
+    # --- what the schema reports, the rules skip: no crash, no second problem for the same value
+    RuleCase(
+        "node-ports-not-a-mapping",
+        VALID + "    kubernetes: {serviceType: NodePort, nodePorts: [30001]}\n",
+        [(10, 52, "parties[1].kubernetes.nodePorts", "must be a mapping, got list")],
+    ),
+    RuleCase(
+        "host-ports-not-a-mapping",
+        VALID + "    compose: {hostPorts: [19500]}\n",
+        [(10, 26, "parties[1].compose.hostPorts", "must be a mapping, got list")],
+    ),
+    RuleCase(
+        "requests-not-a-mapping",
+        VALID + "    router:\n      resources: {requests: [1], limits: {cpu: 1}}\n",
+        [(11, 29, "parties[1].router.resources.requests", "must be a mapping, got list")],
+    ),
+    RuleCase(
+        "policy-not-a-mapping",
+        VALID + "    policy: [1]\n",
+        [(10, 13, "parties[1].policy", "must be a mapping, got list")],
+    ),
+    RuleCase(
+        "policy-lists-not-lists",
+        VALID
+        + "    policy:\n      trustedArbiters: all\n      rules: [{name: r, peers: all, approval: auto}, 7]\n",
+        [
+            (11, 24, "parties[1].policy.trustedArbiters", "must be a list, got string 'all'"),
+            (12, 32, "parties[1].policy.rules[0].peers", "must be a list, got string 'all'"),
+            (12, 54, "parties[1].policy.rules[1]", "must be a mapping, got integer 7"),
+        ],
+    ),
+    RuleCase(
+        "a-party-not-a-mapping",
+        HEAD + "parties:\n  - just-a-name\n  - id: 10000\n    name: bank-b\n    address: 10.0.0.2\n",
+        [(4, 5, "parties[0]", "must be a mapping, got string 'just-a-name'")],
+    ),
+    RuleCase(
+        "exchange-kubernetes-not-a-mapping",
+        HEAD + "exchange:\n  enabled: true\n  address: x\n  kubernetes: [1]\n" + TWO,
+        [(6, 15, "exchange.kubernetes", "must be a mapping, got list")],
+    ),
 ]
 
 
