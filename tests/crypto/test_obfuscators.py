@@ -165,3 +165,11 @@ def test_an_obfuscators_exponent_is_as_long_as_half_the_key_by_either_path(
     monkeypatch.setattr("fate.crypto.keys.secrets.randbits", randbits)
     assert public.obfuscator() == private.obfuscator()
     assert asked == [(public.bits + 1) // 2] * 2 == [128, 128]
+
+
+def test_a_key_without_its_table_yet_pickles_as_its_modulus_alone() -> None:
+    # A key just read from the wire has no h_s until its first encryption; pool workers then pick their own.
+    public, _ = _fresh_key()
+    received = paillier.PublicKey(public.n)
+    copy = pickle.loads(pickle.dumps(received))
+    assert copy == public and copy.hs is None and "_table" not in received.__dict__
