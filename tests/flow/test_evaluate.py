@@ -194,3 +194,33 @@ def test_a_job_without_an_arbiter_needs_no_trusted_one(tmp_path: Path) -> None:
     job = _job(roles={"guest": [PROPOSER], "host": [ME]})
     assert _fields(_judge(tmp_path, job, AUTO)) == (
         "accept", "policy", "rule study", ("allowed by rule study",), "", True, True)
+
+
+REUSE = "{name: lr, component: hetero_lr, model: {job: train1, component: lr}}"
+
+
+def _reusing() -> dict[str, Any]:
+    """The job with its LR step scoring with a model stored here by job train1 (not there: a stage later)."""
+    job = _job()
+    job["pipeline"][1] = YAML(typ="safe").load(REUSE)
+    return job
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        # The stricter of the rules and model_reuse decides; on a tie the rules' decision stands.
+        ({"rules": [{"name": "no", "approval": "deny"}], "model_reuse": "auto"},
+         ("refuse", "policy", "rule no", ("denied by rule no for party 1",), REFUSED)),
+        ({**AUTO, "model_reuse": "deny"},
+         ("refuse", "policy", "policy.model_reuse", ("denied by policy.model_reuse for party 1",), REFUSED)),
+        (AUTO, ("pending", "policy", "policy.model_reuse", ("needs approval (policy.model_reuse)",), "")),
+        ({**AUTO, "model_reuse": "auto"},
+         ("refuse", "table", "rule study", ("lr: model train1/lr: party 2 holds no job train1",), REFUSED)),
+    ],
+    ids=["a-rule-denies", "model-reuse-denies", "model-reuse-manual-by-default", "both-allow"],
+)
+def test_a_job_loading_a_model_stored_here_is_judged_by_the_stricter_of_the_rules_and_model_reuse(
+    tmp_path: Path, policy: dict[str, Any], expected: tuple[Any, ...]
+) -> None:
+    assert _fields(_judge(tmp_path, _reusing(), policy))[:5] == expected
