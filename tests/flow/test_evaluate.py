@@ -210,13 +210,25 @@ def _reusing() -> dict[str, Any]:
     ("policy", "expected"),
     [
         # The stricter of the rules and model_reuse decides; on a tie the rules' decision stands.
-        ({"rules": [{"name": "no", "approval": "deny"}], "model_reuse": "auto"},
-         ("refuse", "policy", "rule no", ("denied by rule no for party 1",), REFUSED)),
-        ({**AUTO, "model_reuse": "deny"},
-         ("refuse", "policy", "policy.model_reuse", ("denied by policy.model_reuse for party 1",), REFUSED)),
+        (
+            {"rules": [{"name": "no", "approval": "deny"}], "model_reuse": "auto"},
+            ("refuse", "policy", "rule no", ("denied by rule no for party 1",), REFUSED),
+        ),
+        (
+            {**AUTO, "model_reuse": "deny"},
+            (
+                "refuse",
+                "policy",
+                "policy.model_reuse",
+                ("denied by policy.model_reuse for party 1",),
+                REFUSED,
+            ),
+        ),
         (AUTO, ("pending", "policy", "policy.model_reuse", ("needs approval (policy.model_reuse)",), "")),
-        ({**AUTO, "model_reuse": "auto"},
-         ("refuse", "table", "rule study", ("lr: model train1/lr: party 2 holds no job train1",), REFUSED)),
+        (
+            {**AUTO, "model_reuse": "auto"},
+            ("refuse", "table", "rule study", ("lr: model train1/lr: party 2 holds no job train1",), REFUSED),
+        ),
     ],
     ids=["a-rule-denies", "model-reuse-denies", "model-reuse-manual-by-default", "both-allow"],
 )
