@@ -40,6 +40,28 @@ def test_the_job_cannot_lower_a_partys_key_floor() -> None:
     assert secure_params(_params(bits=256), Policy(min_key_bits=1000, allow_insecure_keys=True)).key_length == 1024
 
 
+def test_a_floor_is_met_by_the_smallest_key_at_least_as_long_and_the_change_is_logged() -> None:
+    def lab(floor: int) -> Policy:
+        return Policy(min_key_bits=floor, allow_insecure_keys=True)
+
+    # Insecure (labs only): a multiple of 256 bits, never under the floor; at and over 2048 a supported size.
+    for floor, bits in ((256, 256), (257, 512), (513, 768), (2047, 2048), (2048, 2048), (2049, 3072), (3073, 4096)):
+        assert secure_params(_params(bits=256), lab(floor)).key_length == bits
+    with pytest.raises(ComponentError, match=r"^a 4097-bit Paillier key is required, beyond the largest supported \(4096\)$"):
+        secure_params(_params(bits=256), lab(4097))
+    logged: list[str] = []
+    secure_params(_params(bits=512), lab(256), logged.append)  # nothing changed: nothing to say
+    secure_params(_params(bits=512), lab(1024), logged.append)  # the key only
+    secure_params(_params(bits=2048), Policy(), logged.append)  # insecure_key only
+    secure_params(_params(bits=4096, insecure_key=False), Policy(min_key_bits=3072), logged.append)
+    assert logged == [
+        "hetero_lr: the job asks for 512-bit keys (insecure_key True); this party's policy makes it 1024 bits "
+        "(insecure_key True)",
+        "hetero_lr: the job asks for 2048-bit keys (insecure_key True); this party's policy makes it 2048 bits "
+        "(insecure_key False)",
+    ]
+
+
 @pytest.mark.parametrize("free", [False, True], ids=["arbiter", "arbiter-free"])
 def test_a_key_under_my_floor_is_refused(breast: Breast, free: bool) -> None:
     """The job asks for 512 bits; the host's policy says 1024: it will not encrypt under a 512-bit key."""
