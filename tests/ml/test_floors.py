@@ -183,3 +183,47 @@ def test_a_host_refuses_a_guest_that_swaps_its_commitment(breast: Breast) -> Non
 
     with pytest.raises(AssertionError, match="altered this party's seed commitment"):
         run_threads({"guest": script, "host": lambda: agree_host(feds["host0"], "lr", -1, LAB)})
+
+
+def _scripted_hosts(feds: dict[str, Any], commits: list[bytes], reveals: list[object]) -> dict[str, Any]:
+    """Hosts that commit to `commits`' seeds and then send `reveals` as their seeds, whatever they committed to."""
+
+    def host(i: int) -> None:
+        fed = feds[f"host{i}"]
+        fed.get("lr.rows", "guest")
+        fed.remote(commitment(commits[i]), "lr.seed_commit", "guest")
+        fed.get("lr.seed_commits", "guest")
+        fed.remote(reveals[i], "lr.seed", "guest")
+
+    return {f"host{i}": (lambda i=i: host(i)) for i in range(len(commits))}
+
+
+@pytest.mark.parametrize(
+    ("reveal", "refusal"),
+    [
+        (b"\x09" * SEED_BYTES, f"host {HOSTS[1]}'s batch seed does not match its commitment"),
+        (b"\x08", f"host {HOSTS[1]}'s batch seed is not a 32-byte value; refusing the batch agreement"),
+        ("\x08" * SEED_BYTES, f"host {HOSTS[1]}'s batch seed is not a 32-byte value; refusing the batch agreement"),
+    ],
+    ids=["another-seed", "too-short", "text"],
+)
+def test_the_guest_refuses_a_host_seed_it_was_not_committed_to(breast: Breast, reveal: object, refusal: str) -> None:
+    """A host choosing its seed after seeing the other host's commitment (or sending no 32-byte seed) is caught
+    by the guest before any batch is drawn."""
+    feds = federations(MemoryHub(), 2, timeout=20)
+    seeds = [b"\x01" * SEED_BYTES, b"\x02" * SEED_BYTES]
+    jobs = {"guest": lambda: agree_guest(feds["guest"], "lr", breast.ids, 100, LAB),
+            **_scripted_hosts(feds, seeds, [seeds[0], reveal])}
+    with pytest.raises(AssertionError) as err:
+        run_threads(jobs)  # type: ignore[arg-type]
+    assert isinstance(err.value.__cause__, ComponentError) and str(err.value.__cause__) == refusal
+
+
+def test_row_ids_must_be_a_list_of_distinct_texts_on_both_sides(breast: Breast) -> None:
+    with pytest.raises(ComponentError, match="^the guest's table repeats a row id; hetero_lr needs unique ids$"):
+        agree_guest(federations(MemoryHub(), 1, timeout=5)["guest"], "lr", [breast.ids[0]] * 40, -1, LAB)
+    for ids in ("id0 id1", [1, 2]):
+        feds = federations(MemoryHub(), 1, timeout=5)
+        feds["guest"].remote({"ids": ids, "commit": commitment(b"\x00" * SEED_BYTES)}, "lr.rows", "host")
+        with pytest.raises(ComponentError, match="^the guest's row ids are malformed$"):
+            agree_host(feds["host0"], "lr", -1, LAB)
