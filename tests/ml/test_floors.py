@@ -16,7 +16,7 @@ from fate.federation.memory import MemoryHub
 from fate.flow.policy import Policy
 from fate.ml.component import ComponentError
 from fate.ml.joint_batches import SEED_BYTES, agree_guest, agree_host, batch_order, commitment, joint_seed
-from fate.ml.lr_floors import batch_sizes, secure_params
+from fate.ml.lr_floors import batch_sizes, check_batch_floor, secure_params
 from fate.ml.lr_params import parse_params
 from tests.ml.conftest import Breast
 from tests.ml.federated import HOSTS, LAB, federations, run_threads, train_and_predict
@@ -86,6 +86,18 @@ def test_tails_join_the_last_batch() -> None:
     assert batch_sizes(569, 568) == [569]  # not [568, 1]: N - 1 cannot make a one-row batch
     assert batch_sizes(569, -1) == batch_sizes(569, 5000) == [569]
     assert batch_sizes(64, 32) == [32, 32]
+    assert batch_sizes(1, -1) == [1]
+    with pytest.raises(ComponentError, match="^hetero_lr needs at least one row$"):
+        batch_sizes(0, -1)
+
+
+def test_the_batch_floors_refusal_says_why() -> None:
+    with pytest.raises(ComponentError) as err:
+        check_batch_floor(100, 8, Policy())
+    assert str(err.value) == (
+        "batches of 8 rows is under this party's floor of 32 rows per batch (policy.min_batch_size): "
+        "a gradient over so few rows gives away single rows; refusing to train"
+    )
 
 
 @pytest.mark.parametrize("free", [False, True], ids=["arbiter", "arbiter-free"])
