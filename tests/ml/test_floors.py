@@ -7,6 +7,7 @@ a seed both sides contribute to, so a guest can neither ask for one-row batches 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -239,3 +240,65 @@ def test_row_ids_must_be_a_list_of_distinct_texts_on_both_sides(breast: Breast) 
         feds["guest"].remote({"ids": ids, "commit": commitment(b"\x00" * SEED_BYTES)}, "lr.rows", "host")
         with pytest.raises(ComponentError, match="^the guest's row ids are malformed$"):
             agree_host(feds["host0"], "lr", -1, LAB)
+
+
+IDS = [f"id{i}" for i in range(64)]
+GUEST_SEED = b"\x07" * SEED_BYTES
+ROWS = {"ids": IDS, "commit": commitment(GUEST_SEED)}
+
+
+def _host_refusal(hosts: int, rows: object, guest: Callable[[Any, bytes], None] | None = None) -> str:
+    """What a real host (host0 of `hosts`) refuses when a scripted guest announces `rows` and then runs
+    `guest(fed, host0's seed commitment or seed)`; the refusal's words."""
+    feds = federations(MemoryHub(), hosts, timeout=20)
+    feds["guest"].remote(rows, "lr.rows", "host")
+    jobs: dict[str, Callable[[], Any]] = {"host": lambda: agree_host(feds["host0"], "lr", 32, LAB)}
+    if guest is not None:
+        tag = "lr.seed_commit" if hosts > 1 else "lr.seed"
+        jobs["guest"] = lambda: guest(feds["guest"], feds["guest"].get(tag, "host", HOSTS[0]))
+    with pytest.raises(AssertionError) as err:
+        run_threads(jobs)
+    assert isinstance(err.value.__cause__, ComponentError)
+    return str(err.value.__cause__)
+
+
+def _reveal(reveal: Callable[[bytes], object]) -> Callable[[Any, bytes], None]:
+    return lambda fed, host_seed: fed.remote(reveal(host_seed), "lr.seed_reveal", "host")
+
+
+def _commits(commits: object) -> Callable[[Any, bytes], None]:
+    return lambda fed, _: fed.remote(commits, "lr.seed_commits", "host", [HOSTS[0]])
+
+
+NOT_32 = "is not a 32-byte value; refusing the batch agreement"
+OTHER = b"\x08" * SEED_BYTES
+
+
+@pytest.mark.parametrize(
+    ("hosts", "rows", "guest", "refusal"),
+    [
+        (1, ["id0"], None, "the guest's row announcement is malformed"),
+        (1, {"ids": IDS, "commit": b"short"}, None, f"the guest's seed commitment {NOT_32}"),
+        (1, ROWS, _reveal(lambda s: [GUEST_SEED, s]), "the guest's seed reveal is malformed"),
+        (1, ROWS, _reveal(lambda s: {"guest": GUEST_SEED, "hosts": s}), "the guest's seed reveal is malformed"),
+        (1, ROWS, _reveal(lambda s: {"guest": GUEST_SEED, "hosts": [s, s]}), "the guest's seed reveal is malformed"),
+        (1, ROWS, _reveal(lambda s: {"guest": b"short", "hosts": [s]}), f"the guest's batch seed {NOT_32}"),
+        (1, ROWS, _reveal(lambda s: {"guest": GUEST_SEED, "hosts": [b"short"]}), f"a host's batch seed {NOT_32}"),
+        (1, ROWS, _reveal(lambda s: {"guest": OTHER, "hosts": [s]}),
+         "the guest's batch seed does not match its commitment; refusing its batches"),
+        # The one host's own seed replaced by one the guest picked after seeing it: the guest would choose the rows.
+        (1, ROWS, _reveal(lambda s: {"guest": GUEST_SEED, "hosts": [OTHER]}),
+         "the guest revealed host seeds that were not committed; refusing its batches"),
+        (2, ROWS, _commits("all"), "the guest's list of seed commitments is malformed"),
+        (2, ROWS, _commits([commitment(OTHER)]), "the guest's list of seed commitments is malformed"),
+        (2, ROWS, _commits([b"short", b"short"]), f"a host's seed commitment {NOT_32}"),
+        (2, ROWS, _commits([commitment(OTHER), commitment(OTHER)]), "the guest altered this party's seed commitment"),
+    ],
+    ids=["rows-not-a-map", "commit-short", "reveal-not-a-map", "reveal-hosts-not-a-list", "reveal-hosts-too-many",
+         "guest-seed-short", "host-seed-short", "guest-seed-not-committed", "host-seed-replaced",
+         "commits-not-a-list", "commits-too-few", "commits-short", "own-commit-altered"],
+)
+def test_a_host_refuses_every_malformed_or_uncommitted_step_of_the_guest(
+    hosts: int, rows: object, guest: Callable[[Any, bytes], None] | None, refusal: str
+) -> None:
+    assert _host_refusal(hosts, rows, guest) == refusal
