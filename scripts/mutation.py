@@ -80,9 +80,13 @@ def load_config() -> tuple[dict[str, Any], list[Group], list[dict[str, Any]]]:
 
 def sync_tree(dst: Path) -> None:
     """Copy the work tree's files (tracked and untracked, not ignored) into dst, keeping mtimes."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "-co", "--exclude-standard"], cwd=REPO, check=True, capture_output=True
-    ).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "-co", "--exclude-standard"], cwd=REPO, check=True, capture_output=True
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for rel in filter(None, listed):
         src, out = REPO / rel, dst / rel
         if not src.is_file():
@@ -204,7 +208,9 @@ for line in sys.stdin.read().split():
 def show_survivors(wd: Path, outcome: Outcome) -> None:
     """Every survivor's diff, in .mutation/<group>.survivors (one process; `mutmut show` per mutant is slow)."""
     names = "\n".join(f"{path}={name}" for path, name in outcome.survivor_paths)
-    shown = subprocess.run([sys.executable, "-c", _DIFFS], cwd=wd, input=names, capture_output=True, text=True)
+    shown = subprocess.run(
+        [sys.executable, "-c", _DIFFS], cwd=wd, input=names, capture_output=True, text=True
+    )
     (WORK / f"{outcome.name}.survivors").write_text(shown.stdout + shown.stderr, encoding="utf-8")
 
 
@@ -252,18 +258,34 @@ def run_manual(mutants: list[dict[str, Any]], budget_minutes: float) -> list[tup
             continue
         target.write_text(original.replace(mutant["old"], mutant["new"]), encoding="utf-8")
         try:
-            cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m", PYTEST_MARKERS,
-                   *mutant["tests"]]
+            cmd = [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-x",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-m",
+                PYTEST_MARKERS,
+                *mutant["tests"],
+            ]
             rc, minutes = run_bounded(cmd, wd, log, left)
         finally:
             target.write_text(original, encoding="utf-8")
-        status = {None: "not checked (time box)", 0: "SURVIVED", 1: "killed"}.get(rc, f"error (pytest exit {rc})")
+        status = {None: "not checked (time box)", 0: "SURVIVED", 1: "killed"}.get(
+            rc, f"error (pytest exit {rc})"
+        )
         results.append((mutant["name"], status, minutes))
     return results
 
 
-def summary(outcomes: list[Outcome], manual: list[tuple[str, str, float]], argv: list[str], minutes: float) -> str:
-    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout
+def summary(
+    outcomes: list[Outcome], manual: list[tuple[str, str, float]], argv: list[str], minutes: float
+) -> str:
+    rev = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    ).stdout
     dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True).stdout
     out = [
         f"# Mutation testing: {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
@@ -288,7 +310,11 @@ def summary(outcomes: list[Outcome], manual: list[tuple[str, str, float]], argv:
             out += ["", f"## {o.name}: survivors (diffs in .mutation/{o.name}.survivors)", ""]
             out += [f"- `{name}`" for name in o.survivors]
         if o.untested:
-            out += ["", f"## {o.name}: functions no selected test reaches (their mutants count as not caught)", ""]
+            out += [
+                "",
+                f"## {o.name}: functions no selected test reaches (their mutants count as not caught)",
+                "",
+            ]
             out += [f"- `{name}`: {n} mutants" for name, n in sorted(o.untested.items())]
     if manual:
         out += ["", "## Hand-written mutants", "", "| mutant | result | minutes |", "|---|---|---|"]
@@ -298,16 +324,25 @@ def summary(outcomes: list[Outcome], manual: list[tuple[str, str, float]], argv:
 
 def main() -> int:
     base, groups, manual = load_config()
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     names = [g.name for g in groups] + ["manual"]
     parser.add_argument("groups", nargs="*", metavar="GROUP", help=f"default: all of {names}")
-    # One worker by default: the machine it runs on is shared (docs/testing.md).
-    parser.add_argument("--max-children", type=int, default=1, help="parallel mutant workers (default 1)")
+    # Two workers: the whole run fits 30 minutes on a quiet 2-core machine only with both cores
+    # (docs/testing.md); give 1 where the machine is shared.
+    parser.add_argument("--max-children", type=int, default=2, help="parallel mutant workers (default 2)")
     parser.add_argument("--fresh", action="store_true", help="drop mutmut's cached results first")
     parser.add_argument("--time-box", type=float, help="minutes per group instead of pyproject's")
-    parser.add_argument("--manual-minutes", type=float, default=3.0, help="time box of the hand-written mutants")
-    parser.add_argument("--budget", type=float, default=28.0,
-                        help="minutes for the whole run (default 28): a group gets what is left of it at most")
+    parser.add_argument(
+        "--manual-minutes", type=float, default=3.0, help="time box of the hand-written mutants"
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=28.0,
+        help="minutes for the whole run (default 28): a group gets what is left of it at most",
+    )
     args = parser.parse_args()
     unknown = set(args.groups) - set(names)
     if unknown:
