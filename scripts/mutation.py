@@ -119,7 +119,9 @@ def group_pyproject(text: str, base: dict[str, Any], group: Group) -> str:
     return text[:start] + "\n".join(lines) + "\n" + text[end:]
 
 
-def run_bounded(cmd: list[str], cwd: Path, log: Path, seconds: float) -> tuple[int | None, float]:
+def run_bounded(
+    cmd: list[str], cwd: Path, log: Path, seconds: float, env: dict[str, str] | None = None
+) -> tuple[int | None, float]:
     """Run cmd in its own process group; at the time box, end the group (SIGTERM, SIGKILL 10 s later).
 
     mutmut records each mutant's result as it comes, so what finished before the box is kept."""
@@ -127,7 +129,9 @@ def run_bounded(cmd: list[str], cwd: Path, log: Path, seconds: float) -> tuple[i
     with log.open("ab") as out:
         out.write(f"\n$ {' '.join(cmd)}  (cwd {cwd}, time box {seconds:.0f}s)\n".encode())
         out.flush()
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             rc: int | None = proc.wait(timeout=seconds)
         except subprocess.TimeoutExpired:
@@ -214,6 +218,59 @@ def show_survivors(wd: Path, outcome: Outcome) -> None:
     (WORK / f"{outcome.name}.survivors").write_text(shown.stdout + shown.stderr, encoding="utf-8")
 
 
+RECHECK_SECONDS = 120.0  # wall time for one mutant's plain pytest run
+
+
+def recheck_timeouts(wd: Path, group: Group, base: dict[str, Any], seconds: float) -> str:
+    """Run each mutant mutmut's workers timed out on again, in a plain pytest process; keep its verdict.
+
+    mutmut forks each worker from a process that has run tests; a test whose code takes a lock held at
+    fork time then hangs (seen in the bundle group: a message-wording mutant no test reads "timed out"),
+    and a timeout counts as caught. MUTANT_UNDER_TEST selects the mutant without a fork: exit 0 is a
+    survivor, 1 a kill, and only what still runs out of time stays a timeout."""
+    from mutmut.utils.format_utils import mangled_name_from_mutant_name
+
+    stats = wd / "mutants" / "mutmut-stats.json"
+    if not stats.exists():
+        return ""
+    tests_by = json.loads(stats.read_text(encoding="utf-8")).get("tests_by_mangled_function_name", {})
+    log = WORK / f"{group.name}.log"
+    deadline = time.monotonic() + seconds
+    counts: dict[str, int] = {}
+    for meta in meta_files(wd, group):
+        if not meta.exists():
+            continue
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        codes = data.get("exit_code_by_key", {})
+        for name, code in sorted(codes.items()):
+            tests = sorted(tests_by.get(mangled_name_from_mutant_name(name), []))
+            if code not in TIMEOUT or not mine(name, group) or not tests:
+                continue
+            left = min(deadline - time.monotonic(), RECHECK_SECONDS)
+            if left < 5:
+                counts["not re-checked (time box)"] = counts.get("not re-checked (time box)", 0) + 1
+                continue
+            cmd = [
+                sys.executable,
+                "-m",
+                "pytest",
+                "--rootdir=.",
+                "-x",
+                "-q",
+                "-p",
+                "no:randomly",
+                *tests,
+                *base.get("pytest_add_cli_args", []),
+            ]
+            rc, _ = run_bounded(cmd, wd / "mutants", log, left, env={**os.environ, "MUTANT_UNDER_TEST": name})
+            verdict = {0: "survived", 1: "killed"}.get(rc, "timeout") if rc is not None else "timeout"
+            counts[verdict] = counts.get(verdict, 0) + 1
+            if rc in (0, 1):
+                codes[name] = rc
+        meta.write_text(json.dumps(data, indent=4), encoding="utf-8")
+    return ", ".join(f"{n} {what}" for what, n in sorted(counts.items()))
+
+
 def run_group(group: Group, base: dict[str, Any], max_children: int, fresh: bool) -> Outcome:
     wd = WORK / group.name
     if fresh and wd.exists():
@@ -227,11 +284,18 @@ def run_group(group: Group, base: dict[str, Any], max_children: int, fresh: bool
     log.write_text("", encoding="utf-8")
     cmd = [sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children), *group.functions]
     outcome = Outcome(group.name)
-    rc, outcome.minutes = run_bounded(cmd, wd, log, group.minutes * 60)
+    started = time.monotonic()
+    rc, _ = run_bounded(cmd, wd, log, group.minutes * 60)
+    notes = []
     if rc is None:
-        outcome.note = f"stopped at its {group.minutes:g}-minute time box"
+        notes.append(f"stopped at its {group.minutes:g}-minute time box")
     elif rc != 0:
-        outcome.note = f"mutmut exited {rc} (see .mutation/{group.name}.log)"
+        notes.append(f"mutmut exited {rc} (see .mutation/{group.name}.log)")
+    rechecked = recheck_timeouts(wd, group, base, group.minutes * 60 - (time.monotonic() - started))
+    if rechecked:
+        notes.append(f"timeouts re-run without a fork: {rechecked}")
+    outcome.minutes = (time.monotonic() - started) / 60
+    outcome.note = "; ".join(notes)
     collect(wd, group, outcome)
     show_survivors(wd, outcome)
     return outcome
