@@ -244,6 +244,10 @@ def test_records_out_of_order_or_malformed_are_named(backend: Backend) -> None:
     assert chain_problem([*records, records[-1]]) == "record 4 (start, job j1) is out of order: expected record 5"
     broken = [*records[:3], {k: v for k, v in records[3].items() if k != "detail"}]
     assert chain_problem(broken) == "record 4 (start, job j1) is malformed"
+    # NaN is not JSON: the flow cannot have written it, so fatectl does not hash it either.
+    assert chain_problem([*records[:3], {**records[3], "detail": {"x": float("nan")}}]) == (
+        "record 4 (start, job j1) is malformed"
+    )
 
 
 def test_a_jobs_records_are_only_that_jobs(backend: Backend) -> None:
