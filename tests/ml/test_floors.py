@@ -235,11 +235,27 @@ def test_the_guest_refuses_a_host_seed_it_was_not_committed_to(breast: Breast, r
 def test_row_ids_must_be_a_list_of_distinct_texts_on_both_sides(breast: Breast) -> None:
     with pytest.raises(ComponentError, match="^the guest's table repeats a row id; hetero_lr needs unique ids$"):
         agree_guest(federations(MemoryHub(), 1, timeout=5)["guest"], "lr", [breast.ids[0]] * 40, -1, LAB)
-    for ids in ("id0 id1", [1, 2]):
+    for ids, refusal in (("id0 id1", "the guest's row ids are malformed"), ([1, 2], "the guest's row ids are malformed"),
+                         (["id0", "id0"], "the guest's row ids repeat an id; refusing to train")):
         feds = federations(MemoryHub(), 1, timeout=5)
         feds["guest"].remote({"ids": ids, "commit": commitment(b"\x00" * SEED_BYTES)}, "lr.rows", "host")
-        with pytest.raises(ComponentError, match="^the guest's row ids are malformed$"):
+        with pytest.raises(ComponentError) as err:
             agree_host(feds["host0"], "lr", -1, LAB)
+        assert str(err.value) == refusal
+
+
+def test_the_guest_refuses_a_host_commitment_that_is_no_32_byte_value(breast: Breast) -> None:
+    feds = federations(MemoryHub(), 2, timeout=20)
+
+    def host(i: int) -> None:
+        feds[f"host{i}"].get("lr.rows", "guest")
+        feds[f"host{i}"].remote(commitment(b"\x01" * SEED_BYTES) if i == 0 else b"short", "lr.seed_commit", "guest")
+
+    jobs = {"guest": lambda: agree_guest(feds["guest"], "lr", breast.ids, 100, LAB),
+            "host0": lambda: host(0), "host1": lambda: host(1)}
+    with pytest.raises(AssertionError) as err:
+        run_threads(jobs)  # type: ignore[arg-type]
+    assert str(err.value.__cause__) == f"host {HOSTS[1]}'s seed commitment is not a 32-byte value; refusing the batch agreement"
 
 
 IDS = [f"id{i}" for i in range(64)]
