@@ -18,6 +18,7 @@ test, the score, the minutes spent, and every survivor with its diff in .mutatio
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import datetime as dt
 import fnmatch
 import json
@@ -221,13 +222,14 @@ def show_survivors(wd: Path, outcome: Outcome) -> None:
 RECHECK_SECONDS = 120.0  # wall time for one mutant's plain pytest run
 
 
-def recheck_timeouts(wd: Path, group: Group, base: dict[str, Any], seconds: float) -> str:
-    """Run each mutant mutmut's workers timed out on again, in a plain pytest process; keep its verdict.
+def judge_without_fork(wd: Path, group: Group, base: dict[str, Any], seconds: float, workers: int) -> str:
+    """Run what mutmut's workers timed out on or did not reach in plain pytest processes; keep their verdicts.
 
-    mutmut forks each worker from a process that has run tests; a test whose code takes a lock held at
-    fork time then hangs (seen in the bundle group: a message-wording mutant no test reads "timed out"),
-    and a timeout counts as caught. MUTANT_UNDER_TEST selects the mutant without a fork: exit 0 is a
-    survivor, 1 a kill, and only what still runs out of time stays a timeout."""
+    mutmut forks each worker from a process that has run tests; a test that then takes a lock held at
+    fork time hangs until mutmut's limit (seen in the bundle group: wording mutants that no test reads
+    "timed out", and a timeout counts as caught). MUTANT_UNDER_TEST selects the mutant without a fork:
+    exit 0 is a survivor, 1 a kill; only what runs out of time again stays a timeout. Mutants a time
+    box left unchecked are judged the same way while the box lasts."""
     from mutmut.utils.format_utils import mangled_name_from_mutant_name
 
     stats = wd / "mutants" / "mutmut-stats.json"
@@ -236,39 +238,47 @@ def recheck_timeouts(wd: Path, group: Group, base: dict[str, Any], seconds: floa
     tests_by = json.loads(stats.read_text(encoding="utf-8")).get("tests_by_mangled_function_name", {})
     log = WORK / f"{group.name}.log"
     deadline = time.monotonic() + seconds
-    counts: dict[str, int] = {}
-    for meta in meta_files(wd, group):
-        if not meta.exists():
-            continue
-        data = json.loads(meta.read_text(encoding="utf-8"))
-        codes = data.get("exit_code_by_key", {})
-        for name, code in sorted(codes.items()):
-            tests = sorted(tests_by.get(mangled_name_from_mutant_name(name), []))
-            if code not in TIMEOUT or not mine(name, group) or not tests:
-                continue
-            left = min(deadline - time.monotonic(), RECHECK_SECONDS)
-            if left < 5:
-                counts["not re-checked (time box)"] = counts.get("not re-checked (time box)", 0) + 1
-                continue
-            cmd = [
-                sys.executable,
-                "-m",
-                "pytest",
-                "--rootdir=.",
-                "-x",
-                "-q",
-                "-p",
-                "no:randomly",
-                *tests,
-                *base.get("pytest_add_cli_args", []),
-            ]
-            rc, _ = run_bounded(cmd, wd / "mutants", log, left, env={**os.environ, "MUTANT_UNDER_TEST": name})
-            verdict = {0: "survived", 1: "killed"}.get(rc, "timeout") if rc is not None else "timeout"
-            counts[verdict] = counts.get(verdict, 0) + 1
-            if rc in (0, 1):
-                codes[name] = rc
+    metas = {
+        meta: json.loads(meta.read_text(encoding="utf-8")) for meta in meta_files(wd, group) if meta.exists()
+    }
+    todo = [
+        (meta, name, tests)
+        for meta, data in metas.items()
+        for name, code in sorted(data.get("exit_code_by_key", {}).items())
+        if (code in TIMEOUT or code is None)
+        and mine(name, group)
+        and (tests := sorted(tests_by.get(mangled_name_from_mutant_name(name), [])))
+    ]
+
+    def judge(item: tuple[Path, str, list[str]]) -> str:
+        meta, name, tests = item
+        left = min(deadline - time.monotonic(), RECHECK_SECONDS)
+        if left < 5:
+            return "left (time box)"
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--rootdir=.",
+            "-x",
+            "-q",
+            "-p",
+            "no:randomly",
+            *tests,
+            *base.get("pytest_add_cli_args", []),
+        ]
+        rc, _ = run_bounded(cmd, wd / "mutants", log, left, env={**os.environ, "MUTANT_UNDER_TEST": name})
+        if rc in (0, 1):
+            metas[meta]["exit_code_by_key"][name] = rc
+            return "survived" if rc == 0 else "killed"
+        return "timeout" if rc is None else f"pytest exit {rc}"
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        verdicts = list(pool.map(judge, todo))
+    for meta, data in metas.items():
         meta.write_text(json.dumps(data, indent=4), encoding="utf-8")
-    return ", ".join(f"{n} {what}" for what, n in sorted(counts.items()))
+    counts = {v: verdicts.count(v) for v in sorted(set(verdicts))}
+    return ", ".join(f"{n} {what}" for what, n in counts.items())
 
 
 def run_group(group: Group, base: dict[str, Any], max_children: int, fresh: bool) -> Outcome:
@@ -291,9 +301,10 @@ def run_group(group: Group, base: dict[str, Any], max_children: int, fresh: bool
         notes.append(f"stopped at its {group.minutes:g}-minute time box")
     elif rc != 0:
         notes.append(f"mutmut exited {rc} (see .mutation/{group.name}.log)")
-    rechecked = recheck_timeouts(wd, group, base, group.minutes * 60 - (time.monotonic() - started))
-    if rechecked:
-        notes.append(f"timeouts re-run without a fork: {rechecked}")
+    left = group.minutes * 60 - (time.monotonic() - started)
+    judged = judge_without_fork(wd, group, base, left, max_children)
+    if judged:
+        notes.append(f"timeouts and unchecked run without a fork: {judged}")
     outcome.minutes = (time.monotonic() - started) / 60
     outcome.note = "; ".join(notes)
     collect(wd, group, outcome)
