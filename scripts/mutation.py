@@ -49,6 +49,9 @@ class Group:
     tests: list[str]
     functions: list[str]
     minutes: float
+    # Survivors re-judged in plain pytest processes, not by mutmut's forked workers (which hang in this
+    # group's tests: docs/testing.md).
+    survivors_without_fork: bool = False
 
 
 @dataclass
@@ -73,7 +76,14 @@ def load_config() -> tuple[dict[str, Any], list[Group], list[dict[str, Any]]]:
     base = data["tool"]["mutmut"]
     section = data["tool"]["fatectl"]["mutation"]
     groups = [
-        Group(name, g["mutate"], g["tests"], g.get("functions", []), float(g.get("minutes", 5)))
+        Group(
+            name,
+            g["mutate"],
+            g["tests"],
+            g.get("functions", []),
+            float(g.get("minutes", 5)),
+            bool(g.get("survivors_without_fork", False)),
+        )
         for name, g in section["groups"].items()
     ]
     return base, groups, section.get("manual", [])
@@ -155,14 +165,19 @@ def mine(name: str, group: Group) -> bool:
 
 
 def forget_survivors(wd: Path, group: Group) -> None:
-    """Survivors and unfinished mutants are re-run every time (a new test may kill them now)."""
+    """Survivors and unfinished mutants are re-run every time (a new test may kill them now); with
+    `survivors_without_fork` the survivors are left to judge_without_fork instead of mutmut."""
     for meta in meta_files(wd, group):
         if not meta.exists():
             continue
         data = json.loads(meta.read_text(encoding="utf-8"))
         codes = data.get("exit_code_by_key", {})
         for name, code in codes.items():
-            if code not in KILLED and code not in TIMEOUT:
+            if (
+                code not in KILLED
+                and code not in TIMEOUT
+                and not (code == 0 and group.survivors_without_fork)
+            ):
                 codes[name] = None
         meta.write_text(json.dumps(data, indent=4), encoding="utf-8")
 
@@ -245,7 +260,7 @@ def judge_without_fork(wd: Path, group: Group, base: dict[str, Any], seconds: fl
         (meta, name, tests)
         for meta, data in metas.items()
         for name, code in sorted(data.get("exit_code_by_key", {}).items())
-        if (code in TIMEOUT or code is None)
+        if (code in TIMEOUT or code is None or (code == 0 and group.survivors_without_fork))
         and mine(name, group)
         and (tests := sorted(tests_by.get(mangled_name_from_mutant_name(name), [])))
     ]
