@@ -298,6 +298,13 @@ CASES = [
         VALID + "    flow:\n      resources: {requests: {memory: 4Gi}, limits: {memory: 4Gi}}\n",
         [],
     ),
+    RuleCase(
+        "exchange-request-over-limit",
+        HEAD
+        + "exchange:\n  enabled: true\n  address: x\n  resources: {requests: {memory: 8Gi}, limits: {memory: 4Gi}}\n"
+        + TWO,
+        [(6, 34, "exchange.resources.requests.memory", "request 8Gi exceeds the limit 4Gi")],
+    ),
     # --- what the schema reports, the rules skip: no crash, no second problem for the same value
     RuleCase(
         "node-ports-not-a-mapping",
