@@ -305,6 +305,18 @@ CASES = [
         + TWO,
         [(6, 34, "exchange.resources.requests.memory", "request 8Gi exceeds the limit 4Gi")],
     ),
+    RuleCase(
+        "a-text-quantity-is-the-schemas-to-judge",
+        VALID + "    router:\n      resources: {limits: {cpu: lots}}\n",
+        [
+            (
+                11,
+                33,
+                "parties[1].router.resources.limits.cpu",
+                "'lots' is not a Kubernetes quantity such as 500m, 2, 512Mi or 10Gi",
+            )
+        ],
+    ),
     # --- what the schema reports, the rules skip: no crash, no second problem for the same value
     RuleCase(
         "node-ports-not-a-mapping",
