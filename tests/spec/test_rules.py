@@ -317,6 +317,24 @@ CASES = [
             )
         ],
     ),
+    RuleCase(
+        "a-malformed-party-does-not-stop-the-next-ones-checks",
+        HEAD + "parties:\n  - id: 9999\n    name: bank-a\n    address: 10.0.0.1\n    policy: [1]\n"
+        "    router:\n      resources: {requests: [1]}\n  - id: 10000\n    name: bank-b\n    address: 10.0.0.2\n"
+        "    policy: {minKeyBits: 1024}\n    flow:\n      resources: {requests: {memory: 8Gi}, limits: {memory: 4Gi}}\n",
+        [
+            (7, 13, "parties[0].policy", "must be a mapping, got list"),
+            (9, 29, "parties[0].router.resources.requests", "must be a mapping, got list"),
+            (
+                13,
+                26,
+                "parties[1].policy.minKeyBits",
+                "a floor of 1024 bits accepts insecure keys; use at least 2048 "
+                "(or set this party's policy.allowInsecureKeys: true for a lab)",
+            ),
+            (15, 38, "parties[1].flow.resources.requests.memory", "request 8Gi exceeds the limit 4Gi"),
+        ],
+    ),
     # --- what the schema reports, the rules skip: no crash, no second problem for the same value
     RuleCase(
         "node-ports-not-a-mapping",
