@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Mutation testing of the security- and correctness-critical modules (docs/testing.md). Not part of CI.
 #   bash scripts/mutation.sh                 every group in pyproject.toml [tool.fatectl.mutation], < 30 min
-#   bash scripts/mutation.sh signing policy  some groups;  --fresh drops mutmut's cache, --max-children N (default 1)
+#   bash scripts/mutation.sh signing policy  some groups;  --fresh drops mutmut's cache, --max-children N (default 2; 1 on a shared machine, with nice -n 19)
 # Summary: .mutation/summary.md; survivors' diffs: .mutation/<group>.survivors; logs: .mutation/<group>.log
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import stat
 from pathlib import Path
@@ -37,6 +38,12 @@ def test_party_load_keeps_the_key_private_and_prints_helm_install(tmp_path: Path
     result = load_bundle(party_bundle[0], None, "registry.bank-a.example:5000/fate", allow_unsigned=True, dest=tmp_path / "site", images=images)
     key = tmp_path / "site" / "secrets" / "bank-a" / "tls.key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    # A party's secrets directory is its own too; what is not secret is readable (the umask still applies).
+    umask = os.umask(0)
+    os.umask(umask)
+    chart = tmp_path / "site" / "charts" / "bank-a" / "fate-party-0.1.0.tgz"
+    modes = [stat.S_IMODE(p.stat().st_mode) for p in (key.parent, chart.parent, chart)]
+    assert modes == [0o700, 0o755 & ~umask, 0o644 & ~umask]
     assert images.pushed == [(FakeImages.image_id("fatectl-test-engine:1"), "registry.bank-a.example:5000/fate/fatectl-test-engine:1")]
     assert "registry.bank-a.example:5000/fate/fatectl-test-engine:1" in result.images
     helm = [shlex.split(c) for c in result.commands if c.startswith("helm install")]

@@ -146,3 +146,30 @@ def test_the_process_pool_fills_in_small_batches_and_no_factor_repeats() -> None
         factors += public.obfuscators.take(10)
     assert len(set(factors)) == 60 and public.obfuscators.served_online == 0
     assert [int(m) for m in private.raw_decrypt(factors)] == [0] * 60
+
+
+def test_an_obfuscators_exponent_is_as_long_as_half_the_key_by_either_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """h_s^alpha hides a plaintext only if alpha has about half n's bits of randomness (the DJN variant):
+    a shorter draw weakens every ciphertext while they still decrypt. The owner's CRT path must draw as
+    many bits and give the same factor as the public path for the same alpha."""
+    public, private = _fresh_key()
+    asked: list[int] = []
+    alpha = (1 << 127) + 12345  # a fixed draw, so both paths can be compared
+
+    def randbits(k: int) -> int:
+        asked.append(k)
+        return alpha
+
+    monkeypatch.setattr("fate.crypto.keys.secrets.randbits", randbits)
+    assert public.obfuscator() == private.obfuscator()
+    assert asked == [(public.bits + 1) // 2] * 2 == [128, 128]
+
+
+def test_a_key_without_its_table_yet_pickles_as_its_modulus_alone() -> None:
+    # A key just read from the wire has no h_s until its first encryption; pool workers then pick their own.
+    public, _ = _fresh_key()
+    received = paillier.PublicKey(public.n)
+    copy = pickle.loads(pickle.dumps(received))
+    assert copy == public and copy.hs is None and "_table" not in received.__dict__

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -73,6 +75,20 @@ def test_packed_arrays_of_other_keys_or_layouts_do_not_mix(keypair, other_keypai
     rerandomized = a.rerandomize()
     assert rerandomized.ciphertexts != a.ciphertexts
     assert paillier.decrypt_packed(sk, rerandomized).tolist() == [1.0, 1.0, 1.0]
+
+
+def test_a_packed_array_holding_more_values_than_it_declares_is_refused(keypair):
+    # Whoever packed the ciphertexts declares how many values they hold; one that declares fewer
+    # would have the rest of the plaintext silently dropped (or read into a later value).
+    pk, sk = keypair
+    packed = paillier.encrypt_packed(pk, np.array([1.0, 2.0, 3.0]), value_bound=4.0)
+    assert len(packed.ciphertexts) == 1
+    fewer = dataclasses.replace(packed, count=2)
+    with pytest.raises(
+        paillier.EncodingOverflowError,
+        match=r"^packed plaintext has data beyond its slots: a slot overflowed$",
+    ):
+        paillier.decrypt_packed(sk, fewer)
 
 
 @settings(max_examples=25, deadline=None)

@@ -212,6 +212,16 @@ def test_a_private_key_needs_both_factors_prime(keypair: KeyPair) -> None:
         text = json.dumps({"kind": "paillier-private", "n": f"{int(p * q):x}", "p": f"{int(p):x}", "q": f"{int(q):x}"})
         with pytest.raises(WireFormatError):
             paillier.PrivateKey.from_json(text, insecure=True)
+    # An even n is refused as a modulus anyway; an odd composite factor reaches the primality check itself
+    # (found by mutation: with `or` for `and` one prime factor was enough, and the even n still refused).
+    composite = private.q + 2
+    while gmpy2.is_prime(composite):
+        composite += 2
+    for p, q in ((private.p, composite), (composite, private.p)):
+        assert (p * q).bit_length() == private.public_key.bits
+        text = json.dumps({"kind": "paillier-private", "n": f"{int(p * q):x}", "p": f"{int(p):x}", "q": f"{int(q):x}"})
+        with pytest.raises(WireFormatError, match="^private key factors are not prime$"):
+            paillier.PrivateKey.from_json(text, insecure=True)
 
 
 # ---- scalar encoding ----

@@ -250,3 +250,19 @@ def test_moving_a_released_ticket_accounts_nothing() -> None:
     quotas.move(live, quotas.pools["job"])
     assert quotas.status()["pools"]["job"] == {"bytes": 8, "count": 1}
     assert quotas.status()["total"] == {"bytes": 8, "count": 1}
+
+
+def test_releasing_one_of_a_peers_messages_keeps_the_rest_counted_against_it() -> None:
+    # peer_messages=3: a peer holding three, one of them released, may add exactly one more. Forgetting
+    # what it still holds on a release would hand it a fresh quota each time a message is read.
+    quotas = Quotas(LIMITS, 1)
+    job = quotas.pools["job"]
+    tickets = [quotas.reserve(job, 2, 1) for _ in range(3)]
+    quotas.release(tickets[0])
+    tickets.append(quotas.reserve(job, 2, 1))
+    with pytest.raises(QuotaExceeded, match=r"^party 2 already has 3 messages of open jobs"):
+        quotas.reserve(job, 2, 1)
+    for ticket in tickets:  # the first one a second time: counted once
+        quotas.release(ticket)
+    assert quotas.status()["peers"]["2"] == {"held": {}, "refused": {"peer_messages": 1}}
+    assert quotas.status()["total"] == {"bytes": 0, "count": 0}

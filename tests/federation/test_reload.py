@@ -76,3 +76,16 @@ def test_a_revoked_party_is_refused_once_the_routers_reload(lab: RouterLab, tmp_
     assert lab.routers[9999].router.hops.links["10001"].state == "down"  # 9999 refuses its server certificate
     assert lab.routers[10001].router.hops.links["9999"].state == "down"  # and 9999 refuses its client certificate
     assert lab.routers[9999].router.hops.links["10000"].state == "up"
+
+
+def test_a_connection_opened_before_the_revocation_is_refused_request_by_request(lab: RouterLab, tmp_path: Path) -> None:
+    # The handshake checks new connections only: 10001's router keeps its link to 9999 open, so after
+    # 9999 reloads the CRL the next message travels over a connection whose handshake passed. Only
+    # 9999's per-request check can refuse it, and says why.
+    sender = lab.transport(10001, deadline=2.0)
+    sender.send("job", "before", 9999, b"accepted")
+    assert lab.transport(9999).recv("job", "before", 10001, timeout=10) == b"accepted"
+    revoke_party(lab.fed, tmp_path / "secrets", 10001)
+    assert lab.routers[9999].router.tls_state.refresh()  # 9999 only: 10001's router still tries
+    with pytest.raises(TransportError, match="the certificate of party-10001 is revoked"):
+        sender.send("job", "after", 9999, b"refused")

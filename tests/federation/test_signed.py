@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -345,3 +346,49 @@ def test_opening_a_job_opens_it_on_the_transport_underneath(net: Net, monkeypatc
     monkeypatch.setattr(receiver.inner, "open_job", opened.append)
     receiver.open_job("j-open")
     assert opened == ["j-open"]
+
+
+def _reheader(raw: bytes, edit: Any) -> bytes:
+    """A genuine envelope with its header unpacked, edited by `edit` (which returns the new header) and packed again."""
+    size = int.from_bytes(raw[len(MAGIC) : len(MAGIC) + 4], "big")
+    start = len(MAGIC) + 4 + size
+    header = edit(msgpack.unpackb(raw[len(MAGIC) + 4 : start], raw=False))
+    packed = msgpack.packb(header)
+    return MAGIC + len(packed).to_bytes(4, "big") + packed + raw[start:]
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param(lambda h: {**h, "note": "hi"}, id="an-extra-field"),
+        pytest.param(lambda h: {k: v for k, v in h.items() if k != "seq"}, id="a-missing-field"),
+        pytest.param(lambda h: {**h, "src": str(h["src"])}, id="a-number-as-text"),
+        pytest.param(lambda h: {**h, "tag": h["tag"].encode()}, id="text-as-bytes"),
+        pytest.param(lambda h: {**h, "dst": True}, id="a-boolean-for-a-number"),
+        pytest.param(lambda h: {**h, "seq": -1}, id="a-negative-number"),
+        pytest.param(lambda h: 7, id="not-a-map"),
+    ],
+)
+def test_a_signature_header_with_other_fields_or_types_is_refused_and_logged(
+    net: Net, edit: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The header is read strictly before the signature is checked: exactly the signed fields, each of its
+    # type (ids and numbers non-negative integers, not booleans), or the message is refused as malformed,
+    # not half-read into a crash or a TransportError of another kind.
+    job = _job()
+    net.relay(A).send(job, "t", B, _reheader(forge(net.secrets, A, A, B, job, "t", b"x"), edit))
+    refusal = f"rejected 't' of job {job} from party {A}: its signature header is malformed"
+    with caplog.at_level(logging.WARNING, logger="fate.federation.signed"), pytest.raises(AuthenticationError) as err:
+        net.parties[B].recv(job, "t", A, timeout=5)
+    assert str(err.value) == refusal
+    assert caplog.messages == [refusal]
+
+
+def test_a_restarted_sender_is_not_taken_for_a_replay(net: Net) -> None:
+    # Replay windows are per session: a party that restarts draws a new session and numbers from 0 again.
+    job = _job()
+    net.parties[A].send(job, "before", B, b"1")
+    assert net.parties[B].recv(job, "before", A, timeout=5) == b"1"
+    restarted = signed(net.hub.transport(A), tls_of(net.secrets, A))
+    restarted.send(job, "after", B, b"2")
+    assert net.parties[B].recv(job, "after", A, timeout=5) == b"2"

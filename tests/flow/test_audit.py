@@ -191,3 +191,86 @@ def test_audit_verify_pages_moves_the_checkpoint_and_refuses_a_rewritten_history
     assert err.value.message == "the audit log of party 10000 failed verification"
     assert "the history was rewritten" in str(err.value)
     assert read_checkpoint(path) == saved  # a failed verification does not move the checkpoint
+
+
+def test_a_record_holds_what_was_appended_and_its_hash_chains_it(backend: Backend) -> None:
+    # The chain tests above edit records; here the record itself: each field as given, its detail
+    # through JSON, its hash recomputed by fatectl from the previous one.
+    log = AuditLog(backend.open())
+    first = log.append("proposal", "j1", "party 9999", {"from": 9999, "tables": {"10000": "breast"}})
+    second = log.append("decision", "j1", "policy", {"verdict": "refuse", "reasons": ("a", "b")})
+    assert {k: first[k] for k in ("seq", "kind", "job_id", "actor", "detail", "prev_hash")} == {
+        "seq": 1, "kind": "proposal", "job_id": "j1", "actor": "party 9999",
+        "detail": {"from": 9999, "tables": {"10000": "breast"}}, "prev_hash": "0" * 64,
+    }
+    assert (second["seq"], second["prev_hash"], second["detail"]) == (
+        2, first["hash"], {"verdict": "refuse", "reasons": ["a", "b"]})
+    for prev, record in (("0" * 64, first), (first["hash"], second)):
+        assert record["hash"] == record_hash(prev, record)
+    assert log.records() == [first, second]
+
+
+def test_what_a_peer_chooses_is_kept_short_and_only_json_is_recorded(backend: Backend) -> None:
+    log = AuditLog(backend.open())
+    record = log.append("ignored", "j" * 257, "a" * 256, {})
+    assert (record["job_id"], record["actor"]) == ("j" * 256 + "...", "a" * 256)  # at most 256 kept as is
+    with pytest.raises(ValueError, match="^unknown audit record kind 'gossip'$"):
+        log.append("gossip", "j1", "party 9999", {})
+    with pytest.raises(ValueError, match="not JSON compliant"):  # NaN is not JSON: no reader could hash it
+        log.append("output", "j1", "worker", {"auc": float("nan")})
+    assert [r["seq"] for r in log.records()] == [1]
+
+
+def test_audit_verify_of_an_empty_log_writes_no_checkpoint(
+    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fatectl.audit as cli_audit
+    from fatectl.lab.paths import audit_checkpoint
+    from fatectl.spec.loader import load_federation
+
+    fed = load_federation(Path(__file__).resolve().parents[2] / "examples" / "two-party.yaml")
+    log = AuditLog(backend.open())
+    monkeypatch.setattr(cli_audit, "client_for", lambda fed_, party, root=None: _PagingClient(log, page=3))
+    report = cli_audit.audit_log(fed, 10000, verify=True, root=tmp_path)
+    assert report.records == [] and report.verification is not None
+    assert (report.verification.records, report.verification.head, report.verification.previous) == (0, None, None)
+    assert not audit_checkpoint(fed.name, fed.party(10000).name, tmp_path).exists()
+    log.append("start", "j1", "flow", {})
+    assert [r["seq"] for r in cli_audit.audit_log(fed, 10000, verify=True, root=tmp_path).records] == [1]
+
+
+def test_records_out_of_order_or_malformed_are_named(backend: Backend) -> None:
+    records = _log(backend).records()
+    assert chain_problem([*records, records[-1]]) == "record 4 (start, job j1) is out of order: expected record 5"
+    broken = [*records[:3], {k: v for k, v in records[3].items() if k != "detail"}]
+    assert chain_problem(broken) == "record 4 (start, job j1) is malformed"
+    # NaN is not JSON: the flow cannot have written it, so fatectl does not hash it either.
+    assert chain_problem([*records[:3], {**records[3], "detail": {"x": float("nan")}}]) == (
+        "record 4 (start, job j1) is malformed"
+    )
+
+
+def test_a_jobs_records_are_only_that_jobs(backend: Backend) -> None:
+    log = _log(backend)
+    log.append("proposal", "j2", "party 9999", {"from": 9999})
+    assert [r["seq"] for r in log.records(job_id="j2")] == [5]
+    assert [r["seq"] for r in log.records(after=2, limit=2)] == [3, 4]
+
+
+def test_a_proposal_is_recorded_by_who_what_which_tables_and_a_fingerprint_of_its_parameters() -> None:
+    from fate.flow.audit import digest, proposal_detail
+    from fate.flow.jobspec import validate_job
+
+    job: dict[str, Any] = {
+        "name": "study", "roles": {"guest": [1], "host": [2], "arbiter": [1]}, "tables": {1: "a", 2: "ours"},
+        "pipeline": [{"name": "p", "component": "psi"},
+                     {"name": "lr", "component": "hetero_lr", "params": {"batch_size": 64}}],
+    }
+    detail = proposal_detail(1, validate_job(job), 2)
+    assert detail == {
+        "from": 1, "name": "study", "roles": {"guest": [1], "host": [2], "arbiter": [1]}, "our_roles": ["host"],
+        "tables": {"1": "a", "2": "ours"}, "components": ["psi", "hetero_lr"],
+        "params_digest": digest({"p": {}, "lr": {"batch_size": 64}}),
+    }
+    job["pipeline"][1]["params"]["batch_size"] = 32
+    assert proposal_detail(1, validate_job(job), 2)["params_digest"] != detail["params_digest"]

@@ -173,3 +173,66 @@ def test_our_own_submission_is_accepted_whatever_the_rules_say(tmp_path: Path) -
     deny = {"rules": [{"name": "no", "approval": "deny"}], "approval": "deny"}
     assert _fields(_judge(tmp_path, _job(), deny, src=ME)) == (
         "accept", "policy", "own job", ("submitted with this party's flow token",), "", True, True)
+
+
+def test_a_job_asking_for_insecure_keys_is_refused_unless_the_policy_allows_them(tmp_path: Path) -> None:
+    problem = f"lr (hetero_lr): insecure_key is set and party {ME} does not allow insecure keys"
+    assert _fields(_judge(tmp_path / "a", _job("{insecure_key: true}"), AUTO)) == (
+        "refuse", "floors", "floors", (problem,), f"party {ME}'s security floors: {problem}", True, True)
+    lab = {**AUTO, "allow_insecure_keys": True}
+    assert _judge(tmp_path / "b", _job("{insecure_key: true}"), lab).verdict == "accept"
+
+
+def test_hetero_lr_stating_nothing_is_held_to_the_floors_with_its_defaults(tmp_path: Path) -> None:
+    # hetero_lr's default key is SECURE_KEY_BITS (2048): under a 4096-bit floor the job is refused even
+    # though its job file states no key length; the psi step (no LR parameters) is not judged.
+    problem = "lr (hetero_lr): 2048-bit keys are under the floor of 4096 bits"
+    assert _judge(tmp_path, _job(), {**AUTO, "min_key_bits": 4096}).problems == (problem,)
+
+
+def test_a_job_without_an_arbiter_needs_no_trusted_one(tmp_path: Path) -> None:
+    job = _job(roles={"guest": [PROPOSER], "host": [ME]})
+    assert _fields(_judge(tmp_path, job, AUTO)) == (
+        "accept", "policy", "rule study", ("allowed by rule study",), "", True, True)
+
+
+REUSE = "{name: lr, component: hetero_lr, model: {job: train1, component: lr}}"
+
+
+def _reusing() -> dict[str, Any]:
+    """The job with its LR step scoring with a model stored here by job train1 (not there: a stage later)."""
+    job = _job()
+    job["pipeline"][1] = YAML(typ="safe").load(REUSE)
+    return job
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        # The stricter of the rules and model_reuse decides; on a tie the rules' decision stands.
+        (
+            {"rules": [{"name": "no", "approval": "deny"}], "model_reuse": "auto"},
+            ("refuse", "policy", "rule no", ("denied by rule no for party 1",), REFUSED),
+        ),
+        (
+            {**AUTO, "model_reuse": "deny"},
+            (
+                "refuse",
+                "policy",
+                "policy.model_reuse",
+                ("denied by policy.model_reuse for party 1",),
+                REFUSED,
+            ),
+        ),
+        (AUTO, ("pending", "policy", "policy.model_reuse", ("needs approval (policy.model_reuse)",), "")),
+        (
+            {**AUTO, "model_reuse": "auto"},
+            ("refuse", "table", "rule study", ("lr: model train1/lr: party 2 holds no job train1",), REFUSED),
+        ),
+    ],
+    ids=["a-rule-denies", "model-reuse-denies", "model-reuse-manual-by-default", "both-allow"],
+)
+def test_a_job_loading_a_model_stored_here_is_judged_by_the_stricter_of_the_rules_and_model_reuse(
+    tmp_path: Path, policy: dict[str, Any], expected: tuple[Any, ...]
+) -> None:
+    assert _fields(_judge(tmp_path, _reusing(), policy))[:5] == expected

@@ -59,6 +59,35 @@ def test_every_problem_is_listed_at_once() -> None:
     }
 
 
+
+def test_more_problems_at_once_and_what_they_are_read_as() -> None:
+    # Rules that are not a list count as none; a bad allow_insecure_keys counts as false, so a small
+    # key floor is reported too; a rule that is not a mapping is skipped, and the next one still read.
+    with pytest.raises(PolicyError) as info:
+        parse_policy({"rules": "all", "allow_insecure_keys": "no", "min_key_bits": 1024, "min_batch_size": 0})
+    assert info.value.problems == (
+        "policy.rules: expected a list, got 'all'",
+        "policy.allow_insecure_keys: expected true or false, got 'no'",
+        "policy.min_batch_size: expected a positive integer, got 0",
+        "policy.min_key_bits: 1024 is under 2048; set allow_insecure_keys for a test lab",
+    )
+    with pytest.raises(PolicyError) as info:
+        parse_policy({"rules": ["oops", {"approval": "maybe"}]})
+    assert info.value.problems == (
+        "policy.rules[0]: expected a mapping",
+        "policy.rules[1].approval: expected one of auto, manual, deny, got 'maybe'",
+    )
+    with pytest.raises(PolicyError) as info:
+        parse_policy([1])
+    assert info.value.problems == ("policy: expected a mapping, got [1]",)
+
+
+def test_a_rule_without_a_name_is_named_by_its_place() -> None:
+    # The name is what the audit log and the approval queue show ("allowed by rule #2").
+    policy = parse_policy({"rules": [{"approval": "deny"}, {"approval": "auto"}]})
+    assert [r.name for r in policy.rules] == ["#1", "#2"]
+
+
 def test_small_keys_need_the_partys_own_insecure_flag() -> None:
     with pytest.raises(PolicyError, match="min_key_bits: 1024 is under 2048; set allow_insecure_keys"):
         parse_policy({"min_key_bits": 1024})

@@ -183,3 +183,17 @@ def test_a_peer_key_that_is_no_key_text_is_refused(keys: tuple[paillier.PublicKe
     assert str(err.value) == (
         "the host's Paillier public key has 512 bits, under this party's floor of 1024 (the job's key_length "
         "raised to policy.min_key_bits); refusing to encrypt under it")
+
+
+def test_a_fresh_public_encryption_tells_the_protocols_constants_not_the_values_magnitude(
+    keys: tuple[paillier.PublicKey, paillier.PrivateKey],
+) -> None:
+    # A host's forward leaves with this header: its scale and bound must not depend on the data.
+    public, private = keys
+    largest = float(np.nextafter(2.0**40, 0))  # just under the public range 2^VALUE_BITS
+    for values in ([0.5], [largest, -3.0]):
+        enc = encrypt_public(public, values)
+        assert (enc.frac_bits, enc.bound) == (FRAC_BITS, PUBLIC_BOUND)
+        np.testing.assert_array_equal(private.decrypt(enc), values)
+    with pytest.raises(ComponentError, match=r"^a forward value exceeds 2\^40: scale the features \(e\.g\. standardize them\)$"):
+        encrypt_public(public, [1.0, -(2.0**40)])
