@@ -366,6 +366,24 @@ CASES = [
             (12, 54, "parties[1].policy.rules[1]", "must be a mapping, got integer 7"),
         ],
     ),
+    # Not iterable at all, or a name of another type twice: a rule that stopped skipping them would
+    # crash or add a duplicate-name problem (mutation: each type guard's removal survived the above).
+    RuleCase(
+        "policy-values-of-other-types",
+        VALID + "    policy:\n      trustedArbiters: 7\n"
+        "      rules: [{name: 5, peers: 7, approval: auto}, {name: 5, approval: auto}]\n",
+        [
+            (11, 24, "parties[1].policy.trustedArbiters", "must be a list, got integer 7"),
+            (12, 22, "parties[1].policy.rules[0].name", "must be a string, got integer 5 (quote it)"),
+            (12, 32, "parties[1].policy.rules[0].peers", "must be a list, got integer 7"),
+            (12, 59, "parties[1].policy.rules[1].name", "must be a string, got integer 5 (quote it)"),
+        ],
+    ),
+    RuleCase(
+        "policy-rules-not-iterable",
+        VALID + "    policy:\n      rules: 7\n",
+        [(11, 14, "parties[1].policy.rules", "must be a list, got integer 7")],
+    ),
     RuleCase(
         "a-party-not-a-mapping",
         HEAD + "parties:\n  - just-a-name\n  - id: 10000\n    name: bank-b\n    address: 10.0.0.2\n",
