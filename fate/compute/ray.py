@@ -88,8 +88,9 @@ def _connect(ray: Any, slots: int, address: str, token_file: str, attempts: int 
         os.environ["RAY_AUTH_TOKEN"] = read_token(token_file)
     quiet = {"logging_level": logging.WARNING, "log_to_driver": False}
     where = f"at {address}" if address else "locally"
-    tries = max(1, attempts) if address else 1
-    for attempt in range(1, tries + 1):
+    tries, attempt = (max(1, attempts) if address else 1), 0
+    while True:
+        attempt += 1
         try:
             if address:
                 ray.init(address=address, **quiet)
@@ -98,12 +99,11 @@ def _connect(ray: Any, slots: int, address: str, token_file: str, attempts: int 
             return True
         except Exception as err:  # Ray raises ConnectionError, RuntimeError, ValueError... name the address
             ray.shutdown()  # a half-made client connection must not count as initialized
-            if attempt == tries:
+            if attempt >= tries:
                 after = f" (after {tries} tries)" if tries > 1 else ""
                 raise ComputeError(NAME, f"cannot start or reach Ray {where}{after}: {type(err).__name__}: {err}"
                                    ) from None
             time.sleep(pause * attempt)
-    raise AssertionError("unreachable: the last try returns or raises")
 
 
 def _encode_grid(x: np.ndarray, frac: int) -> tuple[np.ndarray, int, list[int]]:
