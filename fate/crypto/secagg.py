@@ -269,9 +269,9 @@ class FixedPoint:
         """Values as uint64 words modulo 2^k; EncodingOverflowError for any |x| > bound."""
         self.check()
         x = np.asarray(values, dtype=np.float64).ravel()
-        if not np.isfinite(x).all():
+        largest = float(np.max(np.abs(x))) if x.size else 0.0  # NaN if any is: one pass for both checks
+        if not math.isfinite(largest):
             raise EncodingOverflowError("a value to aggregate is NaN or infinite")
-        largest = float(np.max(np.abs(x))) if x.size else 0.0
         if largest > self.bound:
             raise EncodingOverflowError(
                 f"a value to aggregate ({largest:.6g}) exceeds the secure-aggregation bound {self.bound:g}; "

@@ -36,7 +36,7 @@ def split_int(secret: int, threshold: int, xs: Sequence[int], prime: int) -> dic
         raise SecAggError(f"threshold {threshold} for {len(xs)} shares")
     if len(set(xs)) != len(xs) or any(not 0 < x < prime for x in xs):
         raise SecAggError("share points must be distinct and non-zero")
-    coefficients = [secret] + [secrets.randbelow(prime) for _ in range(threshold - 1)]
+    coefficients = [secret, *_random_elements(threshold - 1, prime)]
     shares = {}
     for x in xs:
         y = 0
@@ -44,6 +44,18 @@ def split_int(secret: int, threshold: int, xs: Sequence[int], prime: int) -> dic
             y = y * x + c
         shares[x] = y % prime
     return shares
+
+
+def _random_elements(count: int, prime: int) -> list[int]:
+    """`count` uniform field elements from one read of the system's CSPRNG (by rejection: exact, and
+    for the Mersenne primes here a redraw has probability 2^-521). A read per coefficient cost most of a deal."""
+    bits = prime.bit_length()
+    size, top = (bits + 7) // 8, (1 << bits) - 1
+    found: list[int] = []
+    while len(found) < count:
+        raw = secrets.token_bytes(size * (count - len(found)))
+        found += [v for i in range(0, len(raw), size) if (v := int.from_bytes(raw[i:i + size], "big") & top) < prime]
+    return found
 
 
 def combine(shares: dict[int, int], threshold: int) -> bytes:

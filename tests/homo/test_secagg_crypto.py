@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from fate.crypto import secagg as sa
+from fate.crypto import shamir
 from fate.crypto.errors import EncodingOverflowError
 
 
@@ -73,8 +74,9 @@ def test_a_value_beyond_the_bound_is_refused_not_wrapped() -> None:
     enc = sa.FixedPoint(fraction_bits=16, modulus_bits=64, bound=100.0, summands=3)
     with pytest.raises(EncodingOverflowError, match="exceeds the secure-aggregation bound 100"):
         enc.encode(np.array([1.0, -100.5]))
-    with pytest.raises(EncodingOverflowError, match="NaN"):
-        enc.encode(np.array([np.nan]))
+    for bad in (np.nan, np.inf, -np.inf):  # one pass finds them among ordinary values too
+        with pytest.raises(EncodingOverflowError, match="NaN or infinite"):
+            enc.encode(np.array([1.0, bad, -2.0]))
 
 
 def test_a_sum_outside_the_proven_range_is_detected() -> None:
@@ -138,3 +140,15 @@ def test_prf_values_depend_on_key_purpose_and_counter_and_nothing_else() -> None
         sa.prf(key[:16], "mask-seed", 0)
     with pytest.raises(sa.SecAggError, match="counter"):
         sa.prf(key, "mask-seed", -1)
+
+
+def test_polynomial_coefficients_are_uniform_field_elements_by_rejection() -> None:
+    """Drawn from one CSPRNG read per polynomial; a prime far below its bit length forces redraws."""
+    prime = 257  # 9 bits: about half of the raw draws are rejected
+    drawn = shamir._random_elements(6000, prime)
+    assert len(drawn) == 6000 and all(0 <= v < prime for v in drawn)
+    counts = np.bincount(drawn, minlength=prime)
+    assert counts.min() > 0 and counts.max() < 3 * 6000 / prime  # every element, none favoured
+    assert len(set(shamir._random_elements(50, shamir.PRIME))) == 50
+    shares = shamir.split_int(42, 3, [1, 2, 3, 4], prime)
+    assert shamir.combine_int({x: shares[x] for x in (2, 3, 4)}, 3, prime) == 42
