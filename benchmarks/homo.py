@@ -1,10 +1,11 @@
 """Homo FedAvg rounds: secure aggregation vs plaintext FedAvg (and Paillier, and Flower's SecAgg+).
 
     python benchmarks/homo.py [--clients 3 10] [--size 10000] [--rounds 5] [--local-epochs 1 10] [--repeats 3]
-                              [--flower /tmp/flwr-venv/bin/python]
+                              [--flower /tmp/flwr-venv/bin/python] [--processes]
 
 For each client count, in one process over the in-memory hub (every client and the
-aggregator a thread, as in the tests):
+aggregator a thread, as in the tests), or with --processes every client a forked process linked
+to the aggregator by a pipe (`fate.federation.pipes`: no interpreter lock shared between parties):
 - aggregation only: each client submits a fixed 10,000-element vector, the aggregator
   collects the sum; seconds per round at the aggregator (median), bytes each client sends
   and receives per round (mean over clients, payloads as the codec puts them on the wire);
@@ -26,8 +27,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -45,6 +48,8 @@ sys.path.insert(0, str(ROOT))
 from fate.crypto.codec import register_ciphertexts  # noqa: E402
 from fate.federation.federation import Federation  # noqa: E402
 from fate.federation.memory import MemoryHub  # noqa: E402
+from fate.federation.pipes import PipeTransport, pipe_mesh  # noqa: E402
+from fate.federation.transport import Transport  # noqa: E402
 from fate.ml.homo.aggregators import aggregator_side, client_side  # noqa: E402
 from fate.ml.homo.params import parse_params  # noqa: E402
 from fate.ml.homo.secagg import Roster  # noqa: E402
@@ -98,14 +103,48 @@ class Clocked(Federation):
         super().remote(obj, tag, role, party_ids)
 
 
-def _feds(n: int, traffic: Traffic) -> tuple[dict[int, Federation], Clocked]:
-    hub = MemoryHub(on_wire=traffic)
+def _run(n: int, traffic: Traffic, server: Callable[[Clocked], None], client: Callable[[int, Federation], None],
+         processes: bool) -> tuple[Clocked, float]:
+    """The aggregator (`server`) and n clients (`client`): threads of this process over the in-memory hub, or,
+    with `processes`, a forked process per client linked to the aggregator by a pipe. Returns the aggregator's
+    federation and the CPU seconds every party used."""
     clients = [100 + i for i in range(n)]
     roles = {"guest": clients[:1], "host": clients[1:], "arbiter": [ARBITER]}
-    feds = {p: Federation(hub.transport(p), "bench", roles, "guest" if i == 0 else "host") for i, p in enumerate(clients)}
-    arbiter = Clocked(hub.transport(ARBITER), "bench", roles, "arbiter")
-    arbiter.ends, arbiter.cpu = [], []
-    return feds, arbiter
+
+    def federation(transport: Transport, p: int) -> Federation:
+        return Federation(transport, "bench", roles, "guest" if p == clients[0] else "host")
+
+    def clocked(transport: Transport) -> Clocked:
+        arbiter = Clocked(transport, "bench", roles, "arbiter")
+        arbiter.ends, arbiter.cpu = [], []
+        return arbiter
+
+    if not processes:
+        hub = MemoryHub(on_wire=traffic)
+        arbiter, feds = clocked(hub.transport(ARBITER)), {p: federation(hub.transport(p), p) for p in clients}
+        cpu = time.process_time()
+        _threads([lambda: server(arbiter), *(lambda p=p: client(p, feds[p]) for p in clients)])
+        return arbiter, time.process_time() - cpu
+    links = pipe_mesh([ARBITER, *clients], [(ARBITER, p) for p in clients])
+    children = [multiprocessing.get_context("fork").Process(
+        target=lambda p=p: client(p, federation(PipeTransport(p, links[p]), p))) for p in clients]
+    before, cpu = resource.getrusage(resource.RUSAGE_CHILDREN), time.process_time()
+    for child in children:
+        child.start()
+    for p in clients:
+        links[p][ARBITER].close()  # the child's end: its exit closes the pipe
+    arbiter = clocked(PipeTransport(ARBITER, links[ARBITER], on_wire=traffic))
+    try:
+        server(arbiter)
+    finally:
+        for child in children:
+            child.join(600)
+        arbiter.transport.close()
+    if any(child.exitcode for child in children):
+        raise RuntimeError(f"client processes failed: exit codes {[c.exitcode for c in children]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = time.process_time() - cpu
+    return arbiter, own + (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def _secure(method: str) -> dict[str, Any]:
@@ -114,22 +153,19 @@ def _secure(method: str) -> dict[str, Any]:
     return {**secure, "neighbors": 4} if method.endswith("-plus") else secure
 
 
-def aggregation_only(method: str, n: int, size: int, rounds: int) -> dict[str, float]:
+def aggregation_only(method: str, n: int, size: int, rounds: int, processes: bool = False) -> dict[str, float]:
     params = parse_params({"secure_aggregate": _secure(method)}, "homo_lr", n)
     traffic = Traffic()
-    feds, arbiter = _feds(n, traffic)
-    vectors = {p: np.random.default_rng(p).uniform(-1, 1, size) for p in feds}
     times: list[float] = []
 
-    def client(p: int) -> Callable[[], None]:
-        def run() -> None:
-            side = client_side(feds[p], "agg", params.secure, 120)
-            for r in range(rounds):
-                side.submit(r, vectors[p])
-                side.open(feds[p].get(f"agg.r{r}.result", "arbiter")["sum"])
-        return run
+    def client(p: int, fed: Federation) -> None:
+        vector = np.random.default_rng(p).uniform(-1, 1, size)
+        side = client_side(fed, "agg", params.secure, 120)
+        for r in range(rounds):
+            side.submit(r, vector)
+            side.open(fed.get(f"agg.r{r}.result", "arbiter")["sum"])
 
-    def server() -> None:
+    def server(arbiter: Clocked) -> None:
         side = aggregator_side(arbiter, "agg", params.secure, lambda m: None)
         roster = Roster.of(arbiter)
         for r in range(rounds):
@@ -139,9 +175,7 @@ def aggregation_only(method: str, n: int, size: int, rounds: int) -> dict[str, f
             for p in roster.order:
                 arbiter.remote({"sum": result.payload}, f"agg.r{r}.result", roster.roles[p], [p])
 
-    cpu = time.process_time()
-    _threads([server, *(client(p) for p in feds)])
-    cpu = time.process_time() - cpu
+    _, cpu = _run(n, traffic, server, client, processes)
     return {"seconds": statistics.median(times[1:] or times), "first": times[0], "cpu": cpu / rounds,
             "bytes": traffic.per_client(rounds)}
 
@@ -155,34 +189,35 @@ def _breast() -> tuple[np.ndarray, np.ndarray]:
     return data[:, 1:], data[:, 0]
 
 
-def full_round(method: str, n: int, rounds: int, epochs: int) -> dict[str, float]:
+def full_round(method: str, n: int, rounds: int, epochs: int, processes: bool = False) -> dict[str, float]:
     raw = {"max_iter": rounds, "local_epochs": epochs, "batch_size": 32, "learning_rate": 0.1, "hidden_layers": [320],
            "early_stop": "none", "init_param": {"random_seed": 1}, "secure_aggregate": _secure(method)}
     params = parse_params(raw, "homo_nn", n)
     traffic = Traffic()
-    feds, arbiter = _feds(n, traffic)
     x, y = _breast()
-    parts = np.array_split(np.arange(len(y)), n)
+    parts = dict(zip(range(100, 100 + n), np.array_split(np.arange(len(y)), n), strict=True))
     header = tuple(f"x{i}" for i in range(x.shape[1]))
     elapsed: list[float] = []
 
-    def server() -> None:
+    def server(arbiter: Clocked) -> None:
         start, cpu_start = time.perf_counter(), time.process_time()
         train_aggregator(arbiter, params, "nn")
         elapsed.append(time.perf_counter() - start)
         arbiter.ends.insert(0, start)
         arbiter.cpu.insert(0, cpu_start)
 
-    jobs: list[Callable[[], Any]] = [server]
-    jobs += [lambda p=p, rows=rows: train_client(feds[p], header, x[rows], y[rows], params, "nn")
-             for p, rows in zip(feds, parts, strict=True)]
-    _threads(jobs)
+    def client(p: int, fed: Federation) -> None:
+        train_client(fed, header, x[parts[p]], y[parts[p]], params, "nn")
+
+    arbiter, cpu = _run(n, traffic, server, client, processes)
     # Round 0 also agrees keys (X25519) and checks headers: reported apart, as "first"; "seconds" and
-    # "cpu" (process CPU time: every party is a thread here) are medians of the later rounds, what a
-    # long job pays per round.
-    spans, cpu = np.diff(arbiter.ends), np.diff(arbiter.cpu)
+    # "cpu" are medians of the later rounds, what a long job pays per round. With threads "cpu" is the
+    # process CPU time (every party is a thread); with processes, the children's CPU is only known for
+    # the whole run: "cpu" is then every process's CPU time over the run, per round.
+    spans = np.diff(arbiter.ends)
+    per_round = cpu / rounds if processes else float(np.median(np.diff(arbiter.cpu)[1:]))
     return {"seconds": float(np.median(spans[1:])), "first": float(spans[0]), "mean": elapsed[0] / rounds,
-            "cpu": float(np.median(cpu[1:])), "bytes": traffic.per_client(rounds)}
+            "cpu": per_round, "bytes": traffic.per_client(rounds)}
 
 
 def flower(python: str, n: int, size: int, rounds: int) -> dict[str, Any]:
@@ -202,18 +237,21 @@ def main() -> None:
     parser.add_argument("--local-epochs", type=int, nargs="+", default=[1, 10])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--flower", help="a Python interpreter with flwr installed")
+    parser.add_argument("--processes", action="store_true", help="clients as processes over pipes, not threads")
     args = parser.parse_args()
     register_ciphertexts()
     for n in args.clients:
-        row: dict[str, Any] = {"clients": n, "size": args.size}
+        row: dict[str, Any] = {"clients": n, "size": args.size, "parties": "processes" if args.processes else "threads"}
         runs: dict[str, list[dict[str, float]]] = {}
         # Plaintext and secure runs alternate, so a change of machine load hits both alike.
         for _ in range(args.repeats):
             for method in ("none", "secagg", "secagg-rekey") + (("secagg-plus",) if n > 5 else ()):
-                runs.setdefault(f"agg_{method}", []).append(aggregation_only(method, n, args.size, args.rounds))
+                runs.setdefault(f"agg_{method}", []).append(
+                    aggregation_only(method, n, args.size, args.rounds, args.processes))
             for epochs in args.local_epochs:
                 for method in ("none", "secagg") + (("secagg-plus",) if n > 5 else ()):
-                    runs.setdefault(f"round_{method}_e{epochs}", []).append(full_round(method, n, args.rounds, epochs))
+                    runs.setdefault(f"round_{method}_e{epochs}", []).append(
+                        full_round(method, n, args.rounds, epochs, args.processes))
         if n <= 3:
             runs["agg_paillier"] = [aggregation_only("paillier", n, args.size, 3)]
         for name, found in runs.items():

@@ -1,4 +1,4 @@
-"""One contract, every Transport: in-memory, real routers over mTLS (direct and via an exchange), and signed."""
+"""One contract, every Transport: in-memory, OS pipes, real routers over mTLS (direct and via an exchange), and signed."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 
 from fate.federation.federation import Federation
 from fate.federation.memory import MemoryHub
+from fate.federation.pipes import PipeTransport, pipe_mesh
 from fate.federation.signed import signed
 from fate.federation.transport import Transport, TransportError
 from fatectl.pki import ensure_secrets
@@ -23,9 +24,17 @@ A, B, C = 9999, 10000, 10001
 MakeTransport = Callable[[int], Transport]
 
 
-@pytest.fixture(scope="module", params=["memory", "routers", "exchange", "signed-memory", "signed-exchange"])
+@pytest.fixture(scope="module", params=["memory", "pipes", "routers", "exchange", "signed-memory",
+                                                      "signed-exchange"])
 def net(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MakeTransport]:
     kind = str(request.param)
+    if kind == "pipes":
+        links = pipe_mesh((A, B, C))
+        made = [PipeTransport(pid, links[pid]) for pid in (A, B, C)]
+        yield {t.party_id: t for t in made}.__getitem__
+        for t in made:
+            t.close()
+        return
     if kind.endswith("memory"):
         hub = MemoryHub()
         if kind == "memory":
