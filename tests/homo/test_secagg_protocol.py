@@ -6,7 +6,6 @@ the aggregator is `serve_round`, as the arbiter runs it.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -324,53 +323,3 @@ def test_secagg_plus_aggregator_cannot_unmask_a_single_client() -> None:
                 continue  # it sent nothing after round 0
             guess = _aggregator_attempt(seen, p, points, 3, round_no, neighbors=4)
             assert not np.allclose(guess, x, atol=1.0) and np.median(np.abs(guess)) > 1e9
-
-
-class Timed(Recording):
-    """Counts the masks a client expands inside masked_input, i.e. between local training and sending y."""
-
-    inside: dict[tuple[int, int], int] = {}
-    expanded: dict[int, int] = {}
-
-    def _noise(self, deal: Deal, peers: set[int] | frozenset[int], size: int) -> np.ndarray:
-        Timed.expanded[self.me] = Timed.expanded.get(self.me, 0) + 1 + len(peers)
-        return super()._noise(deal, peers, size)
-
-    def masked_input(self, round_no: int, vector: np.ndarray) -> bool:
-        before = Timed.expanded.get(self.me, 0)
-        sent = super().masked_input(round_no, vector)
-        Timed.inside[(self.me, round_no)] = Timed.expanded.get(self.me, 0) - before
-        return sent
-
-
-@pytest.mark.parametrize("neighbors", [None, 4])
-def test_short_rounds_expand_their_masks_ahead_and_only_once(monkeypatch: pytest.MonkeyPatch,
-                                                              neighbors: int | None) -> None:
-    """With keys kept for the job, a round's masks do not depend on its input: each client sums them while
-    the aggregator unmasks the round before, so none is expanded between training and y, and none twice."""
-    monkeypatch.setattr(sys.modules[__name__], "Recording", Timed)
-    Timed.inside, Timed.expanded = {}, {}
-    done, inputs, _ = run_rounds(8, 3, rounds=3, neighbors=neighbors)
-    for collected in done:
-        assert np.array_equal(collected.total, _exact_sum(inputs, collected.included))
-    graph = neighborhoods(tuple(inputs), neighbors, "job/homo")
-    for p in inputs:
-        assert Timed.inside[(p, 0)] == 1 + len(graph[p])  # the first round knows its members only at its start
-        assert Timed.inside[(p, 1)] == Timed.inside[(p, 2)] == 0
-        # rounds 0-2 plus round 3's, summed after the last answer: a job that stops there wastes one round's
-        assert Timed.expanded[p] == 4 * (1 + len(graph[p]))
-
-
-def test_a_neighbour_lost_between_rounds_makes_the_client_sum_its_masks_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A neighbour that answered round 1 but never dealt round 2 is not a member of round 2: the masks summed
-    ahead (with it) are dropped and summed again for the members named, and the sum stays exact."""
-    monkeypatch.setattr(sys.modules[__name__], "Recording", Timed)
-    Timed.inside, Timed.expanded = {}, {}
-    victim = 10002
-    done, inputs, _ = run_rounds(5, 3, rounds=3, stops={victim: (1, "masked_input")})
-    assert victim in done[1].included and victim not in done[2].included
-    for collected in done:
-        assert np.array_equal(collected.total, _exact_sum(inputs, collected.included))
-    for p in inputs:
-        if p != victim:
-            assert Timed.inside[(p, 1)] == 0 and Timed.inside[(p, 2)] == 1 + 3  # again, without the victim

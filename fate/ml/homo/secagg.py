@@ -22,11 +22,7 @@ or every round (`rekey=True`).
 Rounds after the first are short with reused keys: a client deals the next round's shares in
 its unmasking answer (the next round's members are this round's survivors, which it has just
 been told), and the aggregator relays them with the next round's start. Each round is then
-start -> y -> request -> answer, instead of adding key advertisement and dealing. Nothing of a
-short round's deal and masks depends on its input, so a client prepares them off the path from
-local training to y: it deals while the aggregator waits for the slowest input (sent only if every
-member survives, else it deals again for the survivors) and sums the next round's masks while the
-aggregator unmasks (summed again, without them, if a neighbour is lost before that round starts).
+start -> y -> request -> answer, instead of adding key advertisement and dealing.
 
 SecAgg+ (Bell et al., CCS 2020): with `neighbors=k` each client masks with, and deals among,
 only its k neighbours on a ring laid out in a public pseudo-random order (derived from the
@@ -77,7 +73,7 @@ class Roster:
     def point(self, party: int) -> int:
         return self.order.index(party) + 1
 
-    def sort(self, parties: Sequence[int] | set[int] | frozenset[int]) -> tuple[int, ...]:
+    def sort(self, parties: Sequence[int] | set[int]) -> tuple[int, ...]:
         return tuple(p for p in self.order if p in parties)
 
 
@@ -162,9 +158,6 @@ class Deal:
     b: bytes
     seeds: dict[int, bytes]  # peer -> mask seed, peers in roster order
     own: tuple[int, bytes]  # our own share of b and of the packed seeds
-    holders: frozenset[int]  # who holds shares (us included)
-    sealed: dict[int, bytes]  # each other holder's shares, sealed for it
-    noise: np.ndarray | None = None  # PRG(b) +- PRG(seed) for every peer, summed ahead; used once
 
 
 @dataclass
@@ -239,11 +232,10 @@ class SecAggClient:
         b = sa.random_seed()
         b_shares = sa.split(b, t, points)
         s_shares = sa.split_packed(list(seeds.values()), t, points)
+        self._deal = Deal(round_no, b, seeds, (b_shares[points[0]], s_shares[points[0]]))
         ctx = round_ctx(self.setting, round_no)
-        sealed = {p: seal(self._channel[p], sa.share_bytes(b_shares[x]) + s_shares[x], aad(ctx, self.me, p))
-                  for p, x in zip(peers, points[1:], strict=True)}
-        self._deal = Deal(round_no, b, seeds, (b_shares[points[0]], s_shares[points[0]]), frozenset(holders), sealed)
-        return sealed
+        return {p: seal(self._channel[p], sa.share_bytes(b_shares[x]) + s_shares[x], aad(ctx, self.me, p))
+                for p, x in zip(peers, points[1:], strict=True)}
 
     def share_keys(self, round_no: int) -> bool:
         if self.short():
@@ -271,30 +263,16 @@ class SecAggClient:
             raise SecAggAbort("the aggregator named members this client did not deal to")
         held = self._open_shares(round_no, start["shares"], members & self.graph[self.me])
         held[self.me] = deal.own
-        self._round = {"members": members, "held": held, "size": vector.size}
+        self._round = {"members": members, "held": held}
         masked = self.setting.encoding.encode(vector)
-        noise, deal.noise = deal.noise, None  # a mask is used once
-        if noise is None or noise.shape != masked.shape or members & self.graph[self.me] != set(deal.seeds):
-            noise = self._noise(deal, members & self.graph[self.me], masked.size)
-        np.add(masked, noise, out=masked)
-        if self.setting.encoding.modulus_bits != 64:
-            np.bitwise_and(masked, np.uint64(sa.modulus_mask(self.setting.encoding.modulus_bits)), out=masked)
+        noise = np.empty_like(masked)
+        np.add(masked, mask(deal.b, masked.size, self.setting, noise), out=masked)
+        for peer in members & self.graph[self.me]:
+            mask(deal.seeds[peer], masked.size, self.setting, noise)
+            (np.add if sign(self.me, peer, self.roster) > 0 else np.subtract)(masked, noise, out=masked)
+        np.bitwise_and(masked, np.uint64(sa.modulus_mask(self.setting.encoding.modulus_bits)), out=masked)
         self._send(masked, round_no, "y")
-        holders = {self.me} | (members & self.graph[self.me])
-        if not self.setting.rekey and len(holders) >= self.setting.threshold:
-            # The next round's deal, made while the aggregator waits for the slowest input; it is sent
-            # only if every member survives (its holders), else unmask deals again for the survivors.
-            self._make_deal(round_no + 1, holders)
         return True
-
-    def _noise(self, deal: Deal, peers: set[int] | frozenset[int], size: int) -> np.ndarray:
-        """PRG(b) plus each peer's pairwise mask, added by the lower point and subtracted by the higher."""
-        total = mask(deal.b, size, self.setting)
-        buffer = np.empty_like(total)
-        for peer in self.roster.sort(peers):
-            mask(deal.seeds[peer], size, self.setting, buffer)
-            (np.add if sign(self.me, peer, self.roster) > 0 else np.subtract)(total, buffer, out=total)
-        return total
 
     def _open_shares(self, round_no: int, relayed: Mapping[int, bytes],
                      expected: set[int]) -> dict[int, tuple[int, bytes]]:
@@ -323,19 +301,11 @@ class SecAggClient:
             "b": {p: sa.share_bytes(held[p][0]) for p in survivors if p in held},
             "s": {p: held[p][1] for p in dropped if p in held},
         }
-        size = self._round["size"]
         if not self.setting.rekey:  # deal the next round now: its members are these survivors
-            holders, ready = {self.me} | (survivors & self.graph[self.me]), self._deal
-            fits = ready is not None and ready.round_no == round_no + 1 and ready.holders == holders
-            answer["deal"] = ready.sealed if fits and ready is not None else self._make_deal(round_no + 1, holders)
+            answer["deal"] = self._make_deal(round_no + 1, {self.me} | (survivors & self.graph[self.me]))
             self._members = survivors
         self._send(answer, round_no, "shares")
         self._round = {}  # this round's secrets are spent
-        if self._deal is not None and self._deal.round_no == round_no + 1:
-            # The next round's masks do not depend on its input: summed now, while the aggregator
-            # unmasks this round, instead of between local training and sending y. Should a
-            # neighbour drop before then, masked_input sums them again for the members it is told.
-            self._deal.noise = self._noise(self._deal, set(self._deal.seeds), size)
         return True
 
     def _check_members(self, members: Mapping[int, Any] | set[int], what: str) -> None:
