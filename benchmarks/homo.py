@@ -1,7 +1,7 @@
 """Homo FedAvg rounds: secure aggregation vs plaintext FedAvg (and Paillier, and Flower's SecAgg+).
 
     python benchmarks/homo.py [--clients 3 10] [--size 10000] [--rounds 5] [--local-epochs 1 10] [--repeats 3]
-                              [--flower /tmp/flwr-venv/bin/python] [--processes]
+                              [--flower /tmp/flwr-venv/bin/python] [--processes] [--without masks shares]
 
 For each client count, in one process over the in-memory hub (every client and the
 aggregator a thread, as in the tests), or with --processes every client a forked process linked
@@ -229,6 +229,25 @@ def flower(python: str, n: int, size: int, rounds: int) -> dict[str, Any]:
     return result
 
 
+def without(parts: list[str]) -> None:
+    """What-if runs, INSECURE, to find what the rest of the protocol costs: "masks" makes every mask zeros
+    (no ChaCha20), "shares" makes Shamir sharing the identity (no polynomials). Never in a real job."""
+    import fate.crypto.shamir as shamir_module
+    import fate.ml.homo.secagg as client_module
+    import fate.ml.homo.secagg_server as server_module
+
+    def zeros(seed: bytes, size: int, setting: Any, out: np.ndarray | None = None) -> np.ndarray:
+        words = np.empty(size, dtype=np.uint64) if out is None else out
+        words.fill(0)
+        return words
+
+    if "masks" in parts:
+        client_module.mask = server_module.mask = zeros  # type: ignore[assignment]
+    if "shares" in parts:
+        shamir_module.split_int = lambda secret, threshold, xs, prime: dict.fromkeys(xs, secret)  # type: ignore
+        shamir_module.combine_int = lambda shares, threshold, prime: next(iter(shares.values()))  # type: ignore
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, nargs="+", default=[3, 10])
@@ -238,10 +257,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--flower", help="a Python interpreter with flwr installed")
     parser.add_argument("--processes", action="store_true", help="clients as processes over pipes, not threads")
+    parser.add_argument("--without", nargs="+", choices=("masks", "shares"), default=[],
+                        help="INSECURE what-if: zero masks and/or identity Shamir shares, to measure the rest")
     args = parser.parse_args()
     register_ciphertexts()
+    without(args.without)
     for n in args.clients:
-        row: dict[str, Any] = {"clients": n, "size": args.size, "parties": "processes" if args.processes else "threads"}
+        row: dict[str, Any] = {"clients": n, "size": args.size, "parties": "processes" if args.processes else "threads",
+                               "without": args.without}
         runs: dict[str, list[dict[str, float]]] = {}
         # Plaintext and secure runs alternate, so a change of machine load hits both alike.
         for _ in range(args.repeats):
