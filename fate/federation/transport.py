@@ -1,7 +1,8 @@
 """The transport contract: how a party hands opaque bytes to another party.
 
-Implementations: an in-memory one for unit tests, and the real router client
-(HTTP(S) to the party's own router, which forwards to peers with mutual TLS).
+Implementations: an in-memory one for unit tests, OS pipes between the processes of
+one machine (benchmarks), and the real router client (HTTP(S) to the party's own
+router, which forwards to peers with mutual TLS).
 One shared test suite runs against every implementation.
 """
 
