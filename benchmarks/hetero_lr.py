@@ -19,7 +19,8 @@ without one (`fate.ml.hetero_lr_free`, guest and host each with its own key), al
 --repeat times so a change of load hits both; the AUCs must agree within 1e-3.
 
 All parties run as threads of this process over the in-memory hub, sharing one pool of
---processes worker processes for ciphertext work (the machine's cores, like FATE's run).
+--processes worker processes for ciphertext work (the machine's cores, like FATE's run), or,
+with --parties processes, as forked processes over OS pipes, each with its own pool.
 Every party runs under a benchmark policy that allows the requested key size.
 """
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import multiprocessing
 import os
 import resource
 import statistics
@@ -51,6 +53,7 @@ from fate.crypto.multiexp import shared_multiexp, signed_multiexp  # noqa: E402
 from fate.crypto.pool import public_key_hs  # noqa: E402
 from fate.federation.federation import Federation  # noqa: E402
 from fate.federation.memory import MemoryHub  # noqa: E402
+from fate.federation.pipes import PipeTransport, pipe_mesh  # noqa: E402
 from fate.flow.policy import Policy  # noqa: E402
 from fate.ml import hetero_lr, hetero_lr_free  # noqa: E402
 from fate.ml.evaluation import auc  # noqa: E402
@@ -77,10 +80,15 @@ def bench_params(**extra: Any) -> HeteroLRParams:
                          "insecure_key": ARGS.bits < 2048, **extra})
 
 
+ROLES = {"guest": [9999], "host": [10000], "arbiter": [10001]}
+
+
 def train(ids: Sequence[str], guest: np.ndarray, labels: np.ndarray, host: np.ndarray,
           params: HeteroLRParams, free: bool = False) -> dict[str, Any]:
     """One training run, FATE's arbiter protocol or (free) the arbiter-free one; keys are made before the clock."""
-    roles = {"guest": [9999], "host": [10000], "arbiter": [10001]}
+    if ARGS.parties == "processes":
+        return train_processes(ids, guest, labels, host, params, free)
+    roles = ROLES
     hub = MemoryHub()
     feds = {role: Federation(hub.transport(ids_[0]), "bench", roles, role) for role, ids_ in roles.items()}
     timers = {role: PhaseTimer() for role in roles}
@@ -140,6 +148,71 @@ def train(ids: Sequence[str], guest: np.ndarray, labels: np.ndarray, host: np.nd
         "cpu_per_epoch_s": (process_cpu + workers_cpu) / max(len(epochs), 1),
         "phases": {role: {k: round(v, 3) for k, v in sorted(t.seconds.items())} for role, t in timers.items()
                    if t.seconds},
+    }
+
+
+def train_processes(ids: Sequence[str], guest: np.ndarray, labels: np.ndarray, host: np.ndarray,
+                    params: HeteroLRParams, free: bool) -> dict[str, Any]:
+    """train() with each party a forked process, pipes between them, and its own pool of --processes
+    workers, as parties deployed apart: no interpreter lock and no factor pool shared between them."""
+    bits, insecure = params.key_length, params.insecure_key
+    policy = Policy(min_key_bits=min(bits, 2048), allow_insecure_keys=insecure)
+    keys = {role: paillier.generate_keypair(bits, insecure=insecure) for role in (("guest", "host") if free else
+                                                                                    ("arbiter",))}
+    protocol: Any = hetero_lr_free if free else hetero_lr
+    roles = {role: ids_ for role, ids_ in ROLES.items() if role != "arbiter" or not free}
+    links = pipe_mesh([ids_[0] for ids_ in roles.values()])
+    results, sink = multiprocessing.Pipe(duplex=False)
+
+    def party(role: str) -> None:
+        pool = paillier.CryptoPool(ARGS.processes) if ARGS.processes > 1 else None
+        paillier.set_default_pool(pool)
+        fed, timer = Federation(PipeTransport(roles[role][0], links[roles[role][0]]), "bench", roles, role), PhaseTimer()
+        own = {"keys": keys[role]} if free else {}
+        if role == "guest":
+            model = protocol.train_guest(fed, ids, [f"g{i}" for i in range(guest.shape[1])], guest, labels, params,
+                                         timer=timer, policy=policy, **own)
+        elif role == "host":
+            model = protocol.train_host(fed, ids, [f"h{i}" for i in range(host.shape[1])], host, params,
+                                        timer=timer, policy=policy, **own)
+        else:
+            model = hetero_lr.train_arbiter(fed, params, timer=timer, keys=keys["arbiter"], policy=policy)
+        if pool is not None:
+            pool.close()  # its workers' CPU then counts in this process's children
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        sink.send((role, model if role != "arbiter" else None, timer.marks, timer.seconds,
+                   _own_cpu() + usage.ru_utime + usage.ru_stime))
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    children = [multiprocessing.get_context("fork").Process(target=party, args=(role,)) for role in roles]
+    for child in children:
+        child.start()
+    got = {}
+    for _ in children:
+        role, model, marks, seconds, cpu = results.recv()
+        got[role] = (model, marks, seconds, cpu)
+    for child in children:
+        child.join(600)
+    wall = time.perf_counter() - start
+    if any(child.exitcode for child in children):
+        raise SystemExit(f"a party process failed: exit codes {[c.exitcode for c in children]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    g, h = got["guest"][0], got["host"][0]
+    scores = guest @ g.weights + (g.intercept or 0.0) + host @ h.weights
+    epochs = np.diff(got["guest"][1])
+    return {
+        "auc": auc(labels, scores),
+        "epochs": len(epochs),
+        "wall_s": wall,
+        "mean_epoch_s": float(np.mean(epochs)),
+        "median_epoch_s": float(statistics.median(epochs)),
+        "load_avg_1m": os.getloadavg()[0],
+        # Each party process with its pool's workers; the total is every process of the run, forks included.
+        "cpu_s": {**{role: round(v[3], 3) for role, v in sorted(got.items())}, "total": round(total, 3)},
+        "cpu_per_epoch_s": total / max(len(epochs), 1),
+        "phases": {role: {k: round(t, 3) for k, t in sorted(v[2].items())} for role, v in got.items() if v[2]},
     }
 
 
@@ -230,6 +303,7 @@ def bench_breast() -> None:
             rows.append((label, ref["mean_epoch_s"], ref["mean_epoch_s"], None, ref["train_auc"], os.getloadavg()[0]))
         rows += both("after FATE")
     print(f"\nbreast, full batch, {ARGS.epochs} epochs, {ARGS.bits}-bit keys, {ARGS.processes} processes, "
+          f"parties as {ARGS.parties}, "
           f"{ARGS.load} busy background processes\n")
     print("| engine | s/epoch (mean) | s/epoch (median) | CPU s/epoch (all processes) | train AUC | 1-min load at end"
           " | FATE-blinded / this |")
@@ -267,6 +341,7 @@ def bench_protocols() -> None:
             print(f"{name}: {json.dumps(result)}", flush=True)
             runs[name].append(result)
     print(f"\nbreast, full batch, {ARGS.epochs} epochs, {ARGS.bits}-bit keys, {ARGS.processes} processes, "
+          f"parties as {ARGS.parties}, "
           f"{ARGS.repeat} alternating runs each\n")
     print("| protocol | s/epoch (mean of runs) | s/epoch (median epoch) | train AUC | 1-min load at end |")
     print("|---|---|---|---|---|")
@@ -328,6 +403,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--load", type=int, default=0, help="busy background processes started (and stopped) "
                         "by the benchmark for the whole run, FATE 2.2's included")
     parser.add_argument("--blinded-only", action="store_true", help="breast: skip FATE 2.2 as shipped")
+    parser.add_argument("--parties", choices=("threads", "processes"), default="threads",
+                        help="breast/protocols: the parties as threads of this process (one shared pool), or as "
+                        "forked processes over pipes, each with its own pool of --processes workers")
     args = parser.parse_args()
     synthetic = args.workload == "synthetic"
     args.bits = args.bits or (1024 if synthetic else 2048)
