@@ -167,6 +167,12 @@ def train_processes(ids: Sequence[str], guest: np.ndarray, labels: np.ndarray, h
     def party(role: str) -> None:
         pool = paillier.CryptoPool(ARGS.processes) if ARGS.processes > 1 else None
         paillier.set_default_pool(pool)
+        for public, _ in keys.values():  # tables built before the first epoch, as train() does
+            for key in (public, shared_public_key(int(public.n))):
+                public_key_hs(key)
+                if pool is not None:
+                    pool.warm_up(key)
+        set_up = _own_cpu() + (sum(_proc_cpu(pid) for pid in pool.worker_pids()) if pool is not None else 0.0)
         fed, timer = Federation(PipeTransport(roles[role][0], links[roles[role][0]]), "bench", roles, role), PhaseTimer()
         own = {"keys": keys[role]} if free else {}
         if role == "guest":
@@ -177,13 +183,12 @@ def train_processes(ids: Sequence[str], guest: np.ndarray, labels: np.ndarray, h
                                         timer=timer, policy=policy, **own)
         else:
             model = hetero_lr.train_arbiter(fed, params, timer=timer, keys=keys["arbiter"], policy=policy)
+        workers = sum(_proc_cpu(pid) for pid in pool.worker_pids()) if pool is not None else 0.0
         if pool is not None:
-            pool.close()  # its workers' CPU then counts in this process's children
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            pool.close()
         sink.send((role, model if role != "arbiter" else None, timer.marks, timer.seconds,
-                   _own_cpu() + usage.ru_utime + usage.ru_stime))
+                   _own_cpu() + workers - set_up))
 
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     children = [multiprocessing.get_context("fork").Process(target=party, args=(role,)) for role in roles]
     for child in children:
@@ -197,8 +202,7 @@ def train_processes(ids: Sequence[str], guest: np.ndarray, labels: np.ndarray, h
     wall = time.perf_counter() - start
     if any(child.exitcode for child in children):
         raise SystemExit(f"a party process failed: exit codes {[c.exitcode for c in children]}")
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    total = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    total = sum(v[3] for v in got.values())
     g, h = got["guest"][0], got["host"][0]
     scores = guest @ g.weights + (g.intercept or 0.0) + host @ h.weights
     epochs = np.diff(got["guest"][1])
@@ -209,7 +213,8 @@ def train_processes(ids: Sequence[str], guest: np.ndarray, labels: np.ndarray, h
         "mean_epoch_s": float(np.mean(epochs)),
         "median_epoch_s": float(statistics.median(epochs)),
         "load_avg_1m": os.getloadavg()[0],
-        # Each party process with its pool's workers; the total is every process of the run, forks included.
+        # Each party process with its pool's workers (the forkserver's children: read from /proc), from the end
+        # of its set-up (key tables, pool warm-up: made before the clock in train() too) to the end of training.
         "cpu_s": {**{role: round(v[3], 3) for role, v in sorted(got.items())}, "total": round(total, 3)},
         "cpu_per_epoch_s": total / max(len(epochs), 1),
         "phases": {role: {k: round(t, 3) for k, t in sorted(v[2].items())} for role, v in got.items() if v[2]},
