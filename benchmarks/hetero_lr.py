@@ -102,12 +102,7 @@ def train(ids: Sequence[str], guest: np.ndarray, labels: np.ndarray, host: np.nd
     paillier.set_default_pool(pool)
     thread_cpu: dict[str, float] = {}
     try:
-        # Every key object a party will use (its own, and the one decoded from the wire), tables built now.
-        for public, _ in keys.values():
-            for key in (public, shared_public_key(int(public.n))):
-                public_key_hs(key)
-                if pool is not None:
-                    pool.warm_up(key)
+        _warm_up(keys, pool)
         workers = pool.worker_pids() if pool is not None else []
         workers_before = sum(_proc_cpu(pid) for pid in workers)
         process_before = _own_cpu()
@@ -130,16 +125,9 @@ def train(ids: Sequence[str], guest: np.ndarray, labels: np.ndarray, host: np.nd
         paillier.set_default_pool(None)
         if pool is not None:
             pool.close()
-    g, h = out["guest"], out["host"]
-    scores = guest @ g.weights + (g.intercept or 0.0) + host @ h.weights
     epochs = np.diff(timers["guest"].marks)
     return {
-        "auc": auc(labels, scores),
-        "epochs": len(epochs),
-        "wall_s": wall,
-        "mean_epoch_s": float(np.mean(epochs)),
-        "median_epoch_s": float(statistics.median(epochs)),
-        "load_avg_1m": os.getloadavg()[0],
+        **_outcome(out["guest"], out["host"], guest, host, labels, epochs, wall),
         # CPU seconds: each party's own thread, the rest of this process (background obfuscator fills,
         # codec), and the pool's worker processes; total / epochs is the CPU an epoch costs whatever the load.
         "cpu_s": {**{role: round(v, 3) for role, v in sorted(thread_cpu.items())},
@@ -167,11 +155,7 @@ def train_processes(ids: Sequence[str], guest: np.ndarray, labels: np.ndarray, h
     def party(role: str) -> None:
         pool = paillier.CryptoPool(ARGS.processes) if ARGS.processes > 1 else None
         paillier.set_default_pool(pool)
-        for public, _ in keys.values():  # tables built before the first epoch, as train() does
-            for key in (public, shared_public_key(int(public.n))):
-                public_key_hs(key)
-                if pool is not None:
-                    pool.warm_up(key)
+        _warm_up(keys, pool)  # before the first epoch, as train() does
         set_up = _own_cpu() + (sum(_proc_cpu(pid) for pid in pool.worker_pids()) if pool is not None else 0.0)
         fed, timer = Federation(PipeTransport(roles[role][0], links[roles[role][0]]), "bench", roles, role), PhaseTimer()
         own = {"keys": keys[role]} if free else {}
@@ -203,22 +187,32 @@ def train_processes(ids: Sequence[str], guest: np.ndarray, labels: np.ndarray, h
     if any(child.exitcode for child in children):
         raise SystemExit(f"a party process failed: exit codes {[c.exitcode for c in children]}")
     total = sum(v[3] for v in got.values())
-    g, h = got["guest"][0], got["host"][0]
-    scores = guest @ g.weights + (g.intercept or 0.0) + host @ h.weights
     epochs = np.diff(got["guest"][1])
     return {
-        "auc": auc(labels, scores),
-        "epochs": len(epochs),
-        "wall_s": wall,
-        "mean_epoch_s": float(np.mean(epochs)),
-        "median_epoch_s": float(statistics.median(epochs)),
-        "load_avg_1m": os.getloadavg()[0],
+        **_outcome(got["guest"][0], got["host"][0], guest, host, labels, epochs, wall),
         # Each party process with its pool's workers (the forkserver's children: read from /proc), from the end
         # of its set-up (key tables, pool warm-up: made before the clock in train() too) to the end of training.
         "cpu_s": {**{role: round(v[3], 3) for role, v in sorted(got.items())}, "total": round(total, 3)},
         "cpu_per_epoch_s": total / max(len(epochs), 1),
         "phases": {role: {k: round(t, 3) for k, t in sorted(v[2].items())} for role, v in got.items() if v[2]},
     }
+
+
+def _outcome(g: Any, h: Any, guest: np.ndarray, host: np.ndarray, labels: np.ndarray, epochs: np.ndarray,
+             wall: float) -> dict[str, Any]:
+    """AUC of the joint model on the training rows, and the epoch times of a run."""
+    scores = guest @ g.weights + (g.intercept or 0.0) + host @ h.weights
+    return {"auc": auc(labels, scores), "epochs": len(epochs), "wall_s": wall, "mean_epoch_s": float(np.mean(epochs)),
+            "median_epoch_s": float(statistics.median(epochs)), "load_avg_1m": os.getloadavg()[0]}
+
+
+def _warm_up(keys: dict[str, Any], pool: paillier.CryptoPool | None) -> None:
+    """Every key object a party will use (its own, and the one decoded from the wire), tables built now."""
+    for public, _ in keys.values():
+        for key in (public, shared_public_key(int(public.n))):
+            public_key_hs(key)
+            if pool is not None:
+                pool.warm_up(key)
 
 
 def _thread_timed(role: str, job: Any, into: dict[str, float]) -> Any:
