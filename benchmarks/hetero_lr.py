@@ -37,6 +37,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -83,40 +84,65 @@ def bench_params(**extra: Any) -> HeteroLRParams:
 ROLES = {"guest": [9999], "host": [10000], "arbiter": [10001]}
 
 
+@dataclass(frozen=True)
+class Job:
+    """One training run's data, settings and keys (made before the clock), and how each party plays it."""
+
+    ids: Sequence[str]
+    guest: np.ndarray
+    labels: np.ndarray
+    host: np.ndarray
+    params: HeteroLRParams
+    free: bool  # the arbiter-free protocol (guest and host each with its own key), else FATE's
+    keys: dict[str, Any]
+    policy: Policy
+
+    @staticmethod
+    def make(ids: Sequence[str], guest: np.ndarray, labels: np.ndarray, host: np.ndarray, params: HeteroLRParams,
+             free: bool) -> Job:
+        bits, insecure = params.key_length, params.insecure_key
+        keys = {role: paillier.generate_keypair(bits, insecure=insecure)
+                for role in (("guest", "host") if free else ("arbiter",))}
+        return Job(ids, guest, labels, host, params, free, keys,
+                   Policy(min_key_bits=min(bits, 2048), allow_insecure_keys=insecure))
+
+    @property
+    def roles(self) -> dict[str, list[int]]:
+        return {role: ids_ for role, ids_ in ROLES.items() if role != "arbiter" or not self.free}
+
+    def play(self, role: str, fed: Federation, timer: PhaseTimer) -> Any:
+        """This party's whole training; the guest's and the host's models (the arbiter's is not used)."""
+        protocol: Any = hetero_lr_free if self.free else hetero_lr
+        own = {"keys": self.keys[role]} if self.free else {}
+        if role == "guest":
+            return protocol.train_guest(fed, self.ids, [f"g{i}" for i in range(self.guest.shape[1])], self.guest,
+                                        self.labels, self.params, timer=timer, policy=self.policy, **own)
+        if role == "host":
+            return protocol.train_host(fed, self.ids, [f"h{i}" for i in range(self.host.shape[1])], self.host,
+                                       self.params, timer=timer, policy=self.policy, **own)
+        return hetero_lr.train_arbiter(fed, self.params, timer=timer, keys=self.keys["arbiter"], policy=self.policy)
+
+
 def train(ids: Sequence[str], guest: np.ndarray, labels: np.ndarray, host: np.ndarray,
           params: HeteroLRParams, free: bool = False) -> dict[str, Any]:
     """One training run, FATE's arbiter protocol or (free) the arbiter-free one; keys are made before the clock."""
+    job = Job.make(ids, guest, labels, host, params, free)
     if ARGS.parties == "processes":
-        return train_processes(ids, guest, labels, host, params, free)
-    roles = ROLES
+        return train_processes(job)
     hub = MemoryHub()
-    feds = {role: Federation(hub.transport(ids_[0]), "bench", roles, role) for role, ids_ in roles.items()}
-    timers = {role: PhaseTimer() for role in roles}
-    bits, insecure = params.key_length, params.insecure_key
-    policy = Policy(min_key_bits=min(bits, 2048), allow_insecure_keys=insecure)
-    keys = {role: paillier.generate_keypair(bits, insecure=insecure) for role in (("guest", "host") if free else
-                                                                                    ("arbiter",))}
-    protocol: Any = hetero_lr_free if free else hetero_lr
-    own = {role: {"keys": keys[role]} if free else {} for role in ("guest", "host")}
+    feds = {role: Federation(hub.transport(ids_[0]), "bench", job.roles, role) for role, ids_ in job.roles.items()}
+    timers = {role: PhaseTimer() for role in job.roles}
     pool = paillier.CryptoPool(ARGS.processes) if ARGS.processes > 1 else None
     paillier.set_default_pool(pool)
     thread_cpu: dict[str, float] = {}
     try:
-        _warm_up(keys, pool)
+        _warm_up(job.keys, pool)
         workers = pool.worker_pids() if pool is not None else []
         workers_before = sum(_proc_cpu(pid) for pid in workers)
         process_before = _own_cpu()
         start = time.perf_counter()
-        jobs = {
-            "guest": lambda: protocol.train_guest(feds["guest"], ids, [f"g{i}" for i in range(guest.shape[1])], guest,
-                                                  labels, params, timer=timers["guest"], policy=policy, **own["guest"]),
-            "host": lambda: protocol.train_host(feds["host"], ids, [f"h{i}" for i in range(host.shape[1])], host,
-                                                params, timer=timers["host"], policy=policy, **own["host"]),
-        }
-        if not free:
-            jobs["arbiter"] = lambda: hetero_lr.train_arbiter(feds["arbiter"], params, timer=timers["arbiter"],
-                                                              keys=keys["arbiter"], policy=policy)
-        out = run_threads({role: _thread_timed(role, job, thread_cpu) for role, job in jobs.items()},
+        parties = {role: lambda role=role: job.play(role, feds[role], timers[role]) for role in job.roles}
+        out = run_threads({role: _thread_timed(role, play, thread_cpu) for role, play in parties.items()},
                           timeout=24 * 3600)
         wall = time.perf_counter() - start
         process_cpu = _own_cpu() - process_before
@@ -127,7 +153,7 @@ def train(ids: Sequence[str], guest: np.ndarray, labels: np.ndarray, host: np.nd
             pool.close()
     epochs = np.diff(timers["guest"].marks)
     return {
-        **_outcome(out["guest"], out["host"], guest, host, labels, epochs, wall),
+        **_outcome(job, out["guest"], out["host"], epochs, wall),
         # CPU seconds: each party's own thread, the rest of this process (background obfuscator fills,
         # codec), and the pool's worker processes; total / epochs is the CPU an epoch costs whatever the load.
         "cpu_s": {**{role: round(v, 3) for role, v in sorted(thread_cpu.items())},
@@ -139,34 +165,21 @@ def train(ids: Sequence[str], guest: np.ndarray, labels: np.ndarray, host: np.nd
     }
 
 
-def train_processes(ids: Sequence[str], guest: np.ndarray, labels: np.ndarray, host: np.ndarray,
-                    params: HeteroLRParams, free: bool) -> dict[str, Any]:
+def train_processes(job: Job) -> dict[str, Any]:
     """train() with each party a forked process, pipes between them, and its own pool of --processes
     workers, as parties deployed apart: no interpreter lock and no factor pool shared between them."""
-    bits, insecure = params.key_length, params.insecure_key
-    policy = Policy(min_key_bits=min(bits, 2048), allow_insecure_keys=insecure)
-    keys = {role: paillier.generate_keypair(bits, insecure=insecure) for role in (("guest", "host") if free else
-                                                                                    ("arbiter",))}
-    protocol: Any = hetero_lr_free if free else hetero_lr
-    roles = {role: ids_ for role, ids_ in ROLES.items() if role != "arbiter" or not free}
+    roles = job.roles
     links = pipe_mesh([ids_[0] for ids_ in roles.values()])
     results, sink = multiprocessing.Pipe(duplex=False)
 
     def party(role: str) -> None:
         pool = paillier.CryptoPool(ARGS.processes) if ARGS.processes > 1 else None
         paillier.set_default_pool(pool)
-        _warm_up(keys, pool)  # before the first epoch, as train() does
+        _warm_up(job.keys, pool)  # before the first epoch, as train() does
         set_up = _own_cpu() + (sum(_proc_cpu(pid) for pid in pool.worker_pids()) if pool is not None else 0.0)
-        fed, timer = Federation(PipeTransport(roles[role][0], links[roles[role][0]]), "bench", roles, role), PhaseTimer()
-        own = {"keys": keys[role]} if free else {}
-        if role == "guest":
-            model = protocol.train_guest(fed, ids, [f"g{i}" for i in range(guest.shape[1])], guest, labels, params,
-                                         timer=timer, policy=policy, **own)
-        elif role == "host":
-            model = protocol.train_host(fed, ids, [f"h{i}" for i in range(host.shape[1])], host, params,
-                                        timer=timer, policy=policy, **own)
-        else:
-            model = hetero_lr.train_arbiter(fed, params, timer=timer, keys=keys["arbiter"], policy=policy)
+        timer = PhaseTimer()
+        model = job.play(role, Federation(PipeTransport(roles[role][0], links[roles[role][0]]), "bench", roles, role),
+                         timer)
         workers = sum(_proc_cpu(pid) for pid in pool.worker_pids()) if pool is not None else 0.0
         if pool is not None:
             pool.close()
@@ -189,7 +202,7 @@ def train_processes(ids: Sequence[str], guest: np.ndarray, labels: np.ndarray, h
     total = sum(v[3] for v in got.values())
     epochs = np.diff(got["guest"][1])
     return {
-        **_outcome(got["guest"][0], got["host"][0], guest, host, labels, epochs, wall),
+        **_outcome(job, got["guest"][0], got["host"][0], epochs, wall),
         # Each party process with its pool's workers (the forkserver's children: read from /proc), from the end
         # of its set-up (key tables, pool warm-up: made before the clock in train() too) to the end of training.
         "cpu_s": {**{role: round(v[3], 3) for role, v in sorted(got.items())}, "total": round(total, 3)},
@@ -198,11 +211,10 @@ def train_processes(ids: Sequence[str], guest: np.ndarray, labels: np.ndarray, h
     }
 
 
-def _outcome(g: Any, h: Any, guest: np.ndarray, host: np.ndarray, labels: np.ndarray, epochs: np.ndarray,
-             wall: float) -> dict[str, Any]:
+def _outcome(job: Job, g: Any, h: Any, epochs: np.ndarray, wall: float) -> dict[str, Any]:
     """AUC of the joint model on the training rows, and the epoch times of a run."""
-    scores = guest @ g.weights + (g.intercept or 0.0) + host @ h.weights
-    return {"auc": auc(labels, scores), "epochs": len(epochs), "wall_s": wall, "mean_epoch_s": float(np.mean(epochs)),
+    scores = job.guest @ g.weights + (g.intercept or 0.0) + job.host @ h.weights
+    return {"auc": auc(job.labels, scores), "epochs": len(epochs), "wall_s": wall, "mean_epoch_s": float(np.mean(epochs)),
             "median_epoch_s": float(statistics.median(epochs)), "load_avg_1m": os.getloadavg()[0]}
 
 
